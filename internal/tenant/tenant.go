@@ -1,0 +1,178 @@
+// Package tenant connects to one Intune tenant the way SPEC §4 describes: the bootstrap identity
+// reads the Graph app's credential from Key Vault, which yields a Graph client that lives for the
+// life of the process. A Graph 401 drops that client, re-reads the secret once and retries once
+// (credential rotation). It never retries anything else: retries of Graph itself are the graph
+// package's.
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/entra"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+)
+
+// Tenant is one Intune tenant reached through its Graph app. It is safe for concurrent use.
+type Tenant struct {
+	app              entra.Identity
+	credentialSecret string
+	graphBaseURL     string
+	vault            *keyvault.Store
+	graphOptions     graph.Options
+
+	mu     sync.Mutex
+	client *graph.Client
+}
+
+// Options are the process-wide dependencies of Open.
+type Options struct {
+	// Transport sends every HTTP request (Entra, Key Vault, Graph); nil means Go's default client.
+	Transport policy.Transporter
+	// Now is the clock for secret TTLs and Retry-After dates; nil means time.Now.
+	Now func() time.Time
+	// Assertion, when set, proves the bootstrap identity with a client assertion (SPEC §4, aws-sts).
+	Assertion func(context.Context) (string, error)
+}
+
+// Open builds the bootstrap credential and the Key Vault store of cfg, and the tenant they serve.
+// Nothing is sent over the network until the first call.
+func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
+	boot, err := entra.NewBootstrapCredential(entra.Identity{
+		TenantID:                 cfg.TenantID,
+		ClientID:                 cfg.ClientID,
+		AuthorityHost:            cfg.AuthorityHost,
+		Transport:                o.Transport,
+		DisableInstanceDiscovery: config.IsLoopback(cfg.AuthorityHost),
+	}, entra.Bootstrap{
+		ClientSecret:        cfg.ClientSecret,
+		CertificatePath:     cfg.ClientCertificatePath,
+		CertificatePassword: cfg.ClientCertificatePassword,
+		FederatedTokenFile:  cfg.FederatedTokenFile,
+		Assertion:           o.Assertion,
+	})
+	if err != nil {
+		return nil, nil, &config.Error{Err: fmt.Errorf("identity that reads Key Vault: %w", err)}
+	}
+	vault, err := keyvault.New(cfg.KeyVaultURL, boot, keyvault.Options{
+		TTL:                                  cfg.SecretCacheTTL,
+		Transport:                            o.Transport,
+		DisableChallengeResourceVerification: config.IsLoopback(cfg.KeyVaultURL),
+		Now:                                  o.Now,
+	})
+	if err != nil {
+		return nil, nil, &config.Error{Err: err}
+	}
+	t := New(vault, App{
+		TenantID:             cfg.GraphTenantID,
+		ClientID:             cfg.GraphClientID,
+		CredentialSecretName: cfg.GraphCredentialSecretName,
+		AuthorityHost:        cfg.AuthorityHost,
+		GraphBaseURL:         cfg.GraphBaseURL,
+	}, o)
+	return t, vault, nil
+}
+
+// App describes a tenant's Graph app registration.
+type App struct {
+	TenantID             string
+	ClientID             string
+	CredentialSecretName string
+	AuthorityHost        string
+	GraphBaseURL         string
+}
+
+// New returns the tenant served by app, whose credential is read from vault.
+func New(vault *keyvault.Store, app App, o Options) *Tenant {
+	return &Tenant{
+		app: entra.Identity{
+			TenantID:                 app.TenantID,
+			ClientID:                 app.ClientID,
+			AuthorityHost:            app.AuthorityHost,
+			Transport:                o.Transport,
+			DisableInstanceDiscovery: config.IsLoopback(app.AuthorityHost),
+		},
+		credentialSecret: app.CredentialSecretName,
+		graphBaseURL:     app.GraphBaseURL,
+		vault:            vault,
+		graphOptions:     graph.Options{Transport: o.Transport, Now: o.Now},
+	}
+}
+
+// ErrCredentialUnusable marks a Graph credential secret that cannot be turned into a credential
+// (an empty secret, an unreadable certificate).
+var ErrCredentialUnusable = errors.New("graph credential unusable")
+
+// Get reads the tenant's windowsAutopilotSettings (graph.Client.Get, with rotation).
+func (t *Tenant) Get(ctx context.Context) (graph.Settings, error) {
+	var s graph.Settings
+	err := t.do(ctx, func(c *graph.Client) (err error) { s, err = c.Get(ctx); return err })
+	return s, err
+}
+
+// Update patches the tenant's windowsAutopilotSettings (graph.Client.Update, with rotation).
+func (t *Tenant) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
+	var s graph.Settings
+	err := t.do(ctx, func(c *graph.Client) (err error) { s, err = c.Update(ctx, u); return err })
+	return s, err
+}
+
+// Sync starts a sync of the tenant's Autopilot devices (graph.Client.Sync, with rotation).
+func (t *Tenant) Sync(ctx context.Context) error {
+	return t.do(ctx, func(c *graph.Client) error { return c.Sync(ctx) })
+}
+
+// do runs call with the current Graph client; on a Graph 401 it rebuilds the client from a fresh
+// read of the secret and runs call once more.
+func (t *Tenant) do(ctx context.Context, call func(*graph.Client) error) error {
+	c, err := t.graphClient(ctx, nil)
+	if err != nil {
+		return err
+	}
+	err = call(c)
+	var ge *graph.Error
+	if !errors.As(err, &ge) || ge.StatusCode != http.StatusUnauthorized {
+		return err
+	}
+	if c, err = t.graphClient(ctx, c); err != nil {
+		return err
+	}
+	return call(c)
+}
+
+// graphClient returns the live Graph client, building it on first use. With stale set, it
+// replaces stale (unless another caller already did) from a fresh read of the secret. Concurrent
+// callers wait for one build: one secret read and one token request per process.
+func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.Client, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.client != nil && t.client != stale {
+		return t.client, nil
+	}
+	read := t.vault.Get
+	if stale != nil {
+		read = t.vault.Refresh
+	}
+	secret, err := read(ctx, t.credentialSecret)
+	if err != nil {
+		return nil, fmt.Errorf("graph credential: %w", err)
+	}
+	cred, err := entra.NewAppCredential(t.app, secret.Value, secret.ContentType)
+	if err != nil {
+		return nil, fmt.Errorf("%w: secret %q: %w", ErrCredentialUnusable, t.credentialSecret, err)
+	}
+	c, err := graph.NewClient(t.graphBaseURL, cred, &t.graphOptions)
+	if err != nil {
+		return nil, &config.Error{Err: err}
+	}
+	t.client = c
+	return c, nil
+}
