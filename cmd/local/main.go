@@ -1,0 +1,150 @@
+// Command local serves both functions' HTTP API on a local address (SPEC §9): POST /sync,
+// GET|PATCH /status. Without KEY_VAULT_URL it starts an embedded emulator of Entra ID, Key Vault
+// and Graph on loopback and serves callers without the checks of SPEC §6; with real configuration
+// it talks to the real services, through the same handler code as Lambda.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/logs"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends. ready, when non-nil, receives the server's base URL once it listens.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultAddr := getenv("LOCAL_ADDR")
+	if defaultAddr == "" {
+		defaultAddr = "127.0.0.1:8080"
+	}
+	addr := fs.String("addr", defaultAddr, "address to listen on (env LOCAL_ADDR)")
+	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := logs.New(stderr, getenv)
+
+	var (
+		opts     tenant.Options
+		emulated *emulator.Emulator
+	)
+	if getenv("KEY_VAULT_URL") == "" {
+		if err := requireLoopback(*addr); err != nil {
+			return err
+		}
+		e, err := emulator.Start(emulator.Options{SyncDuration: *syncDuration})
+		if err != nil {
+			return fmt.Errorf("start emulator: %w", err)
+		}
+		defer e.Close()
+		emulated = e
+		seeded := e.Seed()
+		seeded["ALLOW_UNAUTHENTICATED"] = "true"
+		outer := getenv
+		getenv = func(k string) string {
+			if v, ok := seeded[k]; ok {
+				return v
+			}
+			return outer(k)
+		}
+		opts.Transport = e.HTTPClient()
+	}
+	cfg, cfgErr := config.Load(getenv)
+	syncFn := api.New(api.KindSync, api.Wire(cfg, cfgErr, opts, log))
+	statusFn := api.New(api.KindStatus, api.Wire(cfg, cfgErr, opts, log))
+
+	mux := http.NewServeMux()
+	mux.Handle("/sync", syncFn)
+	mux.Handle("/status", statusFn)
+	mux.HandleFunc("/", notFound)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	printBanner(stdout, base, emulated)
+	if ready != nil {
+		ready <- base
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// requireLoopback refuses to serve the unauthenticated emulator setup beyond this machine.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("-addr %q: on the embedded emulator the server serves without caller checks, so it listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
+}
+
+func printBanner(w io.Writer, base string, e *emulator.Emulator) {
+	fmt.Fprintf(w, "autopilot-sync listening on %s\n", base)
+	if e != nil {
+		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
+		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
+	} else {
+		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
+	}
+	fmt.Fprintf(w, `Try:
+  curl -i -X POST %[1]s/sync
+  curl -i %[1]s/status
+  curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
+Ctrl-C stops.
+`, base)
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	api.WriteProblem(w, problem.New(problem.NotFound, "No such route; use POST /sync, GET /status or PATCH /status."))
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLocalOnEmulator is SPEC §9's promise: a plain POST /sync answers 202, a second 409, and
+// GET /status answers the status document, on the embedded emulator with no configuration.
+func TestLocalOnEmulator(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, &stdout, &stderr, ready)
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+
+	steps := []struct {
+		method, path, contentType, body string
+		wantStatus                      int
+		wantField, wantValue            string
+	}{
+		{"POST", "/sync", "", "", 202, "result", "started"},
+		{"POST", "/sync", "", "", 409, "code", "syncInProgress"},
+		{"GET", "/status", "", "", 200, "syncStatus", "inProgress"},
+		{"PATCH", "/status", "application/json", `{"syncStatus":"completed"}`, 200, "syncStatus", "completed"},
+		{"GET", "/sync", "", "", 405, "code", "methodNotAllowed"},
+		{"GET", "/nowhere", "", "", 404, "code", "notFound"},
+	}
+	for _, s := range steps {
+		req, _ := http.NewRequest(s.method, base+s.path, strings.NewReader(s.body))
+		if s.contentType != "" {
+			req.Header.Set("Content-Type", s.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var body map[string]any
+		if err := json.Unmarshal(data, &body); err != nil {
+			t.Fatalf("%s %s: not JSON: %s", s.method, s.path, data)
+		}
+		if resp.StatusCode != s.wantStatus || body[s.wantField] != s.wantValue {
+			t.Errorf("%s %s: %d %s; want %d with %s=%s", s.method, s.path, resp.StatusCode, data, s.wantStatus, s.wantField, s.wantValue)
+		}
+	}
+	if out := stdout.String(); !strings.Contains(out, "curl -i -X POST "+base+"/sync") || !strings.Contains(out, "emulator") {
+		t.Errorf("banner lacks the curl lines or the emulator notice:\n%s", out)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
+
+func TestLocalRefusesNonLoopbackOnEmulator(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	err := run(context.Background(), []string{"-addr", "0.0.0.0:0"}, func(string) string { return "" }, &out, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("err = %v, want a refusal naming loopback", err)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,21 @@
+// Command status is the status function: GET reads and PATCH updates the Autopilot sync settings (SPEC §5).
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/logs"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+)
+
+func main() {
+	log := logs.New(os.Stdout, os.Getenv)
+	slog.SetDefault(log)
+	cfg, err := config.Load(os.Getenv)
+	lambda.Start(api.New(api.KindStatus, api.Wire(cfg, err, tenant.Options{}, log)).Invoke)
+}

@@ -1,0 +1,21 @@
+// Command sync is the sync function: POST starts a sync of Windows Autopilot devices (SPEC §5).
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/logs"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+)
+
+func main() {
+	log := logs.New(os.Stdout, os.Getenv)
+	slog.SetDefault(log)
+	cfg, err := config.Load(os.Getenv)
+	lambda.Start(api.New(api.KindSync, api.Wire(cfg, err, tenant.Options{}, log)).Invoke)
+}

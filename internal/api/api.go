@@ -1,0 +1,307 @@
+// Package api is the request path of both functions: event → caller check → action → Graph →
+// answer (SPEC §5). One *Function serves net/http (cmd/local) and Lambda (Invoke, which only
+// translates event shapes through lambdahttp). It never talks to Graph directly: it calls an
+// Intune, and it never puts an error's text into an answer.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+)
+
+// MaxBodyBytes is the largest request body accepted (SPEC §5: larger is 413).
+const MaxBodyBytes = 64 << 10
+
+// SyncInterval is how often Intune allows a manual sync.
+const SyncInterval = 10 * time.Minute
+
+const (
+	// deadlineMargin is kept free before the Lambda deadline to encode and return the answer.
+	deadlineMargin = 500 * time.Millisecond
+	// localBudget bounds a request that has no deadline (cmd/local): API Gateway's own limit.
+	localBudget = 29 * time.Second
+)
+
+// Intune is one tenant's windowsAutopilotSettings (tenant.Tenant in production).
+type Intune interface {
+	Get(ctx context.Context) (graph.Settings, error)
+	Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, error)
+	Sync(ctx context.Context) error
+}
+
+// Callers checks HTTP callers (SPEC §6). Check returns nil when the request carries valid
+// credentials for a configured scheme.
+type Callers interface {
+	Check(ctx context.Context, r *http.Request, body []byte) error
+}
+
+// Deps are what a Function needs. Exactly one of Intune and Err is set.
+type Deps struct {
+	Intune Intune
+	// Err is the configuration error found at cold start: every request answers 500 misconfigured.
+	Err error
+	// Callers checks HTTP callers; nil lets every caller in only when AllowUnauthenticated is set.
+	Callers              Callers
+	AllowUnauthenticated bool
+	Log                  *slog.Logger
+	Now                  func() time.Time
+}
+
+// Kind says which function a Function is.
+type Kind string
+
+// The two functions.
+const (
+	KindSync   Kind = "sync"
+	KindStatus Kind = "status"
+)
+
+// Function is one Lambda function's handler. It is safe for concurrent use.
+type Function struct {
+	kind Kind
+	d    Deps
+	warm atomic.Bool
+}
+
+// New returns the handler of the function kind.
+func New(kind Kind, d Deps) *Function {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Function{kind: kind, d: d}
+}
+
+// allow is the Allow header of each function.
+func (f *Function) allow() string {
+	if f.kind == KindSync {
+		return "POST, OPTIONS"
+	}
+	return "GET, PATCH, OPTIONS"
+}
+
+// answer is what an action returns: a status, a JSON body (a *problem.Problem is sent as
+// application/problem+json) and the headers SPEC §5 asks for.
+type answer struct {
+	status     int
+	body       any
+	allow      string
+	retryAfter int
+	action     string
+	graph      graph.CallInfo
+}
+
+func problemAnswer(p *problem.Problem) answer {
+	return answer{status: p.Status, body: p, retryAfter: p.RetryAfter()}
+}
+
+// ServeHTTP serves one HTTP request: the same path for Lambda and cmd/local.
+func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	started := time.Now()
+	coldStart := !f.warm.Swap(true)
+	a := f.serveHTTP(r)
+	writeAnswer(w, a)
+	f.logSummary(r.Context(), string(sourceOf(r)), a, started, coldStart)
+}
+
+func sourceOf(r *http.Request) lambdahttp.Source {
+	if s := lambdahttp.SourceFrom(r.Context()); s != "" {
+		return s
+	}
+	return "local"
+}
+
+func (f *Function) serveHTTP(r *http.Request) answer {
+	methodAllowed := r.Method == http.MethodOptions ||
+		(f.kind == KindSync && r.Method == http.MethodPost) ||
+		(f.kind == KindStatus && (r.Method == http.MethodGet || r.Method == http.MethodPatch))
+	if !methodAllowed {
+		a := problemAnswer(problem.New(problem.MethodNotAllowed, r.Method+" is not supported here; use "+f.allow()+"."))
+		a.allow = f.allow()
+		return a
+	}
+	if r.Method == http.MethodOptions {
+		return answer{status: http.StatusNoContent, allow: f.allow(), action: "options"}
+	}
+	body, p := readBody(r)
+	if p != nil {
+		return problemAnswer(p)
+	}
+	if p := f.checkCaller(r, body); p != nil {
+		return problemAnswer(p)
+	}
+	if f.d.Err != nil {
+		return problemAnswer(misconfigured(f.d.Err))
+	}
+	ctx, cancel := withBudget(r.Context())
+	defer cancel()
+	var info graph.CallInfo
+	ctx = graph.WithCallInfo(ctx, &info)
+
+	var a answer
+	switch {
+	case f.kind == KindSync:
+		a = f.sync(ctx)
+	case r.Method == http.MethodPatch:
+		a = f.patchStatus(ctx, r, body)
+	default:
+		a = f.getStatus(ctx)
+	}
+	a.graph = info
+	return a
+}
+
+// readBody reads the whole body within MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, *problem.Problem) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, problem.New(problem.BadRequest, "The request body could not be read.")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return body, nil
+}
+
+func tooLarge() *problem.Problem {
+	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
+}
+
+func (f *Function) checkCaller(r *http.Request, body []byte) *problem.Problem {
+	if f.d.AllowUnauthenticated {
+		return nil
+	}
+	if f.d.Callers != nil {
+		if err := f.d.Callers.Check(r.Context(), r, body); err == nil {
+			return nil
+		} else if p, ok := problem.As(err); ok && p.Code != problem.Unauthorized {
+			// The check itself could not run (e.g. Key Vault down): say so, not "unauthorized".
+			return p
+		}
+	}
+	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
+}
+
+// withBudget bounds the work of one request: the Lambda deadline less a margin to answer in, or
+// API Gateway's limit where there is no deadline.
+func withBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-deadlineMargin))
+	}
+	return context.WithTimeout(ctx, localBudget)
+}
+
+// WriteProblem writes p as an application/problem+json answer.
+func WriteProblem(w http.ResponseWriter, p *problem.Problem) { writeAnswer(w, problemAnswer(p)) }
+
+func writeAnswer(w http.ResponseWriter, a answer) {
+	h := w.Header()
+	if a.allow != "" {
+		h.Set("Allow", a.allow)
+	}
+	if a.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
+	}
+	if a.body == nil {
+		w.WriteHeader(a.status)
+		return
+	}
+	data, err := json.Marshal(a.body)
+	if err != nil {
+		// Only our own types are encoded; this cannot happen short of a programming error.
+		a.status, data = http.StatusInternalServerError, []byte(`{"type":"urn:autopilot-sync:problem:misconfigured","title":"Service misconfigured","status":500,"code":"misconfigured"}`)
+		a.body = &problem.Problem{}
+	}
+	if _, ok := a.body.(*problem.Problem); ok {
+		h.Set("Content-Type", "application/problem+json")
+	} else {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(a.status)
+	_, _ = w.Write(data)
+}
+
+// logSummary writes the one line per invocation of SPEC §12.
+func (f *Function) logSummary(ctx context.Context, source string, a answer, started time.Time, coldStart bool) {
+	attrs := []slog.Attr{
+		slog.String("requestId", requestID(ctx)),
+		slog.String("function", string(f.kind)),
+		slog.String("source", source),
+		slog.String("action", a.action),
+		slog.Int("status", a.status),
+		slog.Int64("durationMs", time.Since(started).Milliseconds()),
+		slog.Bool("coldStart", coldStart),
+	}
+	level := slog.LevelInfo
+	code := "ok"
+	if p, ok := a.body.(*problem.Problem); ok {
+		code = string(p.Code)
+		if p.Status >= 500 {
+			level = slog.LevelError
+		}
+		if p.Err != nil {
+			attrs = append(attrs, slog.String("error", p.Err.Error()))
+		}
+	}
+	attrs = append(attrs, slog.String("code", code))
+	if a.graph.StatusCode != 0 {
+		attrs = append(attrs,
+			slog.Int("graphStatus", a.graph.StatusCode),
+			slog.String("graphRequestId", a.graph.RequestID),
+			slog.String("clientRequestId", a.graph.ClientRequestID),
+			slog.Int64("graphMs", a.graph.Duration.Milliseconds()))
+	}
+	f.d.Log.LogAttrs(ctx, level, "invocation", attrs...)
+}
+
+func requestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}
+
+// Invoke is the Lambda entry point: it serves the HTTP event shapes through ServeHTTP and
+// answers any other shape with an error naming what was expected; the process keeps serving.
+func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	if src := lambdahttp.Detect(raw); src != "" {
+		resp, err := lambdahttp.Serve(ctx, f, src, raw)
+		if err != nil {
+			err = &InvocationError{Msg: "malformed " + string(src) + " event: " + err.Error()}
+			f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
+				slog.String("source", string(src)), slog.String("code", "badEvent"), slog.String("error", err.Error()))
+			return nil, err
+		}
+		return resp, nil
+	}
+	err := &InvocationError{Msg: "unsupported invocation: the " + string(f.kind) + " function expects an API Gateway HTTP API (payload 2.0), API Gateway REST API (payload 1.0) or Lambda Function URL event"}
+	f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
+		slog.String("source", "unknown"), slog.String("code", "badEvent"), slog.String("error", err.Msg))
+	return nil, err
+}
+
+// InvocationError is a Lambda error for an invocation this function cannot serve.
+type InvocationError struct{ Msg string }
+
+func (e *InvocationError) Error() string { return e.Msg }

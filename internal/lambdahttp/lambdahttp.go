@@ -1,0 +1,311 @@
+package lambdahttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Source names the kind of HTTP event (used in logs).
+type Source string
+
+// The HTTP event shapes that [Serve] understands.
+const (
+	SourceHTTPAPI     Source = "httpApi"     // API Gateway HTTP API, payload format 2.0
+	SourceREST        Source = "rest"        // API Gateway REST API (or HTTP API payload format 1.0)
+	SourceFunctionURL Source = "functionUrl" // Lambda Function URL, BUFFERED invoke mode
+)
+
+// describe names what an event of src looks like, for error messages.
+func (src Source) describe() string {
+	switch src {
+	case SourceHTTPAPI:
+		return "API Gateway HTTP API (payload 2.0)"
+	case SourceREST:
+		return "API Gateway REST API (payload 1.0)"
+	case SourceFunctionURL:
+		return "Lambda Function URL"
+	}
+	return fmt.Sprintf("unknown source %q", string(src))
+}
+
+// probe holds the few fields that tell the HTTP event shapes apart from each other and from the
+// look-alikes this package does not serve.
+type probe struct {
+	Version    string `json:"version"`
+	HTTPMethod string `json:"httpMethod"`
+	// Type is set on Lambda authorizer requests ("REQUEST", "TOKEN"), which also carry HTTP fields.
+	Type           string `json:"type"`
+	RequestContext *struct {
+		DomainName   string    `json:"domainName"`
+		ConnectionID string    `json:"connectionId"` // API Gateway WebSocket API
+		ELB          *struct{} `json:"elb"`          // Application Load Balancer target
+		HTTP         *struct {
+			Method string `json:"method"`
+		} `json:"http"`
+	} `json:"requestContext"`
+}
+
+// Detect reports which HTTP shape raw is, or "" when it is not an HTTP event (a schedule, an SQS
+// batch, a direct invocation, an ALB, WebSocket or authorizer event, or not a JSON object at all).
+// A payload 2.0 event whose requestContext.domainName contains ".lambda-url." is a Function URL
+// event; any other is an HTTP API event.
+func Detect(raw []byte) Source {
+	var p probe
+	if json.Unmarshal(raw, &p) != nil || p.Type != "" || p.RequestContext == nil {
+		return ""
+	}
+	rc := p.RequestContext
+	switch {
+	case rc.ConnectionID != "" || rc.ELB != nil:
+		return ""
+	case p.Version == "2.0" && rc.HTTP != nil && rc.HTTP.Method != "":
+		if strings.Contains(rc.DomainName, ".lambda-url.") {
+			return SourceFunctionURL
+		}
+		return SourceHTTPAPI
+	case p.HTTPMethod != "":
+		return SourceREST
+	}
+	return ""
+}
+
+type sourceKey struct{}
+
+// SourceFrom returns the Source stored in a request's context by [Serve] ("" outside Lambda).
+func SourceFrom(ctx context.Context) Source {
+	src, _ := ctx.Value(sourceKey{}).(Source)
+	return src
+}
+
+// Serve decodes raw as an event of src, builds an *http.Request carrying ctx (and src, see
+// [SourceFrom]), runs h, and returns what h wrote as the response type of src:
+// events.APIGatewayV2HTTPResponse, events.APIGatewayProxyResponse or events.LambdaFunctionURLResponse.
+//
+// It returns an error, and does not run h, when src is not one of the Source constants, when raw
+// does not decode as an event of src, when the event has no valid HTTP method, or when a body
+// marked isBase64Encoded is not valid base64. The error names the expected event shape.
+func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (any, error) {
+	var (
+		p   parts
+		err error
+	)
+	switch src {
+	case SourceHTTPAPI:
+		var ev events.APIGatewayV2HTTPRequest
+		if err = json.Unmarshal(raw, &ev); err == nil {
+			rc := ev.RequestContext
+			p = parts{
+				method: rc.HTTP.Method, path: firstNonEmpty(ev.RawPath, rc.HTTP.Path), query: ev.RawQueryString,
+				proto: rc.HTTP.Protocol, sourceIP: rc.HTTP.SourceIP, domainName: rc.DomainName,
+				header: headerFromV2(ev.Headers, ev.Cookies), body: ev.Body, isBase64: ev.IsBase64Encoded,
+			}
+		}
+	case SourceFunctionURL:
+		var ev events.LambdaFunctionURLRequest
+		if err = json.Unmarshal(raw, &ev); err == nil {
+			rc := ev.RequestContext
+			p = parts{
+				method: rc.HTTP.Method, path: firstNonEmpty(ev.RawPath, rc.HTTP.Path), query: ev.RawQueryString,
+				proto: rc.HTTP.Protocol, sourceIP: rc.HTTP.SourceIP, domainName: rc.DomainName,
+				header: headerFromV2(ev.Headers, ev.Cookies), body: ev.Body, isBase64: ev.IsBase64Encoded,
+			}
+		}
+	case SourceREST:
+		var ev events.APIGatewayProxyRequest
+		if err = json.Unmarshal(raw, &ev); err == nil {
+			rc := ev.RequestContext
+			p = parts{
+				method: ev.HTTPMethod, path: firstNonEmpty(ev.Path, rc.Path), query: restQuery(ev),
+				proto: rc.Protocol, sourceIP: rc.Identity.SourceIP, domainName: rc.DomainName,
+				header: headerFromREST(ev), body: ev.Body, isBase64: ev.IsBase64Encoded,
+			}
+		}
+	default:
+		return nil, fmt.Errorf("lambdahttp: %s: expected one of %q, %q, %q",
+			src.describe(), SourceHTTPAPI, SourceREST, SourceFunctionURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s event: %w", src.describe(), err)
+	}
+	req, err := p.request(context.WithValue(ctx, sourceKey{}, src))
+	if err != nil {
+		return nil, fmt.Errorf("malformed %s event: %w", src.describe(), err)
+	}
+
+	w := responseWriter{header: make(http.Header)}
+	h.ServeHTTP(&w, req)
+	w.finish()
+	switch src {
+	case SourceHTTPAPI:
+		return w.httpAPIResponse(), nil
+	case SourceFunctionURL:
+		return w.functionURLResponse(), nil
+	default:
+		return w.restResponse(), nil
+	}
+}
+
+// parts is what every event shape contributes to an *http.Request.
+type parts struct {
+	method, path, query, proto, sourceIP, domainName, body string
+	isBase64                                               bool
+	header                                                 http.Header
+}
+
+// request builds a request shaped like the ones net/http's server hands to handlers.
+func (p parts) request(ctx context.Context) (*http.Request, error) {
+	if !validMethod(p.method) {
+		return nil, fmt.Errorf("missing or invalid HTTP method %q", p.method)
+	}
+	body, n, err := requestBody(p.body, p.isBase64)
+	if err != nil {
+		return nil, err
+	}
+
+	u := &url.URL{Path: p.path, RawQuery: p.query}
+	if path, err := url.PathUnescape(p.path); err == nil && path != p.path {
+		u.Path, u.RawPath = path, p.path
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+
+	proto := p.proto
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		proto, major, minor = "HTTP/1.1", 1, 1
+	}
+
+	// As net/http's server does, move the Host header into Request.Host.
+	host := p.header.Get("Host")
+	delete(p.header, "Host")
+	if host == "" {
+		host = p.domainName
+	}
+
+	// The port of the caller is unknown; ":0" keeps net.SplitHostPort(r.RemoteAddr) working.
+	var remoteAddr string
+	if p.sourceIP != "" {
+		remoteAddr = net.JoinHostPort(p.sourceIP, "0")
+	}
+
+	req := &http.Request{
+		Method:        p.method,
+		URL:           u,
+		Proto:         proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        p.header,
+		Body:          body,
+		ContentLength: n,
+		Host:          host,
+		RemoteAddr:    remoteAddr,
+		RequestURI:    u.RequestURI(),
+	}
+	return req.WithContext(ctx), nil
+}
+
+// requestBody returns the body as a reader over the event's own string when it is not base64,
+// so the body is never copied.
+func requestBody(body string, isBase64 bool) (io.ReadCloser, int64, error) {
+	if isBase64 {
+		b, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return nil, 0, fmt.Errorf("body marked isBase64Encoded is not base64: %w", err)
+		}
+		if len(b) == 0 {
+			return http.NoBody, 0, nil
+		}
+		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	}
+	if body == "" {
+		return http.NoBody, 0, nil
+	}
+	return io.NopCloser(strings.NewReader(body)), int64(len(body)), nil
+}
+
+// headerFromV2 converts payload 2.0 headers, whose repeated values API Gateway has already
+// comma-joined, and its separate cookies list.
+func headerFromV2(headers map[string]string, cookies []string) http.Header {
+	h := make(http.Header, len(headers)+1)
+	values := make([]string, len(headers)) // one backing array for all single values
+	i := 0
+	for k, v := range headers {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		values[i] = v
+		if prev, ok := h[ck]; ok {
+			h[ck] = append(prev, v)
+		} else {
+			h[ck] = values[i : i+1 : i+1] // full slice expression: appends never touch a neighbour
+		}
+		i++
+	}
+	if len(cookies) > 0 {
+		h["Cookie"] = append(h["Cookie"], strings.Join(cookies, "; "))
+	}
+	return h
+}
+
+// headerFromREST prefers multiValueHeaders, which keep repeated headers apart.
+func headerFromREST(ev events.APIGatewayProxyRequest) http.Header {
+	if len(ev.MultiValueHeaders) == 0 {
+		return headerFromV2(ev.Headers, nil)
+	}
+	h := make(http.Header, len(ev.MultiValueHeaders))
+	for k, vs := range ev.MultiValueHeaders {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if prev, ok := h[ck]; ok {
+			h[ck] = append(prev, vs...)
+		} else {
+			h[ck] = vs
+		}
+	}
+	return h
+}
+
+// restQuery rebuilds the query string, which payload 1.0 only delivers already decoded.
+func restQuery(ev events.APIGatewayProxyRequest) string {
+	if len(ev.MultiValueQueryStringParameters) > 0 {
+		return url.Values(ev.MultiValueQueryStringParameters).Encode()
+	}
+	if len(ev.QueryStringParameters) == 0 {
+		return ""
+	}
+	q := make(url.Values, len(ev.QueryStringParameters))
+	for k, v := range ev.QueryStringParameters {
+		q[k] = []string{v}
+	}
+	return q.Encode()
+}
+
+// validMethod reports whether m is a non-empty RFC 9110 token, as net/http requires.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

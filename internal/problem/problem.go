@@ -1,0 +1,162 @@
+// Package problem holds the stable error answers of SPEC §5: RFC 9457 problem documents with a
+// small set of codes, each mapped to one HTTP status in one table, and the classification of the
+// errors that reach the edge into those codes. Internal detail goes to logs, never into a problem.
+package problem
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Code is a stable problem code of SPEC §5.
+type Code string
+
+// The stable codes.
+const (
+	SyncInProgress         Code = "syncInProgress"
+	SyncThrottled          Code = "syncThrottled"
+	Unauthorized           Code = "unauthorized"
+	BadRequest             Code = "badRequest"
+	NotFound               Code = "notFound"
+	MethodNotAllowed       Code = "methodNotAllowed"
+	PayloadTooLarge        Code = "payloadTooLarge"
+	UnsupportedMediaType   Code = "unsupportedMediaType"
+	GraphPermissionDenied  Code = "graphPermissionDenied"
+	GraphError             Code = "graphError"
+	GraphUnavailable       Code = "graphUnavailable"
+	SecretStoreUnavailable Code = "secretStoreUnavailable"
+	CredentialRejected     Code = "credentialRejected"
+	UpstreamTimeout        Code = "upstreamTimeout"
+	Misconfigured          Code = "misconfigured"
+)
+
+type meta struct {
+	status int
+	title  string
+}
+
+// table is the one place that maps codes to HTTP status and title.
+var table = map[Code]meta{
+	SyncInProgress:         {http.StatusConflict, "A sync is already in progress"},
+	SyncThrottled:          {http.StatusTooManyRequests, "Sync requested too soon"},
+	Unauthorized:           {http.StatusUnauthorized, "Unauthorized"},
+	BadRequest:             {http.StatusBadRequest, "Bad request"},
+	NotFound:               {http.StatusNotFound, "Not found"},
+	MethodNotAllowed:       {http.StatusMethodNotAllowed, "Method not allowed"},
+	PayloadTooLarge:        {http.StatusRequestEntityTooLarge, "Payload too large"},
+	UnsupportedMediaType:   {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	GraphPermissionDenied:  {http.StatusBadGateway, "Graph permission missing"},
+	GraphError:             {http.StatusBadGateway, "Graph refused the request"},
+	GraphUnavailable:       {http.StatusServiceUnavailable, "Graph unavailable"},
+	SecretStoreUnavailable: {http.StatusServiceUnavailable, "Key Vault unavailable"},
+	CredentialRejected:     {http.StatusBadGateway, "Credential rejected by Microsoft Entra ID"},
+	UpstreamTimeout:        {http.StatusGatewayTimeout, "Upstream timeout"},
+	Misconfigured:          {http.StatusInternalServerError, "Service misconfigured"},
+}
+
+// Status returns the HTTP status of code (500 for a code not in the table).
+func (c Code) Status() int {
+	if m, ok := table[c]; ok {
+		return m.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Transient reports whether a retry later may succeed without anyone changing anything.
+func (c Code) Transient() bool {
+	switch c {
+	case GraphUnavailable, SecretStoreUnavailable, UpstreamTimeout:
+		return true
+	}
+	return false
+}
+
+// DefaultRetryAfter is the Retry-After of a 503 when nobody upstream said how long to wait.
+const DefaultRetryAfter = 30 * time.Second
+
+// Graph identifies the Graph answer behind a problem.
+type Graph struct {
+	Code            string `json:"code,omitempty"`
+	RequestID       string `json:"requestId,omitempty"`
+	ClientRequestID string `json:"clientRequestId,omitempty"`
+	Date            string `json:"date,omitempty"`
+}
+
+// Problem is an RFC 9457 problem document with the extension members of SPEC §5.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   Code   `json:"code"`
+
+	RetryAfterSeconds             int        `json:"retryAfterSeconds,omitempty"`
+	NextSyncAllowedAt             *time.Time `json:"nextSyncAllowedAt,omitempty"`
+	SyncStatus                    string     `json:"syncStatus,omitempty"`
+	LastManualSyncTriggerDateTime *time.Time `json:"lastManualSyncTriggerDateTime,omitempty"`
+	Graph                         *Graph     `json:"graph,omitempty"`
+	// Tenant names the tenant a fleet answer is about.
+	Tenant string `json:"tenant,omitempty"`
+
+	// Err is the cause, for logs only; never encoded.
+	Err error `json:"-"`
+}
+
+// New returns the problem of code with detail.
+func New(code Code, detail string) *Problem {
+	m, ok := table[code]
+	if !ok {
+		m = table[Misconfigured]
+	}
+	return &Problem{
+		Type:   "urn:autopilot-sync:problem:" + kebab(string(code)),
+		Title:  m.title,
+		Status: m.status,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+func (p *Problem) Error() string { return string(p.Code) + ": " + p.Detail }
+
+// Unwrap returns the cause.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// RetryAfter is the Retry-After a 429 or 503 answer carries, in whole seconds (0: none).
+func (p *Problem) RetryAfter() int {
+	if p.RetryAfterSeconds > 0 {
+		return p.RetryAfterSeconds
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		return int(DefaultRetryAfter / time.Second)
+	}
+	return 0
+}
+
+// As returns err as a *Problem when it is (or wraps) one.
+func As(err error) (*Problem, bool) {
+	var p *Problem
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// IsTimeout reports whether err is a context deadline or cancellation.
+func IsTimeout(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// kebab turns "syncThrottled" into "sync-throttled".
+func kebab(s string) string {
+	out := make([]byte, 0, len(s)+4)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			out = append(out, '-', c+'a'-'A')
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
