@@ -73,7 +73,16 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	clock := emulator.NewManualClock(time.Now())
-	emu, err := emulator.Start(emulator.Options{Clock: clock, SyncDuration: 90 * time.Second})
+	e := newEnvWith(t, emulator.Options{Clock: clock, SyncDuration: 90 * time.Second})
+	e.clock = clock
+	return e
+}
+
+// newEnvWith starts an emulator with opts (e.g. on the real clock with a short SyncDuration, for
+// tests that follow a sync to its end).
+func newEnvWith(t *testing.T, opts emulator.Options) *env {
+	t.Helper()
+	emu, err := emulator.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	vars := emu.Seed()
 	vars["SSL_CERT_FILE"] = ca
 	vars["ALLOW_UNAUTHENTICATED"] = "true"
-	return &env{emu: emu, clock: clock, vars: vars}
+	return &env{emu: emu, vars: vars}
 }
 
 // function is one bootstrap binary running under aws-lambda-rie.

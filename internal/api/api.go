@@ -155,7 +155,11 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 	var a answer
 	switch {
 	case f.kind == KindSync:
-		a = f.sync(ctx)
+		wait, p := parseWait(r.URL.Query())
+		if p != nil {
+			return problemAnswer(p)
+		}
+		a = f.sync(ctx, wait)
 	case r.Method == http.MethodPatch:
 		a = f.patchStatus(ctx, r, body)
 	default:
@@ -282,26 +286,26 @@ func requestID(ctx context.Context) string {
 	return ""
 }
 
-// Invoke is the Lambda entry point: it serves the HTTP event shapes through ServeHTTP and
-// answers any other shape with an error naming what was expected; the process keeps serving.
+// Invoke is the Lambda entry point: HTTP event shapes go through ServeHTTP, schedules to
+// scheduled; any other shape is answered with an error naming what was expected, and the process
+// keeps serving.
 func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	if src := lambdahttp.Detect(raw); src != "" {
 		resp, err := lambdahttp.Serve(ctx, f, src, raw)
 		if err != nil {
-			err = &InvocationError{Msg: "malformed " + string(src) + " event: " + err.Error()}
-			f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
-				slog.String("source", string(src)), slog.String("code", "badEvent"), slog.String("error", err.Error()))
-			return nil, err
+			return nil, f.badEvent(ctx, string(src), "malformed "+string(src)+" event: "+err.Error())
 		}
 		return resp, nil
 	}
-	err := &InvocationError{Msg: "unsupported invocation: the " + string(f.kind) + " function expects an API Gateway HTTP API (payload 2.0), API Gateway REST API (payload 1.0) or Lambda Function URL event"}
-	f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
-		slog.String("source", "unknown"), slog.String("code", "badEvent"), slog.String("error", err.Msg))
-	return nil, err
+	if isScheduled(raw) {
+		return f.scheduled(ctx)
+	}
+	return nil, f.badEvent(ctx, "unknown", "unsupported invocation: the "+string(f.kind)+
+		" function expects an API Gateway HTTP API (payload 2.0), API Gateway REST API (payload 1.0) or Lambda Function URL event, or an EventBridge scheduled event (detail-type \"Scheduled Event\", source aws.events or aws.scheduler)")
 }
 
-// InvocationError is a Lambda error for an invocation this function cannot serve.
-type InvocationError struct{ Msg string }
-
-func (e *InvocationError) Error() string { return e.Msg }
+func (f *Function) badEvent(ctx context.Context, source, msg string) error {
+	f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
+		slog.String("function", string(f.kind)), slog.String("source", source), slog.String("code", "badEvent"), slog.String("error", msg))
+	return &InvocationError{Msg: msg}
+}

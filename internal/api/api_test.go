@@ -362,3 +362,52 @@ func TestMisconfigured(t *testing.T) {
 		t.Error("the answer echoes the internal error")
 	}
 }
+
+func TestParseWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		query   string
+		want    time.Duration
+		wantBad bool
+	}{
+		{"", 0, false},
+		{"wait=0", 0, false},
+		{"wait=25", 25 * time.Second, false},
+		{"wait=7", 7 * time.Second, false},
+		{"wait=26", 0, true},
+		{"wait=-1", 0, true},
+		{"wait=1.5", 0, true},
+		{"wait=", 0, true},
+		{"wait=1&wait=2", 0, true},
+		{"wait=99999999999999999999", 0, true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/sync?"+tt.query, nil)
+		got, p := parseWait(r.URL.Query())
+		if got != tt.want || (p != nil) != tt.wantBad {
+			t.Errorf("parseWait(%q) = %v, %v; want %v, bad %v", tt.query, got, p, tt.want, tt.wantBad)
+		}
+	}
+}
+
+func TestFinished(t *testing.T) {
+	t.Parallel()
+	requested := now
+	tests := []struct {
+		name string
+		s    graph.Settings
+		want bool
+	}{
+		{"completed after the request", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(time.Minute)}, true},
+		{"failed after the request", graph.Settings{SyncStatus: graph.SyncStatusFailed, LastSyncDateTime: now.Add(time.Second)}, true},
+		{"completed within clock skew", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(-3 * time.Second)}, true},
+		{"an older completion", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(-time.Hour)}, false},
+		{"still running", graph.Settings{SyncStatus: graph.SyncStatusInProgress, LastSyncDateTime: now.Add(time.Minute)}, false},
+		{"unknown", graph.Settings{SyncStatus: graph.SyncStatusUnknown, LastSyncDateTime: now.Add(time.Minute)}, false},
+	}
+	for _, tt := range tests {
+		if got := finished(tt.s, requested); got != tt.want {
+			t.Errorf("%s: finished = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -23,17 +23,27 @@ type Started struct {
 const fallbackThrottle = SyncInterval
 
 // sync starts a sync: 202 started, or the 409/429 problems with what is known of the wait.
-func (f *Function) sync(ctx context.Context) answer {
+// With wait > 0 it then follows the sync (see follow): 200 with its outcome, or 202 inProgress.
+func (f *Function) sync(ctx context.Context, wait time.Duration) answer {
 	requestedAt := f.d.Now().UTC().Truncate(time.Second)
 	err := f.d.Intune.Sync(ctx)
-	if err == nil {
-		return answer{status: http.StatusAccepted, action: "sync", body: Started{
-			Result: "started", RequestedAt: requestedAt, NextSyncAllowedAt: requestedAt.Add(SyncInterval),
-		}}
+	if err != nil {
+		a := problemAnswer(f.syncProblem(ctx, err))
+		a.action = "sync"
+		return a
 	}
-	a := problemAnswer(f.syncProblem(ctx, err))
-	a.action = "sync"
-	return a
+	started := Started{Result: "started", RequestedAt: requestedAt, NextSyncAllowedAt: requestedAt.Add(SyncInterval)}
+	if wait <= 0 {
+		return answer{status: http.StatusAccepted, action: "sync", body: started}
+	}
+	// Follow-up reads must not replace the sync's identifiers in the log line.
+	ctx = graph.WithCallInfo(ctx, new(graph.CallInfo))
+	outcome := f.follow(ctx, started, wait)
+	status := http.StatusOK
+	if outcome.Result == ResultInProgress {
+		status = http.StatusAccepted
+	}
+	return answer{status: status, action: "syncWait", body: outcome}
 }
 
 // syncProblem turns a failed sync into its problem, reading the settings (best effort) to say
