@@ -37,6 +37,12 @@ var samples = []struct {
 	{"httpapi-status-patch-base64.json", v2, lambdahttp.SourceHTTPAPI, request{
 		Method: "PATCH", Path: "/status", ContentType: "application/json", Body: `{"syncStatus":"completed"}`,
 	}},
+	{"httpapi-slack-sync.json", v2, lambdahttp.SourceHTTPAPI, request{
+		Method: "POST", Path: "/sync", ContentType: "application/x-www-form-urlencoded", Body: `token=EXAMPLEverificationTOKEN&team_id=T0EXAMPLE&team_domain=example&channel_id=C0EXAMPLE&channel_name=it-ops&user_id=U0EXAMPLE&user_name=roadrunner&command=%2Fautopilot-sync&text=sync&api_app_id=A0EXAMPLE&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0EXAMPLE%2F1%2FEXAMPLE&trigger_id=1.2.EXAMPLE`,
+	}},
+	{"httpapi-teams-sync.json", v2, lambdahttp.SourceHTTPAPI, request{
+		Method: "POST", Path: "/sync", ContentType: "application/json; charset=utf-8", Body: `{"type":"message","id":"1795878000123","timestamp":"2026-11-28T15:00:00.123Z","localTimestamp":"2026-11-28T16:00:00.123+01:00","serviceUrl":"https://smba.trafficmanager.net/emea/","channelId":"msteams","from":{"id":"29:1EXAMPLE","name":"Ada Lovelace","aadObjectId":"00000000-0000-4000-8000-00000000ada0"},"conversation":{"isGroup":true,"id":"19:EXAMPLE@thread.tacv2;messageid=1795878000123","name":null,"conversationType":"channel","tenantId":"00000000-0000-4000-8000-000000000001"},"recipient":null,"textFormat":"plain","attachmentLayout":null,"membersAdded":[],"membersRemoved":[],"topicName":null,"historyDisclosed":null,"locale":"en-US","text":"<at>Autopilot</at> sync\n","speak":null,"inputHint":null,"summary":null,"suggestedActions":null,"attachments":[{"contentType":"text/html","contentUrl":null,"content":"<div><div><span itemscope=\"\" itemtype=\"http://schema.skype.com/Mention\" itemid=\"0\">Autopilot</span> sync</div>\n</div>","name":null,"thumbnailUrl":null}],"entities":[{"type":"clientInfo","locale":"en-US","country":"US","platform":"Web"}],"channelData":{"teamsChannelId":"19:EXAMPLE@thread.tacv2","teamsTeamId":"19:EXAMPLETEAM@thread.tacv2","channel":{"id":"19:EXAMPLE@thread.tacv2"},"team":{"id":"19:EXAMPLETEAM@thread.tacv2"},"tenant":{"id":"00000000-0000-4000-8000-000000000001"}},"action":null,"replyToId":null,"value":null,"name":null,"relatesTo":null,"code":null}`,
+	}},
 	{"rest-sync.json", restAPI, lambdahttp.SourceREST, request{Method: "POST", Path: "/sync"}},
 	{"rest-status.json", restAPI, lambdahttp.SourceREST, request{Method: "GET", Path: "/status"}},
 	{"functionurl-sync.json", functionURL, lambdahttp.SourceFunctionURL, request{Method: "POST", Path: "/sync"}},

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	base := "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	printBanner(stdout, base, emulated)
+	printBanner(stdout, base, emulated, cfg)
 	if ready != nil {
 		ready <- base
 	}
@@ -129,13 +129,14 @@ func requireLoopback(addr string) error {
 	return fmt.Errorf("-addr %q: on the embedded emulator the server serves without caller checks, so it listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
 }
 
-func printBanner(w io.Writer, base string, e *emulator.Emulator) {
+func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Config) {
 	fmt.Fprintf(w, "autopilot-sync listening on %s\n", base)
 	if e != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
 		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
+		printSigningHelp(w, cfg)
 	}
 	fmt.Fprintf(w, `Try:
   curl -i -X POST %[1]s/sync
@@ -143,6 +144,30 @@ func printBanner(w io.Writer, base string, e *emulator.Emulator) {
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
 Ctrl-C stops.
 `, base)
+}
+
+// printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).
+// It names the Key Vault secrets; it never reads or prints their values.
+func printSigningHelp(w io.Writer, cfg config.Config) {
+	if !cfg.AuthSchemesConfigured() {
+		if !cfg.AllowUnauthenticated {
+			fmt.Fprintln(w, "No caller check is configured and ALLOW_UNAUTHENTICATED is not true: every request will answer 401.")
+		}
+		return
+	}
+	fmt.Fprintln(w, "Sign test requests with the secrets from Key Vault (SECRET holds the secret's value, BODY the exact body):")
+	if n := cfg.WebhookTokenSecretName; n != "" {
+		fmt.Fprintf(w, "  token (%s):  curl -X POST -H \"Authorization: Bearer $SECRET\" URL\n", n)
+	}
+	if n := cfg.WebhookHMACSecretName; n != "" {
+		fmt.Fprintf(w, "  HMAC (%s):   curl -X POST -H \"X-Hub-Signature-256: sha256=$(printf '%%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | awk '{print $NF}')\" --data-binary \"$BODY\" URL\n", n)
+	}
+	if n := cfg.SlackSigningSecretName; n != "" {
+		fmt.Fprintf(w, "  Slack (%s):  TS=$(date +%%s); X-Slack-Request-Timestamp: $TS, X-Slack-Signature: v0=hex(HMAC-SHA256($SECRET, \"v0:$TS:$BODY\"))\n", n)
+	}
+	if n := cfg.TeamsWebhookSecretName; n != "" {
+		fmt.Fprintf(w, "  Teams (%s):  Authorization: HMAC base64(HMAC-SHA256(base64decode($SECRET), $BODY))\n", n)
+	}
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
 )
 
 // TestLocalOnEmulator is SPEC §9's promise: a plain POST /sync answers 202, a second 409, and
@@ -101,4 +103,24 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func TestSigningHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	printSigningHelp(&out, config.Config{WebhookHMACSecretName: "webhook-hmac", SlackSigningSecretName: "slack-signing"})
+	got := out.String()
+	for _, want := range []string{"HMAC (webhook-hmac)", "X-Hub-Signature-256", "Slack (slack-signing)", "v0:$TS:$BODY"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("help lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Teams") || strings.Contains(got, "Bearer") {
+		t.Errorf("help names schemes that are not configured:\n%s", got)
+	}
+	out.Reset()
+	printSigningHelp(&out, config.Config{})
+	if !strings.Contains(out.String(), "every request will answer 401") {
+		t.Errorf("no warning without caller checks: %q", out.String())
+	}
 }

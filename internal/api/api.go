@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -102,7 +105,12 @@ type answer struct {
 	allow      string
 	retryAfter int
 	action     string
+	// source overrides the event's source in the log line (chat platforms).
+	source string
+	// result is what the action produced before a chat answer rendered it, for the metrics.
+	result     any
 	graph      graph.CallInfo
+	vault      time.Duration // time spent reading Key Vault
 }
 
 func problemAnswer(p *problem.Problem) answer {
@@ -115,7 +123,11 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	coldStart := !f.warm.Swap(true)
 	a := f.serveHTTP(r)
 	writeAnswer(w, a)
-	f.logSummary(r.Context(), string(sourceOf(r)), a, started, coldStart)
+	source := a.source
+	if source == "" {
+		source = string(sourceOf(r))
+	}
+	f.logSummary(r.Context(), source, a, started, coldStart)
 }
 
 func sourceOf(r *http.Request) lambdahttp.Source {
@@ -126,13 +138,11 @@ func sourceOf(r *http.Request) lambdahttp.Source {
 }
 
 func (f *Function) serveHTTP(r *http.Request) answer {
-	methodAllowed := r.Method == http.MethodOptions ||
-		(f.kind == KindSync && r.Method == http.MethodPost) ||
+	// The status function takes POST only from chat (SPEC §7); that is known once the body is read.
+	methodAllowed := r.Method == http.MethodOptions || r.Method == http.MethodPost ||
 		(f.kind == KindStatus && (r.Method == http.MethodGet || r.Method == http.MethodPatch))
 	if !methodAllowed {
-		a := problemAnswer(problem.New(problem.MethodNotAllowed, r.Method+" is not supported here; use "+f.allow()+"."))
-		a.allow = f.allow()
-		return a
+		return f.methodNotAllowed(r.Method)
 	}
 	if r.Method == http.MethodOptions {
 		return answer{status: http.StatusNoContent, allow: f.allow(), action: "options"}
@@ -141,8 +151,19 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 	if p != nil {
 		return problemAnswer(p)
 	}
+	var cmd chat.Command
+	isChat := false
+	if r.Method == http.MethodPost {
+		cmd, isChat = chat.Parse(r.Header.Get("Content-Type"), body)
+		if f.kind == KindStatus && !isChat {
+			return f.methodNotAllowed(r.Method)
+		}
+	}
 	if p := f.checkCaller(r, body); p != nil {
 		return problemAnswer(p)
+	}
+	if isChat {
+		return f.chat(r.Context(), cmd)
 	}
 	if f.d.Err != nil {
 		return problemAnswer(misconfigured(f.d.Err))
@@ -150,7 +171,8 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 	ctx, cancel := withBudget(r.Context())
 	defer cancel()
 	var info graph.CallInfo
-	ctx = graph.WithCallInfo(ctx, &info)
+	var vault time.Duration
+	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
 
 	var a answer
 	switch {
@@ -165,7 +187,13 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 	default:
 		a = f.getStatus(ctx)
 	}
-	a.graph = info
+	a.graph, a.vault = info, vault
+	return a
+}
+
+func (f *Function) methodNotAllowed(method string) answer {
+	a := problemAnswer(problem.New(problem.MethodNotAllowed, method+" is not supported here; use "+f.allow()+"."))
+	a.allow = f.allow()
 	return a
 }
 
@@ -230,7 +258,7 @@ func writeAnswer(w http.ResponseWriter, a answer) {
 		w.WriteHeader(a.status)
 		return
 	}
-	data, err := json.Marshal(a.body)
+	data, err := marshal(a.body)
 	if err != nil {
 		// Only our own types are encoded; this cannot happen short of a programming error.
 		a.status, data = http.StatusInternalServerError, []byte(`{"type":"urn:autopilot-sync:problem:misconfigured","title":"Service misconfigured","status":500,"code":"misconfigured"}`)
@@ -246,37 +274,15 @@ func writeAnswer(w http.ResponseWriter, a answer) {
 	_, _ = w.Write(data)
 }
 
-// logSummary writes the one line per invocation of SPEC §12.
-func (f *Function) logSummary(ctx context.Context, source string, a answer, started time.Time, coldStart bool) {
-	attrs := []slog.Attr{
-		slog.String("requestId", requestID(ctx)),
-		slog.String("function", string(f.kind)),
-		slog.String("source", source),
-		slog.String("action", a.action),
-		slog.Int("status", a.status),
-		slog.Int64("durationMs", time.Since(started).Milliseconds()),
-		slog.Bool("coldStart", coldStart),
+// marshal encodes v as JSON without HTML escaping (chat answers carry <, > and &).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
-	level := slog.LevelInfo
-	code := "ok"
-	if p, ok := a.body.(*problem.Problem); ok {
-		code = string(p.Code)
-		if p.Status >= 500 {
-			level = slog.LevelError
-		}
-		if p.Err != nil {
-			attrs = append(attrs, slog.String("error", p.Err.Error()))
-		}
-	}
-	attrs = append(attrs, slog.String("code", code))
-	if a.graph.StatusCode != 0 {
-		attrs = append(attrs,
-			slog.Int("graphStatus", a.graph.StatusCode),
-			slog.String("graphRequestId", a.graph.RequestID),
-			slog.String("clientRequestId", a.graph.ClientRequestID),
-			slog.Int64("graphMs", a.graph.Duration.Milliseconds()))
-	}
-	f.d.Log.LogAttrs(ctx, level, "invocation", attrs...)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func requestID(ctx context.Context) string {

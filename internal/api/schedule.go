@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -67,7 +68,8 @@ func (f *Function) scheduled(ctx context.Context) (any, error) {
 	ctx, cancel := withBudget(ctx)
 	defer cancel()
 	var info graph.CallInfo
-	ctx = graph.WithCallInfo(ctx, &info)
+	var vault time.Duration
+	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
 
 	var a answer
 	switch {
@@ -78,7 +80,7 @@ func (f *Function) scheduled(ctx context.Context) (any, error) {
 	default:
 		a = f.getStatus(ctx)
 	}
-	a.graph = info
+	a.graph, a.vault = info, vault
 	f.logSummary(ctx, "schedule", a, started, coldStart)
 	if p, ok := a.body.(*problem.Problem); ok {
 		msg := p.Detail

@@ -5,6 +5,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // Wire builds a function's Deps from its configuration (or the error loading it): the tenant
@@ -13,11 +14,19 @@ import (
 func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) Deps {
 	d := Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated}
 	if cfgErr == nil {
-		t, _, err := tenant.Open(cfg, o)
+		t, vault, err := tenant.Open(cfg, o)
 		if err != nil {
 			d.Err = err
 		} else {
 			d.Intune = t
+			if cfg.AuthSchemesConfigured() {
+				d.Callers = webhook.New(vault, webhook.Names{
+					Token: cfg.WebhookTokenSecretName,
+					HMAC:  cfg.WebhookHMACSecretName,
+					Slack: cfg.SlackSigningSecretName,
+					Teams: cfg.TeamsWebhookSecretName,
+				}, o.Now)
+			}
 		}
 	}
 	if d.Err != nil {

@@ -67,13 +67,15 @@ type SettingsUpdate struct {
 	SyncStatus                    *SyncStatus `json:"syncStatus,omitempty"`
 }
 
-// CallInfo describes the last Graph answer of a call, for logs and error answers.
+// CallInfo describes the last Graph answer under a context, for logs and error answers, and the
+// time spent in all calls under it.
 type CallInfo struct {
 	StatusCode      int
 	RequestID       string
 	ClientRequestID string
 	Date            string
-	Duration        time.Duration
+	Duration        time.Duration // of the last call, retries included
+	Total           time.Duration // of every call recorded into this CallInfo
 }
 
 type callInfoKey struct{}
@@ -236,12 +238,14 @@ func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, o
 	}
 	defer resp.Body.Close()
 	if info, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok {
+		took := time.Since(started)
 		*info = CallInfo{
 			StatusCode:      resp.StatusCode,
 			RequestID:       resp.Header.Get("request-id"),
 			ClientRequestID: resp.Header.Get("client-request-id"),
 			Date:            resp.Header.Get("Date"),
-			Duration:        time.Since(started),
+			Duration:        took,
+			Total:           info.Total + took,
 		}
 		if info.ClientRequestID == "" {
 			info.ClientRequestID = req.Raw().Header.Get("client-request-id")

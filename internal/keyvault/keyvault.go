@@ -112,7 +112,18 @@ func (s *Store) Refresh(ctx context.Context, name string) (Secret, error) {
 	return s.read(ctx, name)
 }
 
+type readTimeKey struct{}
+
+// WithReadTime returns a context under which the time spent reading the vault (token included)
+// is added to *d, for the invocation's log line. d must not be shared between goroutines.
+func WithReadTime(ctx context.Context, d *time.Duration) context.Context {
+	return context.WithValue(ctx, readTimeKey{}, d)
+}
+
 func (s *Store) read(ctx context.Context, name string) (Secret, error) {
+	if d, ok := ctx.Value(readTimeKey{}).(*time.Duration); ok {
+		defer func(started time.Time) { *d += time.Since(started) }(time.Now())
+	}
 	v, err, _ := s.group.Do(name, func() (any, error) {
 		resp, err := s.client.GetSecret(ctx, name, "", nil)
 		if err != nil {

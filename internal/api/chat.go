@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+)
+
+// Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; the work gets less, so the
+// answer leaves in time even when Graph does not answer.
+const (
+	slackBudget = 2500 * time.Millisecond
+	teamsBudget = 4500 * time.Millisecond
+	// chatWaitMargin is kept free after a "sync wait" for the answer itself.
+	chatWaitMargin = 300 * time.Millisecond
+)
+
+// chat serves a Slack slash command or a Teams outgoing webhook: every outcome, 409 and 429
+// included, is an HTTP 200 answer in plain words (SPEC §7).
+func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
+	budget := slackBudget
+	if cmd.Platform == chat.Teams {
+		budget = teamsBudget
+	}
+	ctx, cancel := withBudget(ctx)
+	defer cancel()
+	ctx, cancelChat := context.WithTimeout(ctx, budget)
+	defer cancelChat()
+	var info graph.CallInfo
+	var vault time.Duration
+	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
+
+	var inner answer
+	switch {
+	case cmd.Action == chat.ActionHelp:
+		inner = answer{action: "chatHelp"}
+	case f.d.Err != nil:
+		inner = problemAnswer(misconfigured(f.d.Err))
+	case cmd.Action == chat.ActionSync && f.kind == KindStatus:
+		inner = answer{action: "chatSyncNotHere"}
+	case cmd.Action == chat.ActionSync:
+		var wait time.Duration
+		if deadline, ok := ctx.Deadline(); cmd.Wait && ok {
+			wait = time.Until(deadline) - chatWaitMargin
+		}
+		inner = f.sync(ctx, wait)
+		inner.action = "chatSync"
+	default:
+		inner = f.getStatus(ctx)
+		inner.action = "chatStatus"
+	}
+
+	out := chat.Outcome{Action: cmd.Action, Tenant: cmd.Tenant}
+	if inner.action == "chatSyncNotHere" {
+		out.Action = chat.ActionSyncNotHere
+	}
+	switch body := inner.body.(type) {
+	case Started:
+		out.Result, out.RequestedAt, out.NextSyncAllowedAt = chat.ResultStarted, body.RequestedAt, body.NextSyncAllowedAt
+	case Outcome:
+		out.Result, out.RequestedAt, out.NextSyncAllowedAt = body.Result, body.RequestedAt, body.NextSyncAllowedAt
+		out.Status = chatStatus(body.Status)
+	case Status:
+		out.Status = chatStatus(body)
+	case *problem.Problem:
+		out.Problem = body
+		out.TimedOut = body.Code == problem.UpstreamTimeout
+	}
+	return answer{
+		status: http.StatusOK,
+		body:   chat.Render(cmd.Platform, out, f.d.Now()),
+		action: inner.action,
+		source: string(cmd.Platform),
+		result: inner.body,
+		graph:  info,
+		vault:  vault,
+	}
+}
+
+func chatStatus(s Status) *chat.Status {
+	return &chat.Status{
+		SyncStatus:                    string(s.SyncStatus),
+		LastSyncDateTime:              s.LastSyncDateTime,
+		LastManualSyncTriggerDateTime: s.LastManualSyncTriggerDateTime,
+		NextManualSyncAllowedAt:       s.NextManualSyncAllowedAt,
+		CanSyncNow:                    s.CanSyncNow,
+	}
+}
