@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,9 +51,13 @@ type Callers interface {
 	Check(ctx context.Context, r *http.Request, body []byte) error
 }
 
-// Deps are what a Function needs. Exactly one of Intune and Err is set.
+// Deps are what a Function needs: Tenants (or, for one tenant, Intune), or Err.
 type Deps struct {
-	Intune Intune
+	// Tenants selects the tenant of a request; nil means Single{Intune}.
+	Tenants Tenants
+	Intune  Intune
+	// Fleet enqueues one sync per tenant (SPEC §11 fan-out); nil when FLEET_QUEUE_URL is unset.
+	Fleet Enqueuer
 	// Err is the configuration error found at cold start: every request answers 500 misconfigured.
 	Err error
 	// Callers checks HTTP callers; nil lets every caller in only when AllowUnauthenticated is set.
@@ -111,6 +116,7 @@ type answer struct {
 	result     any
 	graph      graph.CallInfo
 	vault      time.Duration // time spent reading Key Vault
+	tenantName string
 }
 
 func problemAnswer(p *problem.Problem) answer {
@@ -174,18 +180,33 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 	var vault time.Duration
 	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
 
-	var a answer
-	switch {
-	case f.kind == KindSync:
-		wait, p := parseWait(r.URL.Query())
-		if p != nil {
+	query := r.URL.Query()
+	var wait time.Duration
+	if f.kind == KindSync {
+		if wait, p = parseWait(query); p != nil {
 			return problemAnswer(p)
 		}
-		a = f.sync(ctx, wait)
-	case r.Method == http.MethodPatch:
-		a = f.patchStatus(ctx, r, body)
-	default:
-		a = f.getStatus(ctx)
+	}
+	selector, p := parseTenant(query)
+	if p != nil {
+		return problemAnswer(p)
+	}
+
+	var a answer
+	if f.kind == KindStatus && r.Method == http.MethodGet && selector == AllTenants {
+		a = f.fleetStatus(ctx)
+	} else if in, name, p := f.selectTenant(ctx, selector); p != nil {
+		a = problemAnswer(p)
+	} else {
+		switch {
+		case f.kind == KindSync:
+			a = f.sync(ctx, in, wait)
+		case r.Method == http.MethodPatch:
+			a = f.patchStatus(ctx, in, r, body)
+		default:
+			a = f.getStatus(ctx, in)
+		}
+		a.tenant(name)
 	}
 	a.graph, a.vault = info, vault
 	return a
@@ -303,11 +324,48 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error)
 		}
 		return resp, nil
 	}
-	if isScheduled(raw) {
-		return f.scheduled(ctx)
+	p, shape := probe(raw)
+	switch shape {
+	case shapeSchedule:
+		return f.run(ctx, "schedule", f.defaultAction(), p.Tenant, false)
+	case shapeDirect:
+		return f.direct(ctx, p)
+	case shapeSQS:
+		if f.kind == KindSync {
+			return f.consume(ctx, raw)
+		}
 	}
 	return nil, f.badEvent(ctx, "unknown", "unsupported invocation: the "+string(f.kind)+
-		" function expects an API Gateway HTTP API (payload 2.0), API Gateway REST API (payload 1.0) or Lambda Function URL event, or an EventBridge scheduled event (detail-type \"Scheduled Event\", source aws.events or aws.scheduler)")
+		" function expects an API Gateway HTTP API (payload 2.0), API Gateway REST API (payload 1.0) or Lambda Function URL event, an EventBridge scheduled event (detail-type \"Scheduled Event\", source aws.events or aws.scheduler), or a direct invocation "+f.directShapes())
+}
+
+func (f *Function) defaultAction() string {
+	if f.kind == KindSync {
+		return "sync"
+	}
+	return "status"
+}
+
+func (f *Function) directShapes() string {
+	if f.kind == KindSync {
+		return `{"action":"sync","tenant":"<name>"} or {"action":"sync","tenants":"all"} or {"action":"status","tenant":"<name>"}, or an SQS batch of {"tenant":"<name>"} messages`
+	}
+	return `{"action":"status","tenant":"<name>"} or {"action":"status","tenants":"all"}`
+}
+
+// direct serves a direct invocation (e.g. EventBridge Scheduler with a custom input).
+func (f *Function) direct(ctx context.Context, p eventProbe) (any, error) {
+	action := strings.ToLower(p.Action)
+	valid := action == "status" || (action == "sync" && f.kind == KindSync)
+	switch {
+	case !valid:
+		return nil, f.badEvent(ctx, "direct", "unsupported action "+quote(p.Action)+": the "+string(f.kind)+" function takes "+f.directShapes())
+	case p.Tenants != "" && !strings.EqualFold(p.Tenants, AllTenants):
+		return nil, f.badEvent(ctx, "direct", `"tenants" takes only "all"; select one tenant with "tenant"`)
+	case p.Tenants != "" && p.Tenant != "":
+		return nil, f.badEvent(ctx, "direct", `give either "tenant" or "tenants":"all", not both`)
+	}
+	return f.run(ctx, "direct", action, strings.ToLower(p.Tenant), p.Tenants != "")
 }
 
 func (f *Function) badEvent(ctx context.Context, source, msg string) error {

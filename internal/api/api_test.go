@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +26,17 @@ type fakeIntune struct {
 	syncErr   error
 	updateErr error
 	gotUpdate *graph.SettingsUpdate
+	mu        sync.Mutex
 	syncs     int
 }
 
 func (f *fakeIntune) Get(context.Context) (graph.Settings, error) { return f.settings, f.getErr }
-func (f *fakeIntune) Sync(context.Context) error                  { f.syncs++; return f.syncErr }
+func (f *fakeIntune) Sync(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncs++
+	return f.syncErr
+}
 func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
 	f.gotUpdate = &u
 	if u.SyncStatus != nil {

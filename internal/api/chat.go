@@ -36,6 +36,7 @@ func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
 	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
 
 	var inner answer
+	in, _, p := f.selectTenant(ctx, cmd.Tenant)
 	switch {
 	case cmd.Action == chat.ActionHelp:
 		inner = answer{action: "chatHelp"}
@@ -43,15 +44,18 @@ func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
 		inner = problemAnswer(misconfigured(f.d.Err))
 	case cmd.Action == chat.ActionSync && f.kind == KindStatus:
 		inner = answer{action: "chatSyncNotHere"}
+	case p != nil:
+		inner = problemAnswer(p)
+		inner.action = "chat" + cmd.Action
 	case cmd.Action == chat.ActionSync:
 		var wait time.Duration
 		if deadline, ok := ctx.Deadline(); cmd.Wait && ok {
 			wait = time.Until(deadline) - chatWaitMargin
 		}
-		inner = f.sync(ctx, wait)
+		inner = f.sync(ctx, in, wait)
 		inner.action = "chatSync"
 	default:
-		inner = f.getStatus(ctx)
+		inner = f.getStatus(ctx, in)
 		inner.action = "chatStatus"
 	}
 

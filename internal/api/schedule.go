@@ -17,9 +17,10 @@ const (
 	ResultThrottled = "throttled"
 )
 
-// Scheduled is the answer to a scheduled sync.
+// Scheduled is the answer to a scheduled or direct sync.
 type Scheduled struct {
 	Result                        string     `json:"result"`
+	Tenant                        string     `json:"tenant,omitempty"`
 	RequestedAt                   *time.Time `json:"requestedAt,omitempty"`
 	NextSyncAllowedAt             *time.Time `json:"nextSyncAllowedAt,omitempty"`
 	RetryAfterSeconds             int        `json:"retryAfterSeconds,omitempty"`
@@ -44,25 +45,52 @@ func (e *InvocationError) Error() string {
 // Transient reports whether Lambda's asynchronous retry may help.
 func (e *InvocationError) Transient() bool { return e.Code.Transient() }
 
-// eventProbe reads just enough of an event to tell a schedule from anything else.
+// eventProbe reads just enough of an event to tell its shape: a schedule (detail-type, source),
+// a direct invocation (action, tenant, tenants) or an SQS batch (Records).
 type eventProbe struct {
-	DetailType string `json:"detail-type"`
-	Source     string `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Action     string          `json:"action"`
+	Tenant     string          `json:"tenant"`
+	Tenants    string          `json:"tenants"`
+	Records    []sqsRecordHead `json:"Records"`
 }
 
-// isScheduled reports whether raw is an EventBridge rule or EventBridge Scheduler event.
-func isScheduled(raw []byte) bool {
+type sqsRecordHead struct {
+	EventSource string `json:"eventSource"`
+}
+
+// shape names an event the Lambda entry serves besides HTTP.
+type shape int
+
+const (
+	shapeUnknown shape = iota
+	shapeSchedule
+	shapeDirect
+	shapeSQS
+)
+
+func probe(raw []byte) (eventProbe, shape) {
 	var p eventProbe
 	if json.Unmarshal(raw, &p) != nil {
-		return false
+		return p, shapeUnknown
 	}
-	return p.DetailType == "Scheduled Event" && (p.Source == "aws.events" || p.Source == "aws.scheduler")
+	switch {
+	case p.DetailType == "Scheduled Event" && (p.Source == "aws.events" || p.Source == "aws.scheduler"):
+		return p, shapeSchedule
+	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:sqs":
+		return p, shapeSQS
+	case p.Action != "":
+		return p, shapeDirect
+	}
+	return p, shapeUnknown
 }
 
-// scheduled serves a scheduled invocation: the sync function starts a sync, the status function
-// returns the status document. Graph's 204, 409 and 429 are results; everything else is an
-// error whose message says what to fix, so Lambda's asynchronous retry and destinations apply.
-func (f *Function) scheduled(ctx context.Context) (any, error) {
+// run serves a scheduled or direct invocation: action "sync" starts a sync (or, with
+// tenants "all", enqueues one per tenant), "status" returns the status document. Graph's 204,
+// 409 and 429 are results; everything else is an error whose message says what to fix, so
+// Lambda's asynchronous retry and destinations apply.
+func (f *Function) run(ctx context.Context, source, action, selector string, all bool) (any, error) {
 	started := time.Now()
 	coldStart := !f.warm.Swap(true)
 	ctx, cancel := withBudget(ctx)
@@ -75,26 +103,45 @@ func (f *Function) scheduled(ctx context.Context) (any, error) {
 	switch {
 	case f.d.Err != nil:
 		a = problemAnswer(misconfigured(f.d.Err))
-	case f.kind == KindSync:
-		a = f.scheduledSync(ctx)
+	case action == "sync" && all:
+		a = f.fanOut(ctx)
+	case action == "status" && all:
+		a = f.fleetStatus(ctx)
 	default:
-		a = f.getStatus(ctx)
+		in, name, p := f.selectTenant(ctx, selector)
+		switch {
+		case p != nil:
+			a = problemAnswer(p)
+		case action == "sync":
+			a = f.scheduledSync(ctx, in)
+		default:
+			a = f.getStatus(ctx, in)
+		}
+		a.tenant(name)
 	}
 	a.graph, a.vault = info, vault
-	f.logSummary(ctx, "schedule", a, started, coldStart)
+	f.logSummary(ctx, source, a, started, coldStart)
 	if p, ok := a.body.(*problem.Problem); ok {
-		msg := p.Detail
-		if p.Code == problem.Misconfigured && p.Err != nil {
-			// Configuration errors name the variable to fix and never hold a secret value.
-			msg += " " + p.Err.Error()
-		}
-		return nil, &InvocationError{Code: p.Code, Msg: msg}
+		return nil, invocationError(p)
 	}
 	return a.body, nil
 }
 
-func (f *Function) scheduledSync(ctx context.Context) answer {
-	a := f.sync(ctx, 0)
+func invocationError(p *problem.Problem) *InvocationError {
+	msg := p.Detail
+	if p.Code == problem.Misconfigured && p.Err != nil {
+		// Configuration errors name the variable to fix and never hold a secret value.
+		msg += " " + p.Err.Error()
+	}
+	if p.Tenant != "" {
+		msg = "tenant " + quote(p.Tenant) + ": " + msg
+	}
+	return &InvocationError{Code: p.Code, Msg: msg}
+}
+
+// scheduledSync starts a sync and turns Graph's 409 and 429 into results.
+func (f *Function) scheduledSync(ctx context.Context, in Intune) answer {
+	a := f.sync(ctx, in, 0)
 	a.action = "scheduledSync"
 	if s, ok := a.body.(Started); ok {
 		a.body = Scheduled{Result: ResultStarted, RequestedAt: &s.RequestedAt, NextSyncAllowedAt: &s.NextSyncAllowedAt}

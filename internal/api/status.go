@@ -43,8 +43,8 @@ func NewStatus(s graph.Settings, now time.Time) Status {
 	return st
 }
 
-func (f *Function) getStatus(ctx context.Context) answer {
-	s, err := f.d.Intune.Get(ctx)
+func (f *Function) getStatus(ctx context.Context, in Intune) answer {
+	s, err := in.Get(ctx)
 	if err != nil {
 		a := problemAnswer(classify(err))
 		a.action = "status"
@@ -53,10 +53,10 @@ func (f *Function) getStatus(ctx context.Context) answer {
 	return answer{status: http.StatusOK, action: "status", body: NewStatus(s, f.d.Now())}
 }
 
-func (f *Function) patchStatus(ctx context.Context, r *http.Request, body []byte) answer {
+func (f *Function) patchStatus(ctx context.Context, in Intune, r *http.Request, body []byte) answer {
 	u, p := parseUpdate(r.Header.Get("Content-Type"), body)
 	if p == nil {
-		s, err := f.d.Intune.Update(ctx, u)
+		s, err := in.Update(ctx, u)
 		if err == nil {
 			return answer{status: http.StatusOK, action: "update", body: NewStatus(s, f.d.Now())}
 		}

@@ -24,11 +24,11 @@ const fallbackThrottle = SyncInterval
 
 // sync starts a sync: 202 started, or the 409/429 problems with what is known of the wait.
 // With wait > 0 it then follows the sync (see follow): 200 with its outcome, or 202 inProgress.
-func (f *Function) sync(ctx context.Context, wait time.Duration) answer {
+func (f *Function) sync(ctx context.Context, in Intune, wait time.Duration) answer {
 	requestedAt := f.d.Now().UTC().Truncate(time.Second)
-	err := f.d.Intune.Sync(ctx)
+	err := in.Sync(ctx)
 	if err != nil {
-		a := problemAnswer(f.syncProblem(ctx, err))
+		a := problemAnswer(f.syncProblem(ctx, in, err))
 		a.action = "sync"
 		return a
 	}
@@ -38,7 +38,7 @@ func (f *Function) sync(ctx context.Context, wait time.Duration) answer {
 	}
 	// Follow-up reads must not replace the sync's identifiers in the log line.
 	ctx = graph.WithCallInfo(ctx, new(graph.CallInfo))
-	outcome := f.follow(ctx, started, wait)
+	outcome := f.follow(ctx, in, started, wait)
 	status := http.StatusOK
 	if outcome.Result == ResultInProgress {
 		status = http.StatusAccepted
@@ -48,7 +48,7 @@ func (f *Function) sync(ctx context.Context, wait time.Duration) answer {
 
 // syncProblem turns a failed sync into its problem, reading the settings (best effort) to say
 // what runs or how long to wait.
-func (f *Function) syncProblem(ctx context.Context, err error) *problem.Problem {
+func (f *Function) syncProblem(ctx context.Context, in Intune, err error) *problem.Problem {
 	var ge *graph.Error
 	if !errors.As(err, &ge) {
 		return classify(err)
@@ -59,7 +59,7 @@ func (f *Function) syncProblem(ctx context.Context, err error) *problem.Problem 
 	case http.StatusConflict:
 		p := problem.New(problem.SyncInProgress, "A sync of Autopilot devices is already running; wait for it to finish.")
 		p.Graph, p.Err = graphRef(ge), err
-		if s, err := f.d.Intune.Get(ctx); err == nil {
+		if s, err := in.Get(ctx); err == nil {
 			p.SyncStatus = string(s.SyncStatus)
 			if !s.LastManualSyncTriggerDateTime.IsZero() {
 				t := s.LastManualSyncTriggerDateTime.UTC()
@@ -69,7 +69,7 @@ func (f *Function) syncProblem(ctx context.Context, err error) *problem.Problem 
 		}
 		return p
 	case http.StatusTooManyRequests:
-		return f.throttled(ctx, ge)
+		return f.throttled(ctx, in, ge)
 	}
 	return classify(err)
 }
@@ -77,14 +77,14 @@ func (f *Function) syncProblem(ctx context.Context, err error) *problem.Problem 
 // throttled builds the 429 problem. The wait is Graph's Retry-After when it gave one (rounded
 // up); otherwise what remains of ten minutes since the last manual sync (at least 1 s);
 // otherwise ten minutes.
-func (f *Function) throttled(ctx context.Context, ge *graph.Error) *problem.Problem {
+func (f *Function) throttled(ctx context.Context, in Intune, ge *graph.Error) *problem.Problem {
 	now := f.d.Now().UTC()
 	wait := fallbackThrottle
 	switch {
 	case ge.HasRetryAfter:
 		wait = ge.RetryAfter
 	default:
-		if s, err := f.d.Intune.Get(ctx); err == nil && !s.LastManualSyncTriggerDateTime.IsZero() {
+		if s, err := in.Get(ctx); err == nil && !s.LastManualSyncTriggerDateTime.IsZero() {
 			wait = min(s.LastManualSyncTriggerDateTime.Add(SyncInterval).Sub(now), SyncInterval)
 		}
 	}

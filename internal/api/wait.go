@@ -53,7 +53,7 @@ func parseWait(q url.Values) (time.Duration, *problem.Problem) {
 // follow reads the settings with backoff until the sync that started at s.RequestedAt has
 // completed or failed, or until wait (or the request's budget) runs out. A read that fails or
 // is cut short by the deadline leaves the answer at inProgress: the sync itself did start.
-func (f *Function) follow(ctx context.Context, s Started, wait time.Duration) Outcome {
+func (f *Function) follow(ctx context.Context, in Intune, s Started, wait time.Duration) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	out := Outcome{Result: ResultInProgress, RequestedAt: s.RequestedAt, NextSyncAllowedAt: s.NextSyncAllowedAt,
@@ -67,7 +67,7 @@ func (f *Function) follow(ctx context.Context, s Started, wait time.Duration) Ou
 			return out
 		case <-timer.C:
 		}
-		settings, err := f.d.Intune.Get(ctx)
+		settings, err := in.Get(ctx)
 		if err == nil {
 			out.Status = NewStatus(settings, f.d.Now())
 			if finished(settings, s.RequestedAt) {

@@ -20,6 +20,7 @@ const (
 	Unauthorized           Code = "unauthorized"
 	BadRequest             Code = "badRequest"
 	NotFound               Code = "notFound"
+	UnknownTenant          Code = "unknownTenant"
 	MethodNotAllowed       Code = "methodNotAllowed"
 	PayloadTooLarge        Code = "payloadTooLarge"
 	UnsupportedMediaType   Code = "unsupportedMediaType"
@@ -44,6 +45,7 @@ var table = map[Code]meta{
 	Unauthorized:           {http.StatusUnauthorized, "Unauthorized"},
 	BadRequest:             {http.StatusBadRequest, "Bad request"},
 	NotFound:               {http.StatusNotFound, "Not found"},
+	UnknownTenant:          {http.StatusNotFound, "Unknown tenant"},
 	MethodNotAllowed:       {http.StatusMethodNotAllowed, "Method not allowed"},
 	PayloadTooLarge:        {http.StatusRequestEntityTooLarge, "Payload too large"},
 	UnsupportedMediaType:   {http.StatusUnsupportedMediaType, "Unsupported media type"},
