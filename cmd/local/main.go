@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -37,6 +38,13 @@ func main() {
 
 // run serves until ctx ends. ready, when non-nil, receives the server's base URL once it listens.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	return runWith(ctx, args, getenv, stdout, stderr, ready, nil)
+}
+
+// runWith is run, on emu instead of an emulator of its own when emu is non-nil and KEY_VAULT_URL
+// is unset: tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns
+// emu (runWith seeds it and never closes it); -sync-duration does not apply to it.
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string, emu *emulator.Emulator) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultAddr := getenv("LOCAL_ADDR")
@@ -58,11 +66,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := requireLoopback(*addr); err != nil {
 			return err
 		}
-		e, err := emulator.Start(emulator.Options{SyncDuration: *syncDuration})
-		if err != nil {
-			return fmt.Errorf("start emulator: %w", err)
+		e := emu
+		if e == nil {
+			started, err := emulator.Start(emulator.Options{SyncDuration: *syncDuration})
+			if err != nil {
+				return fmt.Errorf("start emulator: %w", err)
+			}
+			defer started.Close()
+			e = started
 		}
-		defer e.Close()
 		emulated = e
 		seeded := e.Seed()
 		seeded["ALLOW_UNAUTHENTICATED"] = "true"
@@ -82,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux := http.NewServeMux()
 	mux.Handle("/sync", syncFn)
 	mux.Handle("/status", statusFn)
+	mux.HandleFunc("GET /openapi.yaml", serveOpenAPI)
 	mux.HandleFunc("/", notFound)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -170,6 +183,12 @@ func printSigningHelp(w io.Writer, cfg config.Config) {
 	}
 }
 
+// serveOpenAPI serves the API contract, openapi.yaml.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(autopilotsync.OpenAPI)
+}
+
 func notFound(w http.ResponseWriter, _ *http.Request) {
-	api.WriteProblem(w, problem.New(problem.NotFound, "No such route; use POST /sync, GET /status or PATCH /status."))
+	api.WriteProblem(w, problem.New(problem.NotFound, "No such route; use POST /sync, GET /status, PATCH /status or GET /openapi.yaml."))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 )
 
 // TestLocalOnEmulator is SPEC §9's promise: a plain POST /sync answers 202, a second 409, and
@@ -46,6 +47,15 @@ func TestLocalOnEmulator(t *testing.T) {
 		{"GET", "/sync", "", "", 405, "code", "methodNotAllowed"},
 		{"GET", "/nowhere", "", "", 404, "code", "notFound"},
 	}
+	resp, err := http.Get(base + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(doc, []byte("openapi: 3.1")) {
+		t.Errorf("GET /openapi.yaml: %d %.40s", resp.StatusCode, doc)
+	}
 	for _, s := range steps {
 		req, _ := http.NewRequest(s.method, base+s.path, strings.NewReader(s.body))
 		if s.contentType != "" {
@@ -60,6 +70,12 @@ func TestLocalOnEmulator(t *testing.T) {
 		var body map[string]any
 		if err := json.Unmarshal(data, &body); err != nil {
 			t.Fatalf("%s %s: not JSON: %s", s.method, s.path, data)
+		}
+		if s.path != "/nowhere" {
+			if err := contract.Check(contract.Exchange{Method: s.method, Path: s.path, Header: req.Header,
+				Status: resp.StatusCode, RespHeader: resp.Header, Body: data}); err != nil {
+				t.Error(err)
+			}
 		}
 		if resp.StatusCode != s.wantStatus || body[s.wantField] != s.wantValue {
 			t.Errorf("%s %s: %d %s; want %d with %s=%s", s.method, s.path, resp.StatusCode, data, s.wantStatus, s.wantField, s.wantValue)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -66,9 +67,18 @@ func do(t *testing.T, h http.Handler, method, target, contentType, body string) 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	res := response{status: w.Code, header: w.Header()}
-	if data, _ := io.ReadAll(w.Body); len(data) > 0 {
+	data, _ := io.ReadAll(w.Body)
+	if len(data) > 0 {
 		if err := json.Unmarshal(data, &res.body); err != nil {
 			t.Fatalf("answer is not JSON: %v: %s", err, data)
+		}
+	}
+	// Every answer these tests see must be one openapi.yaml documents.
+	if f, ok := h.(*Function); ok {
+		x := contract.Exchange{Method: method, Path: "/" + string(f.kind), RawQuery: r.URL.RawQuery,
+			Header: r.Header, Status: w.Code, RespHeader: w.Header(), Body: data}
+		if err := contract.Check(x); err != nil {
+			t.Error(err)
 		}
 	}
 	return res
