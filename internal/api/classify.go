@@ -7,6 +7,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
@@ -37,6 +38,7 @@ func classifyCause(err error) *problem.Problem {
 		vaultErr *keyvault.Error
 		authErr  *azidentity.AuthenticationFailedError
 		graphErr *graph.Error
+		stsErr   *awssts.Error
 	)
 	switch {
 	case errors.As(err, &graphErr):
@@ -45,6 +47,8 @@ func classifyCause(err error) *problem.Problem {
 		return problem.New(problem.UpstreamTimeout, "Microsoft Graph, Entra ID or Key Vault did not answer in time.")
 	case errors.As(err, &cfgErr), errors.Is(err, tenant.ErrCredentialUnusable):
 		return misconfigured(err)
+	case errors.As(err, &stsErr):
+		return fromSTS(stsErr)
 	case errors.As(err, &vaultErr):
 		return fromVault(vaultErr, authErr)
 	case errors.As(err, &authErr):
@@ -94,6 +98,15 @@ func fromVault(ve *keyvault.Error, authErr *azidentity.AuthenticationFailedError
 		return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the identity that reads Key Vault; check AZURE_TENANT_ID, AZURE_CLIENT_ID and its credential.")
 	}
 	return problem.New(problem.SecretStoreUnavailable, "Key Vault could not be read; try again later.")
+}
+
+// fromSTS explains a failure of AWS STS to prove the identity that reads Key Vault (aws-sts).
+func fromSTS(e *awssts.Error) *problem.Problem {
+	if e.Transient {
+		return problem.New(problem.SecretStoreUnavailable, "AWS STS did not issue the web identity token that proves the identity that reads Key Vault; try again later.")
+	}
+	return problem.New(problem.CredentialRejected, fmt.Sprintf(
+		"AWS STS refused the web identity token that proves the identity that reads Key Vault (%s): %s", e.Code, e.Fix))
 }
 
 // rejected reports whether Entra answered and said no (as opposed to not answering).

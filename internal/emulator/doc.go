@@ -13,6 +13,14 @@
 // the previous manual sync) driven by an injectable Clock. Faults (statuses,
 // delays, hangs, connection resets) can be injected per service.
 //
+// Its certificate also names the Entra and Graph hosts of every national cloud
+// (login.microsoftonline.us, graph.microsoft.us, dod-graph.microsoft.us,
+// login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn) and the global ones:
+// a client that reaches it through StartProxy, a CONNECT proxy that tunnels
+// every host to the emulator, talks to "graph.microsoft.us" for real. Issuers
+// follow the host a request was sent to, and no token crosses clouds or hosts
+// (clouds.go).
+//
 // It never contacts the network beyond its own listener, never persists
 // anything, never logs secret values or tokens, and must never be imported by
 // production Lambda code.

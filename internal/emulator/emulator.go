@@ -165,6 +165,7 @@ type Emulator struct {
 	faults         []*fault
 	counts         Counts
 	seeded         bool
+	tenantClouds   map[string]string // lower-case tenant id → cloud (SetTenantCloud, clouds.go)
 }
 
 // Start starts an emulator listening on opts.Addr.
@@ -596,7 +597,8 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// newCerts creates an in-memory CA and a server certificate for 127.0.0.1, ::1 and localhost.
+// newCerts creates an in-memory CA and a server certificate for 127.0.0.1, ::1, localhost and
+// the Entra and Graph hosts of every cloud (test CA only).
 func newCerts() (caPEM []byte, pool *x509.CertPool, leaf tls.Certificate, err error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -637,7 +639,7 @@ func newCerts() (caPEM []byte, pool *x509.CertPool, leaf tls.Certificate, err er
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, cloudHostNames()...), // national clouds: clouds.go
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

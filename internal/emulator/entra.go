@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,9 +35,9 @@ func (e *Emulator) serveEntra(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(segs) == 3 && segs[0] == "common" && segs[1] == "discovery" && segs[2] == "instance":
-		e.instanceDiscovery(w)
+		e.instanceDiscovery(w, r)
 	case len(segs) == 4 && segs[1] == "v2.0" && segs[2] == ".well-known" && segs[3] == "openid-configuration":
-		e.openIDConfig(w, segs[0])
+		e.openIDConfig(w, r, segs[0])
 	case len(segs) == 4 && segs[1] == "discovery" && segs[2] == "v2.0" && segs[3] == "keys":
 		writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{"keys": []any{}})
 	case isToken:
@@ -72,24 +73,26 @@ func (e *Emulator) knownTenant(tenant string) bool {
 	return false
 }
 
-func (e *Emulator) instanceDiscovery(w http.ResponseWriter) {
-	host := strings.TrimPrefix(e.url, "https://")
-	writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{
-		"tenant_discovery_endpoint": e.url + "/common/v2.0/.well-known/openid-configuration",
-		"api-version":               "1.1",
-		"metadata": []any{map[string]any{
-			"preferred_network": host, "preferred_cache": host, "aliases": []string{host},
-		}},
-	})
+func (e *Emulator) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
+	answer, ok := e.instanceDiscoveryAnswer(r) // clouds.go
+	if !ok {
+		entraError(w, http.StatusBadRequest, "invalid_instance", "AADSTS50049: Unknown or invalid instance.")
+		return
+	}
+	writeJSON(w, http.StatusOK, "application/json; charset=utf-8", answer)
 }
 
-func (e *Emulator) openIDConfig(w http.ResponseWriter, tenant string) {
-	if !e.knownTenant(tenant) {
+// openIDConfig announces the issuer and endpoints on the Entra host the request was sent to
+// (the emulator's address, or a national cloud's host through StartProxy).
+func (e *Emulator) openIDConfig(w http.ResponseWriter, r *http.Request, tenant string) {
+	if !e.knownTenant(tenant) || e.wrongCloud(r, tenant) {
 		entraError(w, http.StatusBadRequest, "invalid_tenant", fmt.Sprintf(
 			"AADSTS90002: Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
 		return
 	}
-	base := e.url + "/" + tenant
+	root := e.authorityRoot(r)
+	base := root + "/" + tenant
+	instance, graphHost := cloudOfRoot(root)
 	writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
@@ -101,7 +104,7 @@ func (e *Emulator) openIDConfig(w http.ResponseWriter, tenant string) {
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"issuer":                                base + "/v2.0",
 		"request_uri_parameter_supported":       false,
-		"userinfo_endpoint":                     e.url + "/oidc/userinfo",
+		"userinfo_endpoint":                     root + "/oidc/userinfo",
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
 		"http_logout_supported":                 true,
@@ -110,9 +113,9 @@ func (e *Emulator) openIDConfig(w http.ResponseWriter, tenant string) {
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "tid"},
 		"kerberos_endpoint":                     base + "/kerberos",
 		"tenant_region_scope":                   "EU",
-		"cloud_instance_name":                   "microsoftonline.com",
+		"cloud_instance_name":                   instance,
 		"cloud_graph_host_name":                 "graph.windows.net",
-		"msgraph_host":                          "graph.microsoft.com",
+		"msgraph_host":                          graphHost,
 	})
 }
 
@@ -121,7 +124,7 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request, tenant string) 
 		entraError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
-	if !e.knownTenant(tenant) {
+	if !e.knownTenant(tenant) || e.wrongCloud(r, tenant) {
 		entraError(w, http.StatusBadRequest, "invalid_tenant", fmt.Sprintf(
 			"AADSTS90002: Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
 		return
@@ -145,6 +148,10 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request, tenant string) 
 	if resource == "" {
 		entraError(w, http.StatusBadRequest, "invalid_scope", fmt.Sprintf(
 			"AADSTS1002012: The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", f.Get("scope")))
+		return
+	}
+	if desc := crossCloudResource(r, tenant, resource); desc != "" { // no token crosses clouds
+		entraError(w, http.StatusBadRequest, "invalid_resource", desc)
 		return
 	}
 	clientID := formClientID(r)
@@ -182,7 +189,14 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request, tenant string) 
 			entraError(w, http.StatusBadRequest, "invalid_request", "AADSTS90014: The required field 'client_assertion_type' is missing or invalid.")
 			return
 		}
-		aud := e.url + "/" + tenant + "/oauth2/v2.0/token"
+		if desc, federated := e.verifyFederated(r.Context(), tenant, clientID, assertion); federated {
+			if desc != "" {
+				entraError(w, http.StatusUnauthorized, "invalid_client", desc)
+				return
+			}
+			break // a valid federated assertion (federation.go)
+		}
+		aud := e.authorityRoot(r) + "/" + tenant + "/oauth2/v2.0/token"
 		if msg := verifyAssertion(assertion, ac, aud, time.Now()); msg != "" {
 			entraError(w, http.StatusUnauthorized, "invalid_client", "AADSTS700027: Client assertion failed signature validation or is invalid: "+msg+".")
 			return
@@ -203,6 +217,19 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request, tenant string) 
 	writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{
 		"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok,
 	})
+}
+
+// IssuedTokens returns every access token the emulator has issued so far, revoked and expired
+// ones included, sorted: tests use it to check that no token leaks into logs or answers.
+func (e *Emulator) IssuedTokens() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.tokens))
+	for tok := range e.tokens {
+		out = append(out, tok)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // verifyAssertion checks a client assertion JWT against the app's certificate.

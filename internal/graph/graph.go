@@ -104,6 +104,7 @@ type Options struct {
 // Client talks to one Graph endpoint with one credential. It is safe for concurrent use.
 type Client struct {
 	pl       runtime.Pipeline
+	tracer   tracing.Tracer
 	settings string // absolute URL of windowsAutopilotSettings
 	now      func() time.Time
 	retry    policy.RetryOptions
@@ -156,6 +157,7 @@ func NewClient(baseURL string, cred azcore.TokenCredential, o *Options) (*Client
 		return nil, fmt.Errorf("graph: build pipeline: %w", err)
 	}
 	c.pl = client.Pipeline()
+	c.tracer = client.Tracer()
 	return c, nil
 }
 
@@ -217,7 +219,9 @@ func (c *Client) Sync(ctx context.Context) error {
 
 // do sends one request through the pipeline, records its identifiers, and decodes a 2xx body into
 // out (when out is non-nil and there is a body). It returns the final status code.
-func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (int, error) {
+func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (status int, err error) {
+	ctx, endSpan := runtime.StartSpan(ctx, "graph."+method+" "+opName(endpoint), c.tracer, nil)
+	defer func() { endSpan(err) }()
 	req, err := runtime.NewRequest(ctx, method, endpoint)
 	if err != nil {
 		return 0, fmt.Errorf("graph: new request: %w", err)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
 
@@ -239,5 +241,42 @@ func TestPermissionErrors(t *testing.T) {
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 403 {
 		t.Errorf("err = %v, want Graph 403", err)
+	}
+}
+
+func TestTracingHook(t *testing.T) {
+	t.Parallel()
+	e, _, _ := setup(t)
+	var mu gosync.Mutex
+	var spans []string
+	provider := tracing.NewProvider(func(name, version string) tracing.Tracer {
+		return tracing.NewTracer(func(ctx context.Context, spanName string, _ *tracing.SpanOptions) (context.Context, tracing.Span) {
+			mu.Lock()
+			spans = append(spans, spanName)
+			mu.Unlock()
+			return ctx, tracing.NewSpan(tracing.SpanImpl{})
+		}, nil)
+	}, nil)
+	env := e.Seed()
+	secret, _, _ := e.Secret(emulator.SeedGraphCredentialSecret)
+	cred, err := azidentity.NewClientSecretCredential(emulator.SeedTenantID, emulator.SeedGraphClientID, secret,
+		&azidentity.ClientSecretCredentialOptions{
+			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost() + "/"}, Transport: e.HTTPClient()},
+			DisableInstanceDiscovery: true,
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := graph.NewClient(env["GRAPH_BASE_URL"], cred, &graph.Options{Transport: e.HTTPClient(), TracingProvider: provider})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(spans) < 2 || spans[0] != "graph.GET windowsAutopilotSettings" {
+		t.Errorf("spans = %q, want the call's span and its HTTP span", spans)
 	}
 }

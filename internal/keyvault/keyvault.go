@@ -57,14 +57,18 @@ type Options struct {
 	DisableChallengeResourceVerification bool
 	// Now is the clock for the TTL; nil means time.Now.
 	Now func() time.Time
+	// Explain, when set, may give a read error back the cause a credential flattened into text
+	// (awssts.Source.Explain: azidentity keeps only the text of an assertion callback's error).
+	Explain func(error) error
 }
 
 // Store reads and caches secrets of one vault. It is safe for concurrent use.
 type Store struct {
-	client *azsecrets.Client
-	ttl    time.Duration
-	now    func() time.Time
-	group  singleflight.Group
+	client  *azsecrets.Client
+	explain func(error) error
+	ttl     time.Duration
+	now     func() time.Time
+	group   singleflight.Group
 
 	mu      sync.Mutex
 	entries map[string]entry
@@ -88,7 +92,7 @@ func New(vaultURL string, cred azcore.TokenCredential, o Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("key vault %q: %w", vaultURL, err)
 	}
-	s := &Store{client: client, ttl: o.TTL, now: o.Now, entries: map[string]entry{}}
+	s := &Store{client: client, explain: o.Explain, ttl: o.TTL, now: o.Now, entries: map[string]entry{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -127,6 +131,9 @@ func (s *Store) read(ctx context.Context, name string) (Secret, error) {
 	v, err, _ := s.group.Do(name, func() (any, error) {
 		resp, err := s.client.GetSecret(ctx, name, "", nil)
 		if err != nil {
+			if s.explain != nil {
+				err = s.explain(err)
+			}
 			e := &Error{Name: name, Err: err}
 			var re *azcore.ResponseError
 			if errors.As(err, &re) {

@@ -53,7 +53,7 @@ var table = map[Code]meta{
 	GraphError:             {http.StatusBadGateway, "Graph refused the request"},
 	GraphUnavailable:       {http.StatusServiceUnavailable, "Graph unavailable"},
 	SecretStoreUnavailable: {http.StatusServiceUnavailable, "Key Vault unavailable"},
-	CredentialRejected:     {http.StatusBadGateway, "Credential rejected by Microsoft Entra ID"},
+	CredentialRejected:     {http.StatusBadGateway, "Credential rejected"},
 	UpstreamTimeout:        {http.StatusGatewayTimeout, "Upstream timeout"},
 	Misconfigured:          {http.StatusInternalServerError, "Service misconfigured"},
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
@@ -39,8 +40,12 @@ type Options struct {
 	Transport policy.Transporter
 	// Now is the clock for secret TTLs and Retry-After dates; nil means time.Now.
 	Now func() time.Time
-	// Assertion, when set, proves the bootstrap identity with a client assertion (SPEC §4, aws-sts).
-	Assertion func(context.Context) (string, error)
+	// Assertion, when set, proves the bootstrap identity with a client assertion (SPEC §4, aws-sts),
+	// and ExplainAssertionError gives Key Vault read errors back the assertion's own failure.
+	Assertion             func(context.Context) (string, error)
+	ExplainAssertionError func(error) error
+	// TracingProvider, when set, traces every Graph call (OpenTelemetry, X-Ray); none by default.
+	TracingProvider tracing.Provider
 }
 
 // Open builds the bootstrap credential and the Key Vault store of cfg, and the tenant they serve.
@@ -67,6 +72,7 @@ func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
 		Transport:                            o.Transport,
 		DisableChallengeResourceVerification: config.IsLoopback(cfg.KeyVaultURL),
 		Now:                                  o.Now,
+		Explain:                              o.ExplainAssertionError,
 	})
 	if err != nil {
 		return nil, nil, &config.Error{Err: err}
@@ -103,7 +109,7 @@ func New(vault *keyvault.Store, app App, o Options) *Tenant {
 		credentialSecret: app.CredentialSecretName,
 		graphBaseURL:     app.GraphBaseURL,
 		vault:            vault,
-		graphOptions:     graph.Options{Transport: o.Transport, Now: o.Now},
+		graphOptions:     graph.Options{Transport: o.Transport, Now: o.Now, TracingProvider: o.TracingProvider},
 	}
 }
 

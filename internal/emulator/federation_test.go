@@ -1,0 +1,261 @@
+package emulator_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+)
+
+const (
+	fedClientID  = "00000000-0000-4000-8000-0000000000f0"
+	fedAudience  = "api://AzureADTokenExchange"
+	fedIssuer    = "https://issuer.example.test"
+	fedSubject   = "arn:aws:iam::123456789012:role/autopilot-sync"
+	vaultDefault = "https://vault.azure.net/.default"
+)
+
+// signRS256 returns a JWT of claims signed with key.
+func signRS256(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	input := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
+	d := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func assertionForm(assertion string) url.Values {
+	return url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_id":             {fedClientID},
+		"scope":                 {vaultDefault},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {assertion},
+	}
+}
+
+func TestFederatedAssertionChecks(t *testing.T) {
+	t.Parallel()
+	e := start(t, emulator.Options{})
+	e.Seed()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddFederatedApp(emulator.SeedTenantID, fedClientID, emulator.FederatedCredential{
+		Issuer: fedIssuer, Subject: fedSubject, Audience: fedAudience, Keys: []crypto.PublicKey{&key.PublicKey},
+	})
+
+	now := time.Now()
+	claims := func(change func(map[string]any)) map[string]any {
+		c := map[string]any{
+			"iss": fedIssuer, "sub": fedSubject, "aud": fedAudience,
+			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		}
+		if change != nil {
+			change(c)
+		}
+		return c
+	}
+	valid := signRS256(t, key, claims(nil))
+	tests := []struct {
+		name      string
+		assertion string
+		wantCode  string // AADSTS code the description starts with; "" = accepted
+	}{
+		{"valid", valid, ""},
+		{"audience in a list", signRS256(t, key, claims(func(c map[string]any) { c["aud"] = []string{"other", fedAudience} })), ""},
+		{"wrong issuer", signRS256(t, key, claims(func(c map[string]any) { c["iss"] = "https://evil.example.test" })), "AADSTS700211"},
+		{"wrong subject", signRS256(t, key, claims(func(c map[string]any) { c["sub"] = "arn:aws:iam::123456789012:role/other" })), "AADSTS700213"},
+		{"wrong audience", signRS256(t, key, claims(func(c map[string]any) { c["aud"] = "api://other" })), "AADSTS700212"},
+		{"expired", signRS256(t, key, claims(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() })), "AADSTS700024"},
+		{"no expiry", signRS256(t, key, claims(func(c map[string]any) { delete(c, "exp") })), "AADSTS700024"},
+		{"not yet valid", signRS256(t, key, claims(func(c map[string]any) {
+			c["nbf"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(2*time.Hour).Unix()
+		})), "AADSTS700024"},
+		{"signed by another key", signRS256(t, otherKey, claims(nil)), "AADSTS700027"},
+		{"tampered claims", tamper(t, valid), "AADSTS700027"},
+		{"alg none", unsigned(t, valid), "AADSTS700027"},
+		{"malformed", "not.a-jwt", "AADSTS50027"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, body := rawToken(t, e, emulator.SeedTenantID, assertionForm(tc.assertion))
+			if tc.wantCode == "" {
+				if status != http.StatusOK || body["access_token"] == nil {
+					t.Fatalf("status %d, body %v; want 200 with a token", status, body)
+				}
+				return
+			}
+			desc, _ := body["error_description"].(string)
+			if status != http.StatusUnauthorized || body["error"] != "invalid_client" || !strings.HasPrefix(desc, tc.wantCode+": ") {
+				t.Fatalf("status %d, error %v, description %q; want 401 invalid_client %s", status, body["error"], desc, tc.wantCode)
+			}
+		})
+	}
+}
+
+// tamper changes the sub claim of jwt without re-signing it.
+func tamper(t *testing.T, jwt string) string {
+	t.Helper()
+	p := strings.Split(jwt, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(p[1])
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	c["jti"] = "changed"
+	b, _ = json.Marshal(c)
+	return p[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + p[2]
+}
+
+// unsigned returns jwt with alg none and no signature.
+func unsigned(t *testing.T, jwt string) string {
+	t.Helper()
+	p := strings.Split(jwt, ".")
+	return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + p[1] + "."
+}
+
+// startSTS starts a fake STS closed at the end of the test.
+func startSTS(t *testing.T) *emulator.STS {
+	t.Helper()
+	s, err := emulator.StartSTS(emulator.STSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// stsToken asks the fake STS for a token the way the AWS SDK does (without a real signature: the
+// fake reads only the credential scope).
+func stsToken(t *testing.T, s *emulator.STS, alg string, fault bool) (int, string) {
+	t.Helper()
+	form := url.Values{"Action": {"GetWebIdentityToken"}, "Version": {"2011-06-15"},
+		"Audience.member.1": {fedAudience}, "SigningAlgorithm": {alg}, "DurationSeconds": {"60"}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEFAKE00000/20260302/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := s.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Token string `xml:"GetWebIdentityTokenResult>WebIdentityToken"`
+		Code  string `xml:"Error>Code"`
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("STS answer: %v", err)
+	}
+	if fault {
+		return resp.StatusCode, doc.Code
+	}
+	if resp.StatusCode != http.StatusOK || doc.Token == "" {
+		t.Fatalf("STS answered %d %s", resp.StatusCode, doc.Code)
+	}
+	return resp.StatusCode, doc.Token
+}
+
+func TestFakeSTSTokensAcceptedThroughDiscovery(t *testing.T) {
+	t.Parallel()
+	e := start(t, emulator.Options{})
+	e.Seed()
+	s := startSTS(t)
+	e.AddFederatedApp(emulator.SeedTenantID, fedClientID, s.FederatedCredential(fedAudience))
+
+	for _, alg := range []string{"RS256", "ES384"} {
+		t.Run(alg, func(t *testing.T) {
+			_, tok := stsToken(t, s, alg, false)
+			cred, err := azidentity.NewClientAssertionCredential(emulator.SeedTenantID, fedClientID,
+				func(context.Context) (string, error) { return tok, nil },
+				&azidentity.ClientAssertionCredentialOptions{ClientOptions: clientOptions(e), DisableInstanceDiscovery: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := getToken(t.Context(), cred, vaultDefault); err != nil {
+				t.Fatalf("GetToken with a %s token of the fake STS: %v", alg, err)
+			}
+		})
+	}
+	if got, want := s.Calls(), 2; got != want {
+		t.Errorf("STS calls = %d, want %d", got, want)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 2 || reqs[0].AccessKeyID != "AKIAEXAMPLEFAKE00000" || reqs[0].Region != "us-east-1" ||
+		reqs[0].DurationSeconds != 60 || len(reqs[0].Audience) != 1 || reqs[0].Audience[0] != fedAudience {
+		t.Errorf("Requests() = %+v", reqs)
+	}
+
+	// A token from an issuer whose keys cannot be fetched is refused.
+	other := startSTS(t)
+	_, tok := stsToken(t, other, "RS256", false)
+	other.Close()
+	e.AddFederatedApp(emulator.SeedTenantID, fedClientID, other.FederatedCredential(fedAudience))
+	status, body := rawToken(t, e, emulator.SeedTenantID, assertionForm(tok))
+	if desc, _ := body["error_description"].(string); status != http.StatusUnauthorized || !strings.HasPrefix(desc, "AADSTS50166: ") {
+		t.Errorf("unreachable JWKS: status %d, description %q; want 401 AADSTS50166", status, desc)
+	}
+}
+
+func TestFakeSTSFaults(t *testing.T) {
+	t.Parallel()
+	s := startSTS(t)
+	tests := []struct {
+		fault      emulator.STSFault
+		wantStatus int
+	}{
+		{emulator.STSAccessDenied, http.StatusForbidden},
+		{emulator.STSFederationDisabled, http.StatusForbidden},
+		{emulator.STSThrottling, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		remove := s.Fail(tc.fault)
+		status, code := stsToken(t, s, "RS256", true)
+		remove()
+		if status != tc.wantStatus || code != tc.fault.Code {
+			t.Errorf("fault %s: answered %d %q", tc.fault.Code, status, code)
+		}
+	}
+	s.Fail(emulator.STSFault{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Times: 1})
+	if status, code := stsToken(t, s, "RS256", true); status != http.StatusServiceUnavailable || code != "ServiceUnavailable" {
+		t.Errorf("first answer after a one-time fault: %d %q", status, code)
+	}
+	if status, _ := stsToken(t, s, "RS256", false); status != http.StatusOK {
+		t.Errorf("second answer after a one-time fault: %d", status)
+	}
+	if status, code := stsToken(t, s, "HS256", true); status != http.StatusBadRequest || code != "ValidationError" {
+		t.Errorf("HS256: answered %d %q, want 400 ValidationError", status, code)
+	}
+}
