@@ -58,7 +58,12 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	return m.Run()
+	code := m.Run()
+	// The whole package has run: no secret or token may appear in any log or answer it produced.
+	if !leaks.check(os.Stderr, testing.Verbose()) {
+		code = 1
+	}
+	return code
 }
 
 // env is one test's emulator and the environment its functions run with.
@@ -66,6 +71,13 @@ type env struct {
 	emu   *emulator.Emulator
 	clock *emulator.ManualClock
 	vars  map[string]string
+
+	mu sync.Mutex
+	// planted are the secrets tests put into the emulator or a function's environment (rotations,
+	// wrong secrets); secretNames the Key Vault secrets the functions were told to read. Both feed
+	// the leak check.
+	planted     []secretValue
+	secretNames map[string]bool
 }
 
 // newEnv starts an emulator seeded with one tenant, on a manual clock set to the real time (the
@@ -94,7 +106,66 @@ func newEnvWith(t *testing.T, opts emulator.Options) *env {
 	vars := emu.Seed()
 	vars["SSL_CERT_FILE"] = ca
 	vars["ALLOW_UNAUTHENTICATED"] = "true"
-	return &env{emu: emu, vars: vars}
+	e := &env{emu: emu, vars: vars, secretNames: map[string]bool{}}
+	e.noteSecrets(vars)
+	// Runs before the emulator closes (cleanups run last-in first-out): by then every function of
+	// the test has stopped and every token it will ever get has been issued.
+	t.Cleanup(func() { leaks.addSecrets(t.Name(), e.secretValues()) })
+	return e
+}
+
+// setSecret stores a new version of a Key Vault secret and remembers its value for the leak check.
+func (e *env) setSecret(name, value string) {
+	e.plant("Key Vault secret "+name, value)
+	e.emu.SetSecret(name, value, "")
+}
+
+// setAppSecret rotates an app's client secret in Entra and remembers it for the leak check.
+func (e *env) setAppSecret(clientID, secret string) {
+	e.plant("client secret of app "+clientID, secret)
+	e.emu.SetAppSecret(emulator.SeedTenantID, clientID, secret)
+}
+
+func (e *env) plant(kind, value string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.planted = append(e.planted, secretValue{kind: kind, value: value})
+}
+
+// noteSecrets records the secrets a function environment holds or names.
+func (e *env) noteSecrets(vars map[string]string) {
+	for k, v := range vars {
+		switch {
+		case strings.HasSuffix(k, "_SECRET"), strings.HasSuffix(k, "_PASSWORD"):
+			e.plant("environment variable "+k, v)
+		case strings.HasSuffix(k, "_SECRET_NAME"):
+			// The value now and, at the end (secretValues), the value then.
+			if value, _, ok := e.emu.Secret(v); ok {
+				e.plant("Key Vault secret "+v, value)
+			}
+			e.mu.Lock()
+			e.secretNames[v] = true
+			e.mu.Unlock()
+		}
+	}
+}
+
+// secretValues lists every secret the test's functions could have seen: client secrets in their
+// environment, the values of the Key Vault secrets it names, the secrets the test planted, and
+// every access token the emulator issued.
+func (e *env) secretValues() []secretValue {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := append([]secretValue(nil), e.planted...)
+	for name := range e.secretNames {
+		if value, _, ok := e.emu.Secret(name); ok {
+			out = append(out, secretValue{kind: "Key Vault secret " + name, value: value})
+		}
+	}
+	for _, tok := range e.emu.IssuedTokens() {
+		out = append(out, secretValue{kind: "access token", value: tok})
+	}
+	return out
 }
 
 // function is one bootstrap binary running under aws-lambda-rie.
@@ -137,7 +208,9 @@ func (e *env) start(t *testing.T, binary string, extra map[string]string) *funct
 	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	e.noteSecrets(extra)
 	logs := &syncBuffer{}
+	leaks.addLog(t.Name()+" ("+filepath.Base(filepath.Dir(binary))+" function)", logs)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -181,6 +254,7 @@ func (f *function) invoke(t *testing.T, event []byte) json.RawMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
+	leaks.addAnswer(t.Name(), body)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("invoke: HTTP %d: %s", resp.StatusCode, body)
 	}

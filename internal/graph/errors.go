@@ -86,6 +86,9 @@ func ParseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
 	return parseRetryAfter(v, now)
 }
 
+// maxRetryAfter caps a Retry-After: no Graph answer asks for a day.
+const maxRetryAfter = 24 * time.Hour
+
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -95,17 +98,16 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if math.IsNaN(secs) || math.IsInf(secs, 0) {
 			return 0, false
 		}
-		const maxWait = 24 * time.Hour
 		if secs <= 0 {
 			return 0, true
 		}
-		if secs > maxWait.Seconds() {
-			return maxWait, true
+		if secs > maxRetryAfter.Seconds() {
+			return maxRetryAfter, true
 		}
 		return time.Duration(secs * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
 	}
 	return 0, false
 }

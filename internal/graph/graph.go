@@ -263,7 +263,7 @@ func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, o
 		return resp.StatusCode, fmt.Errorf("graph: %s %s: read answer: %w", method, opName(endpoint), readErr)
 	}
 	if len(data) > maxBodyBytes {
-		return resp.StatusCode, fmt.Errorf("graph: %s %s: answer larger than %d bytes", method, opName(endpoint), maxBodyBytes)
+		return resp.StatusCode, fmt.Errorf("graph: %s %s: %w: larger than %d bytes", method, opName(endpoint), ErrMalformedAnswer, maxBodyBytes)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {

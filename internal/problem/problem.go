@@ -126,12 +126,13 @@ func (p *Problem) Error() string { return string(p.Code) + ": " + p.Detail }
 // Unwrap returns the cause.
 func (p *Problem) Unwrap() error { return p.Err }
 
-// RetryAfter is the Retry-After a 429 or 503 answer carries, in whole seconds (0: none).
+// RetryAfter is the Retry-After a 429 or 503 answer carries, in whole seconds: its own, else
+// DefaultRetryAfter, since SPEC §5 wants one on every 429 and 503. It is 0 for other answers.
 func (p *Problem) RetryAfter() int {
 	if p.RetryAfterSeconds > 0 {
 		return p.RetryAfterSeconds
 	}
-	if p.Status == http.StatusServiceUnavailable {
+	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
 		return int(DefaultRetryAfter / time.Second)
 	}
 	return 0

@@ -1,7 +1,7 @@
 // Package tenant connects to one Intune tenant the way SPEC §4 describes: the bootstrap identity
 // reads the Graph app's credential from Key Vault, which yields a Graph client that lives for the
 // life of the process. A Graph 401 drops that client, re-reads the secret once and retries once
-// (credential rotation). It never retries anything else: retries of Graph itself are the graph
+// (credential rotation); so does Entra refusing the Graph app's credential. It never retries anything else: retries of Graph itself are the graph
 // package's.
 package tenant
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
@@ -143,15 +144,26 @@ func (t *Tenant) do(ctx context.Context, call func(*graph.Client) error) error {
 	if err != nil {
 		return err
 	}
-	err = call(c)
-	var ge *graph.Error
-	if !errors.As(err, &ge) || ge.StatusCode != http.StatusUnauthorized {
+	if err = call(c); !credentialRefused(err) {
 		return err
 	}
 	if c, err = t.graphClient(ctx, c); err != nil {
 		return err
 	}
 	return call(c)
+}
+
+// credentialRefused reports whether Graph refused the token (401) or Entra refused the Graph
+// app's credential itself (invalid_client once an old secret expired after a rotation): either
+// way the secret must be read again.
+func credentialRefused(err error) bool {
+	var ge *graph.Error
+	if errors.As(err, &ge) {
+		return ge.StatusCode == http.StatusUnauthorized
+	}
+	var af *azidentity.AuthenticationFailedError
+	return errors.As(err, &af) && af.RawResponse != nil &&
+		af.RawResponse.StatusCode >= 400 && af.RawResponse.StatusCode < 500
 }
 
 // graphClient returns the live Graph client, building it on first use. With stale set, it
