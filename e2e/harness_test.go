@@ -63,6 +63,10 @@ func run(m *testing.M) int {
 	if !leaks.check(os.Stderr, testing.Verbose()) {
 		code = 1
 	}
+	// Every line a function wrote is JSON, and every invocation line carries SPEC §12's fields.
+	if !checkLogLines(os.Stderr, testing.Verbose()) {
+		code = 1
+	}
 	return code
 }
 
@@ -170,6 +174,7 @@ func (e *env) secretValues() []secretValue {
 
 // function is one bootstrap binary running under aws-lambda-rie.
 type function struct {
+	kind   string // "sync" or "status"
 	url    string
 	client *http.Client
 	logs   *syncBuffer
@@ -232,6 +237,7 @@ func (e *env) start(t *testing.T, binary string, extra map[string]string) *funct
 	})
 	waitListening(t, apiAddr)
 	return &function{
+		kind:   filepath.Base(filepath.Dir(binary)),
 		url:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
 		client: &http.Client{Timeout: 60 * time.Second},
 		logs:   logs,
@@ -258,6 +264,7 @@ func (f *function) invoke(t *testing.T, event []byte) json.RawMessage {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("invoke: HTTP %d: %s", resp.StatusCode, body)
 	}
+	checkContract(t, f.kind, event, body)
 	return body
 }
 

@@ -3,9 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
+	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -52,9 +53,11 @@ func (f *Function) consume(ctx context.Context, raw []byte) (events.SQSEventResp
 func (f *Function) consumeOne(ctx context.Context, rec events.SQSMessage) (retry bool) {
 	var msg fleetMessage
 	if err := json.Unmarshal([]byte(rec.Body), &msg); err != nil || strings.TrimSpace(msg.Tenant) == "" {
-		f.d.Log.LogAttrs(ctx, slog.LevelError, "invocation", slog.String("requestId", requestID(ctx)),
-			slog.String("function", string(f.kind)), slog.String("source", "sqs"), slog.String("code", string(problem.BadRequest)),
-			slog.String("messageId", rec.MessageId), slog.String("error", `message body is not {"tenant":"<name>"}; dropped`))
+		p := problem.New(problem.BadRequest, "An SQS message is not {\"tenant\":\"<name>\"}.")
+		p.Err = errors.New("message " + rec.MessageId + " dropped: its body is not {\"tenant\":\"<name>\"}")
+		a := problemAnswer(p)
+		a.action = "sqsMessage"
+		f.logSummary(ctx, "sqs", a, time.Now(), !f.warm.Swap(true))
 		return false
 	}
 	_, err := f.run(ctx, "sqs", "sync", strings.ToLower(msg.Tenant), false)
