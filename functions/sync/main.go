@@ -9,6 +9,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
@@ -17,5 +18,10 @@ func main() {
 	log := logs.New(os.Stdout, os.Getenv)
 	slog.SetDefault(log)
 	cfg, err := config.Load(os.Getenv)
-	lambda.Start(api.New(api.KindSync, api.Wire(cfg, err, tenant.Options{}, log)).Invoke)
+	deps := api.Wire(cfg, err, tenant.Options{}, log)
+	if err == nil && cfg.FleetQueueURL != "" {
+		q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})
+		deps = api.WithQueue(deps, q, err)
+	}
+	lambda.Start(api.New(api.KindSync, deps).Invoke)
 }

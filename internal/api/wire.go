@@ -9,13 +9,13 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // Wire builds a function's Deps from its configuration (or the error loading it): the tenant
-// behind the bootstrap identity and Key Vault. Problems are logged once, here, at cold start;
+// behind the bootstrap identity and Key Vault, or the fleet's registry. The fan-out queue is the
+// sync function's alone: its main adds it (WithQueue), so the status binary never links SQS. Problems are logged once, here, at cold start;
 // requests then answer 500 misconfigured (or 401 when no caller check is configured).
 func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) Deps {
 	d := Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated}
@@ -40,14 +40,6 @@ func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) D
 				d.Tenants = fleetTenants{tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
 					tenant.Overrides{GraphBaseURL: cfg.GraphBaseURL, AuthorityHost: cfg.AuthorityHost}, o)}
 			}
-			if cfg.FleetQueueURL != "" {
-				q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})
-				if err != nil {
-					d.Err = &config.Error{Err: fmt.Errorf("FLEET_QUEUE_URL: %w", err)}
-				} else {
-					d.Fleet = q
-				}
-			}
 			if cfg.AuthSchemesConfigured() {
 				d.Callers = webhook.New(vault, webhook.Names{
 					Token: cfg.WebhookTokenSecretName,
@@ -63,6 +55,17 @@ func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) D
 	}
 	if !cfg.AllowUnauthenticated && !cfg.AuthSchemesConfigured() {
 		log.Warn("no caller authentication is configured (WEBHOOK_TOKEN_SECRET_NAME, WEBHOOK_HMAC_SECRET_NAME, SLACK_SIGNING_SECRET_NAME, TEAMS_WEBHOOK_SECRET_NAME) and ALLOW_UNAUTHENTICATED is not true: every HTTP request will answer 401")
+	}
+	return d
+}
+
+// WithQueue adds the fan-out queue of FLEET_QUEUE_URL to d (SPEC §11), or the error building it.
+func WithQueue(d Deps, q Enqueuer, err error) Deps {
+	switch {
+	case err != nil:
+		d.Err = errors.Join(d.Err, &config.Error{Err: fmt.Errorf("FLEET_QUEUE_URL: %w", err)})
+	case q != nil:
+		d.Fleet = q
 	}
 	return d
 }

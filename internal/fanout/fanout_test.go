@@ -1,23 +1,17 @@
 package fanout_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
+	"github.com/autopilot-sync/autopilot-sync/internal/moto"
 )
 
 const region = "us-east-1"
@@ -42,97 +37,6 @@ func env(endpoint string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// startMoto starts moto_server (a local SQS, among others) on a free loopback port, waits until
-// it answers and stops it when the test ends. Without moto_server it skips, except in CI.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("moto_server is not on PATH (pip install 'moto[server]'); CI requires it")
-		}
-		t.Skip("moto_server is not on PATH (pip install 'moto[server]'): skipping the tests against a local SQS")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-
-	var out bytes.Buffer
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", port)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pyenv shim starts python as a child
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
-
-	endpoint := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited: %s", out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 30s: %s", out.String())
-		}
-	}
-}
-
-func sqsClient(endpoint string) *sqs.Client {
-	return sqs.New(sqs.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, nil
-		}),
-	})
-}
-
-// receiveAll drains the queue and returns the message bodies, sorted.
-func receiveAll(t *testing.T, c *sqs.Client, queueURL string, want int) []string {
-	t.Helper()
-	var bodies []string
-	for empty := 0; empty < 3; {
-		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60})
-		if err != nil {
-			t.Fatalf("ReceiveMessage: %v", err)
-		}
-		if len(out.Messages) == 0 {
-			empty++
-			continue
-		}
-		for _, m := range out.Messages {
-			bodies = append(bodies, aws.ToString(m.Body))
-		}
-		if len(bodies) > want+10 {
-			break
-		}
-	}
-	slices.Sort(bodies)
-	return bodies
-}
-
 func tenantNames(n int) []string {
 	names := make([]string, n)
 	for i := range names {
@@ -142,8 +46,8 @@ func tenantNames(n int) []string {
 }
 
 func TestEnqueueToLocalSQS(t *testing.T) {
-	endpoint := startMoto(t)
-	c := sqsClient(endpoint)
+	endpoint := moto.Start(t)
+	c := moto.SQSClient(endpoint)
 	for _, n := range []int{0, 1, 10, 11, 25} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
@@ -166,7 +70,7 @@ func TestEnqueueToLocalSQS(t *testing.T) {
 				want = append(want, `{"tenant":"`+name+`"}`)
 			}
 			slices.Sort(want)
-			if diff := cmp.Diff(want, receiveAll(t, c, queueURL, n)); diff != "" {
+			if diff := cmp.Diff(want, moto.ReceiveAll(t, c, queueURL, n)); diff != "" {
 				t.Errorf("messages on the queue (-want +got):\n%s", diff)
 			}
 		})

@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -31,8 +31,10 @@ type Tenant struct {
 	vault            *keyvault.Store
 	graphOptions     graph.Options
 
-	mu     sync.Mutex
-	client *graph.Client
+	// client is the live Graph client; building is held by a one-slot channel rather than a
+	// mutex, so that a caller whose deadline passes while another builds gives up in time.
+	client   atomic.Pointer[graph.Client]
+	building chan struct{}
 }
 
 // Options are the process-wide dependencies of Open.
@@ -100,6 +102,7 @@ type App struct {
 // New returns the tenant served by app, whose credential is read from vault.
 func New(vault *keyvault.Store, app App, o Options) *Tenant {
 	return &Tenant{
+		building: make(chan struct{}, 1),
 		app: entra.Identity{
 			TenantID:                 app.TenantID,
 			ClientID:                 app.ClientID,
@@ -170,10 +173,17 @@ func credentialRefused(err error) bool {
 // replaces stale (unless another caller already did) from a fresh read of the secret. Concurrent
 // callers wait for one build: one secret read and one token request per process.
 func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.Client, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.client != nil && t.client != stale {
-		return t.client, nil
+	if c := t.client.Load(); c != nil && c != stale {
+		return c, nil
+	}
+	select {
+	case t.building <- struct{}{}:
+		defer func() { <-t.building }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("graph credential: %w", ctx.Err())
+	}
+	if c := t.client.Load(); c != nil && c != stale {
+		return c, nil // built by the caller we waited for
 	}
 	read := t.vault.Get
 	if stale != nil {
@@ -191,6 +201,6 @@ func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.C
 	if err != nil {
 		return nil, &config.Error{Err: err}
 	}
-	t.client = c
+	t.client.Store(c)
 	return c, nil
 }

@@ -265,3 +265,30 @@ func randomString(t *testing.T) string {
 	t.Helper()
 	return rand.Text()
 }
+
+// TestWaitingForABuildHonoursTheDeadline: while one call builds the Graph client on a slow Key
+// Vault, another whose deadline is near gives up in time instead of queueing past it.
+func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
+	t.Parallel()
+	e, tn := setup(t)
+	e.AddFault(emulator.Fault{Service: emulator.Vault, PathContains: "/secrets/", Delay: 1500 * time.Millisecond, Times: 1})
+	first := make(chan error, 1)
+	go func() { _, err := tn.Get(context.Background()); first <- err }()
+	time.Sleep(100 * time.Millisecond) // let the first call start building
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err := tn.Get(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the deadline", err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("gave up after %v, past its 200 ms deadline", took)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("the building call: %v", err)
+	}
+	if n := e.Counts().SecretReads[emulator.SeedGraphCredentialSecret]; n != 1 {
+		t.Errorf("secret reads = %d, want 1", n)
+	}
+}
