@@ -95,3 +95,9 @@ sizes: package
 
 clean:
 	rm -rf $(BUILD_DIR) .aws-sam
+
+## bench: cold start, warm latency, RSS and size against a baseline and the Graph SDK peer
+## (writes bench/RESULTS.md; BENCHFLAGS=-quick for a short run that only prints)
+.PHONY: bench
+bench:
+	$(GO) run ./bench $(BENCHFLAGS)
