@@ -101,18 +101,10 @@ func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (any, er
 		err error
 	)
 	switch src {
-	case SourceHTTPAPI:
+	case SourceHTTPAPI, SourceFunctionURL:
+		// A buffered Function URL event has the payload 2.0 shape: every field read here has the
+		// same name and place in both (events.LambdaFunctionURLRequest lacks only routeKey and stage).
 		var ev events.APIGatewayV2HTTPRequest
-		if err = json.Unmarshal(raw, &ev); err == nil {
-			rc := ev.RequestContext
-			p = parts{
-				method: rc.HTTP.Method, path: firstNonEmpty(ev.RawPath, rc.HTTP.Path), query: ev.RawQueryString,
-				proto: rc.HTTP.Protocol, sourceIP: rc.HTTP.SourceIP, domainName: rc.DomainName,
-				header: headerFromV2(ev.Headers, ev.Cookies), body: ev.Body, isBase64: ev.IsBase64Encoded,
-			}
-		}
-	case SourceFunctionURL:
-		var ev events.LambdaFunctionURLRequest
 		if err = json.Unmarshal(raw, &ev); err == nil {
 			rc := ev.RequestContext
 			p = parts{
