@@ -34,8 +34,11 @@ const SyncInterval = 10 * time.Minute
 const (
 	// deadlineMargin is kept free before the Lambda deadline to encode and return the answer.
 	deadlineMargin = 500 * time.Millisecond
-	// localBudget bounds a request that has no deadline (cmd/local): API Gateway's own limit.
+	// localBudget bounds an invocation that has no deadline (cmd/local).
 	localBudget = 29 * time.Second
+	// httpBudget bounds an HTTP request from its arrival: API Gateway stops waiting after 30 s,
+	// a cold start's init included.
+	httpBudget = 29 * time.Second
 )
 
 // Intune is one tenant's windowsAutopilotSettings (tenant.Tenant in production).
@@ -63,8 +66,13 @@ type Deps struct {
 	// Callers checks HTTP callers; nil lets every caller in only when AllowUnauthenticated is set.
 	Callers              Callers
 	AllowUnauthenticated bool
-	Log                  *slog.Logger
-	Now                  func() time.Time
+	// CallerChecksConfigured tells, when Err is set and Callers is not, that caller checks were
+	// configured: requests then answer misconfigured, not unauthorized.
+	CallerChecksConfigured bool
+	// TenantID is the single tenant's id (GRAPH_TENANT_ID), by which it may be selected too.
+	TenantID string
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Kind says which function a Function is.
@@ -127,7 +135,7 @@ func problemAnswer(p *problem.Problem) answer {
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	coldStart := !f.warm.Swap(true)
-	a := f.serveHTTP(r)
+	a := f.serveHTTP(r, started)
 	writeAnswer(w, a)
 	source := a.source
 	if source == "" {
@@ -143,7 +151,7 @@ func sourceOf(r *http.Request) lambdahttp.Source {
 	return "local"
 }
 
-func (f *Function) serveHTTP(r *http.Request) answer {
+func (f *Function) serveHTTP(r *http.Request, arrived time.Time) answer {
 	// The status function takes POST only from chat (SPEC §7); that is known once the body is read.
 	methodAllowed := r.Method == http.MethodOptions || r.Method == http.MethodPost ||
 		(f.kind == KindStatus && (r.Method == http.MethodGet || r.Method == http.MethodPatch))
@@ -165,17 +173,25 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 			return f.methodNotAllowed(r.Method)
 		}
 	}
-	if p := f.checkCaller(r, body); p != nil {
+	// Everything from here on, the caller check's secret reads included, fits the budget: the
+	// Lambda deadline less a margin, API Gateway's 29 s, and for chat the platform's 3 s or 5 s.
+	ctx, cancel := withBudget(r.Context())
+	defer cancel()
+	budget := httpBudget
+	if isChat {
+		budget = chatBudget(cmd.Platform)
+	}
+	ctx, cancelHTTP := context.WithDeadline(ctx, arrived.Add(budget))
+	defer cancelHTTP()
+	if p := f.checkCaller(ctx, r, body); p != nil {
 		return problemAnswer(p)
 	}
 	if isChat {
-		return f.chat(r.Context(), cmd)
+		return f.chat(ctx, cmd)
 	}
 	if f.d.Err != nil {
 		return problemAnswer(misconfigured(f.d.Err))
 	}
-	ctx, cancel := withBudget(r.Context())
-	defer cancel()
 	var info graph.CallInfo
 	var vault time.Duration
 	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
@@ -208,7 +224,7 @@ func (f *Function) serveHTTP(r *http.Request) answer {
 		}
 		a.tenant(name)
 	}
-	a.graph, a.vault = info, vault
+	a.record(info, vault)
 	return a
 }
 
@@ -240,12 +256,17 @@ func tooLarge() *problem.Problem {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
 }
 
-func (f *Function) checkCaller(r *http.Request, body []byte) *problem.Problem {
+func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte) *problem.Problem {
 	if f.d.AllowUnauthenticated {
 		return nil
 	}
+	if f.d.Callers == nil && f.d.Err != nil && f.d.CallerChecksConfigured {
+		// Caller checks are configured but the configuration they need is broken: say so
+		// (SPEC §3), rather than send every caller hunting for a credential problem.
+		return misconfigured(f.d.Err)
+	}
 	if f.d.Callers != nil {
-		if err := f.d.Callers.Check(r.Context(), r, body); err == nil {
+		if err := f.d.Callers.Check(ctx, r, body); err == nil {
 			return nil
 		} else if p, ok := problem.As(err); ok && p.Code != problem.Unauthorized {
 			// The check itself could not run (e.g. Key Vault down): say so, not "unauthorized".
@@ -372,4 +393,15 @@ func (f *Function) badEvent(ctx context.Context, source, msg string) error {
 	f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
 		slog.String("function", string(f.kind)), slog.String("source", source), slog.String("code", "badEvent"), slog.String("error", msg))
 	return &InvocationError{Msg: msg}
+}
+
+// record adds what the invocation's own recorders saw of Graph and Key Vault to what the action
+// gathered itself (a fleet status records per tenant).
+func (a *answer) record(info graph.CallInfo, vault time.Duration) {
+	total := a.graph.Total + info.Total
+	if info.StatusCode != 0 {
+		a.graph = info
+	}
+	a.graph.Total = total
+	a.vault += vault
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; the work gets less, so the
-// answer leaves in time even when Graph does not answer.
+// Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; a request gets less from its
+// arrival, caller check included, so the answer leaves in time even when Graph does not answer.
 const (
 	slackBudget = 2500 * time.Millisecond
 	teamsBudget = 4500 * time.Millisecond
@@ -20,17 +20,16 @@ const (
 	chatWaitMargin = 300 * time.Millisecond
 )
 
-// chat serves a Slack slash command or a Teams outgoing webhook: every outcome, 409 and 429
-// included, is an HTTP 200 answer in plain words (SPEC §7).
-func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
-	budget := slackBudget
-	if cmd.Platform == chat.Teams {
-		budget = teamsBudget
+func chatBudget(p chat.Platform) time.Duration {
+	if p == chat.Teams {
+		return teamsBudget
 	}
-	ctx, cancel := withBudget(ctx)
-	defer cancel()
-	ctx, cancelChat := context.WithTimeout(ctx, budget)
-	defer cancelChat()
+	return slackBudget
+}
+
+// chat serves a Slack slash command or a Teams outgoing webhook within ctx's budget (chatBudget):
+// every outcome, 409 and 429 included, is an HTTP 200 answer in plain words (SPEC §7).
+func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
 	var info graph.CallInfo
 	var vault time.Duration
 	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
@@ -42,6 +41,7 @@ func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
 		inner = answer{action: "chatHelp"}
 	case f.d.Err != nil:
 		inner = problemAnswer(misconfigured(f.d.Err))
+		inner.action = "chat" + cmd.Action
 	case cmd.Action == chat.ActionSync && f.kind == KindStatus:
 		inner = answer{action: "chatSyncNotHere"}
 	case p != nil:

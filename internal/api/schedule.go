@@ -103,6 +103,9 @@ func (f *Function) run(ctx context.Context, source, action, selector string, all
 	switch {
 	case f.d.Err != nil:
 		a = problemAnswer(misconfigured(f.d.Err))
+	case action == "sync" && all && f.d.Tenants == nil:
+		a = problemAnswer(misconfigured(configError("TENANT_REGISTRY_SECRET_NAME: \"tenants\":\"all\" needs a tenant registry; a single-tenant deployment syncs with {\"action\":\"sync\"}")))
+		a.action = "fanOut"
 	case action == "sync" && all:
 		a = f.fanOut(ctx)
 	case action == "status" && all:
@@ -119,7 +122,7 @@ func (f *Function) run(ctx context.Context, source, action, selector string, all
 		}
 		a.tenant(name)
 	}
-	a.graph, a.vault = info, vault
+	a.record(info, vault)
 	f.logSummary(ctx, source, a, started, coldStart)
 	if p, ok := a.body.(*problem.Problem); ok {
 		return nil, invocationError(p)

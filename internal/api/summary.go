@@ -38,7 +38,11 @@ func (f *Function) logSummary(ctx context.Context, source string, a answer, star
 		slog.Int64("vaultMs", a.vault.Milliseconds()),
 		slog.Bool("coldStart", coldStart),
 	)
-	p, isProblem := a.body.(*problem.Problem)
+	outcome := a.body
+	if a.result != nil {
+		outcome = a.result // a chat answer rendered it; the problem behind it is what counts
+	}
+	p, isProblem := outcome.(*problem.Problem)
 	if isProblem {
 		code = string(p.Code)
 		if p.Status >= 500 {

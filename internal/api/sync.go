@@ -32,6 +32,7 @@ func (f *Function) sync(ctx context.Context, in Intune, wait time.Duration) answ
 		a.action = "sync"
 		return a
 	}
+	// SPEC §5: T and T+10m, both to the second.
 	started := Started{Result: "started", RequestedAt: requestedAt, NextSyncAllowedAt: requestedAt.Add(SyncInterval)}
 	if wait <= 0 {
 		return answer{status: http.StatusAccepted, action: "sync", body: started}

@@ -79,7 +79,7 @@ func (f *Function) tenants() Tenants {
 	if f.d.Tenants != nil {
 		return f.d.Tenants
 	}
-	return Single{Intune: f.d.Intune}
+	return Single{Intune: f.d.Intune, TenantID: f.d.TenantID}
 }
 
 // quote shows a caller's selector safely in a detail: printable ASCII only, at most 64 bytes.

@@ -18,7 +18,8 @@ import (
 // sync function's alone: its main adds it (WithQueue), so the status binary never links SQS. Problems are logged once, here, at cold start;
 // requests then answer 500 misconfigured (or 401 when no caller check is configured).
 func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) Deps {
-	d := Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated}
+	d := Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated,
+		CallerChecksConfigured: cfg.AuthSchemesConfigured(), TenantID: cfg.GraphTenantID}
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
 		// No Azure secret in AWS (SPEC §4): the identity that reads Key Vault proves itself with
 		// a web identity token that AWS STS signs for this function's execution role.

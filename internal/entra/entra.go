@@ -92,7 +92,9 @@ func NewAppCredential(id Identity, value, contentType string) (azcore.TokenCrede
 	case ContentTypePEM:
 		return newCertificateCredential(id, []byte(value), "")
 	}
-	if strings.TrimSpace(value) == "" {
+	// A secret pasted into Key Vault often carries a trailing newline, which Entra would refuse.
+	value = strings.TrimSpace(value)
+	if value == "" {
 		return nil, errors.New("the client secret is empty")
 	}
 	return newSecretCredential(id, value)

@@ -204,7 +204,9 @@ func (c *Client) Update(ctx context.Context, u SettingsUpdate) (Settings, error)
 // Sync starts a sync of Windows Autopilot devices with the Windows Autopilot deployment service.
 // Graph answers 204 when the sync started, 409 when one is already in progress and 429 within 10
 // minutes of the previous manual sync: those two come back as *Error at once, never retried.
-// 502, 503, 504 and transport errors are retried with backoff. Needs
+// 502, 503, 504 and transport errors are retried with backoff (SPEC §5); should an attempt that
+// failed that way have reached Intune after all, its retry answers 409 or 429, so a caller may
+// see "in progress" or "throttled" for a sync that this call started. Needs
 // DeviceManagementServiceConfig.ReadWrite.All.
 //
 // https://learn.microsoft.com/graph/api/intune-enrollment-windowsautopilotsettings-sync?view=graph-rest-beta

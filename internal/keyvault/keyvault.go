@@ -84,7 +84,7 @@ func New(vaultURL string, cred azcore.TokenCredential, o Options) (*Store, error
 	client, err := azsecrets.NewClient(vaultURL, cred, &azsecrets.ClientOptions{
 		ClientOptions: policy.ClientOptions{
 			Transport: o.Transport,
-			// Key Vault's answers are small; three quick retries fit in a Lambda's budget.
+			// Key Vault's answers are small; two quick retries fit in a Lambda's budget.
 			Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
 		},
 		DisableChallengeResourceVerification: o.DisableChallengeResourceVerification,
@@ -128,7 +128,10 @@ func (s *Store) read(ctx context.Context, name string) (Secret, error) {
 	if d, ok := ctx.Value(readTimeKey{}).(*time.Duration); ok {
 		defer func(started time.Time) { *d += time.Since(started) }(time.Now())
 	}
-	v, err, _ := s.group.Do(name, func() (any, error) {
+	// The read is shared by every caller waiting for it and runs on the first caller's context:
+	// a read must not outlive the invocation that started it (in Lambda the next invocation
+	// would find it still hanging). Each caller stops waiting at its own deadline.
+	ch := s.group.DoChan(name, func() (any, error) {
 		resp, err := s.client.GetSecret(ctx, name, "", nil)
 		if err != nil {
 			if s.explain != nil {
@@ -160,8 +163,13 @@ func (s *Store) read(ctx context.Context, name string) (Secret, error) {
 		s.mu.Unlock()
 		return sec, nil
 	})
-	if err != nil {
-		return Secret{}, err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Secret{}, r.Err
+		}
+		return r.Val.(Secret), nil
+	case <-ctx.Done():
+		return Secret{}, &Error{Name: name, Err: ctx.Err()}
 	}
-	return v.(Secret), nil
 }

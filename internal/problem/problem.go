@@ -1,6 +1,7 @@
 // Package problem holds the stable error answers of SPEC §5: RFC 9457 problem documents with a
-// small set of codes, each mapped to one HTTP status in one table, and the classification of the
-// errors that reach the edge into those codes. Internal detail goes to logs, never into a problem.
+// small set of codes, each mapped to one HTTP status in one table. (Package api classifies the
+// errors that reach the edge into these codes.) Internal detail goes to logs, never into the
+// encoded problem.
 package problem
 
 import (

@@ -35,6 +35,7 @@ type Tenant struct {
 	// mutex, so that a caller whose deadline passes while another builds gives up in time.
 	client   atomic.Pointer[graph.Client]
 	building chan struct{}
+	version  string // of the secret client was built from; guarded by building
 }
 
 // Options are the process-wide dependencies of Open.
@@ -143,27 +144,45 @@ func (t *Tenant) Sync(ctx context.Context) error {
 // do runs call with the current Graph client; on a Graph 401 it rebuilds the client from a fresh
 // read of the secret and runs call once more.
 func (t *Tenant) do(ctx context.Context, call func(*graph.Client) error) error {
-	c, err := t.graphClient(ctx, nil)
+	c, err := t.graphClient(ctx, nil, false)
 	if err != nil {
 		return err
 	}
-	if err = call(c); !credentialRefused(err) {
+	err = call(c)
+	var fresh *graph.Client
+	var rebuildErr error
+	switch {
+	case graphRefusedToken(err):
+		// SPEC §4: drop the credential, re-read the secret once, retry once.
+		fresh, rebuildErr = t.graphClient(ctx, c, false)
+	case entraRefusedCredential(err):
+		// Only a newer secret can help: the same one would be refused again.
+		fresh, rebuildErr = t.graphClient(ctx, c, true)
+	default:
 		return err
 	}
-	if c, err = t.graphClient(ctx, c); err != nil {
+	switch {
+	case errors.Is(rebuildErr, errSameCredential):
 		return err
+	case rebuildErr != nil:
+		return rebuildErr
 	}
-	return call(c)
+	return call(fresh)
 }
 
-// credentialRefused reports whether Graph refused the token (401) or Entra refused the Graph
-// app's credential itself (invalid_client once an old secret expired after a rotation): either
-// way the secret must be read again.
-func credentialRefused(err error) bool {
+// errSameCredential says Key Vault still holds the version of the secret a refused credential
+// was built from.
+var errSameCredential = errors.New("graph credential: Key Vault holds no newer version")
+
+// graphRefusedToken reports whether Graph answered 401 (a token it no longer accepts).
+func graphRefusedToken(err error) bool {
 	var ge *graph.Error
-	if errors.As(err, &ge) {
-		return ge.StatusCode == http.StatusUnauthorized
-	}
+	return errors.As(err, &ge) && ge.StatusCode == http.StatusUnauthorized
+}
+
+// entraRefusedCredential reports whether Entra refused the Graph app's credential itself
+// (invalid_client once an old secret expired after a rotation).
+func entraRefusedCredential(err error) bool {
 	var af *azidentity.AuthenticationFailedError
 	return errors.As(err, &af) && af.RawResponse != nil &&
 		af.RawResponse.StatusCode >= 400 && af.RawResponse.StatusCode < 500
@@ -172,7 +191,7 @@ func credentialRefused(err error) bool {
 // graphClient returns the live Graph client, building it on first use. With stale set, it
 // replaces stale (unless another caller already did) from a fresh read of the secret. Concurrent
 // callers wait for one build: one secret read and one token request per process.
-func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.Client, error) {
+func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client, onlyNewer bool) (*graph.Client, error) {
 	if c := t.client.Load(); c != nil && c != stale {
 		return c, nil
 	}
@@ -193,6 +212,9 @@ func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.C
 	if err != nil {
 		return nil, fmt.Errorf("graph credential: %w", err)
 	}
+	if onlyNewer && secret.Version != "" && secret.Version == t.version {
+		return nil, errSameCredential
+	}
 	cred, err := entra.NewAppCredential(t.app, secret.Value, secret.ContentType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: secret %q: %w", ErrCredentialUnusable, t.credentialSecret, err)
@@ -201,6 +223,7 @@ func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client) (*graph.C
 	if err != nil {
 		return nil, &config.Error{Err: err}
 	}
+	t.version = secret.Version
 	t.client.Store(c)
 	return c, nil
 }
