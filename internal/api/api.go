@@ -338,11 +338,9 @@ func requestID(ctx context.Context) string {
 // scheduled; any other shape is answered with an error naming what was expected, and the process
 // keeps serving.
 func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
-	if src := lambdahttp.Detect(raw); src != "" {
-		resp, err := lambdahttp.Serve(ctx, f, src, raw)
-		if err != nil {
-			return nil, f.badEvent(ctx, string(src), "malformed "+string(src)+" event: "+err.Error())
-		}
+	if resp, src, err := lambdahttp.Handle(ctx, f, raw); err != nil {
+		return nil, f.badEvent(ctx, string(src), "malformed "+string(src)+" event: "+err.Error())
+	} else if src != "" {
 		return resp, nil
 	}
 	p, shape := probe(raw)

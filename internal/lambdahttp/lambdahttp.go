@@ -12,8 +12,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // Source names the kind of HTTP event (used in logs).
@@ -39,21 +37,84 @@ func (src Source) describe() string {
 	return fmt.Sprintf("unknown source %q", string(src))
 }
 
-// probe holds the few fields that tell the HTTP event shapes apart from each other and from the
-// look-alikes this package does not serve.
-type probe struct {
+// event is the union of the fields this package reads from the three HTTP shapes and their
+// look-alikes (each JSON name has one type across all of them), so an event is decoded once, for
+// telling its shape and for building the request.
+type event struct {
 	Version    string `json:"version"`
 	HTTPMethod string `json:"httpMethod"`
 	// Type is set on Lambda authorizer requests ("REQUEST", "TOKEN"), which also carry HTTP fields.
-	Type           string `json:"type"`
-	RequestContext *struct {
-		DomainName   string    `json:"domainName"`
-		ConnectionID string    `json:"connectionId"` // API Gateway WebSocket API
-		ELB          *struct{} `json:"elb"`          // Application Load Balancer target
-		HTTP         *struct {
-			Method string `json:"method"`
-		} `json:"http"`
-	} `json:"requestContext"`
+	Type                            string              `json:"type"`
+	Path                            string              `json:"path"`
+	RawPath                         string              `json:"rawPath"`
+	RawQueryString                  string              `json:"rawQueryString"`
+	Headers                         map[string]string   `json:"headers"`
+	MultiValueHeaders               map[string][]string `json:"multiValueHeaders"`
+	QueryStringParameters           map[string]string   `json:"queryStringParameters"`
+	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters"`
+	Cookies                         []string            `json:"cookies"`
+	Body                            string              `json:"body"`
+	IsBase64Encoded                 bool                `json:"isBase64Encoded"`
+	RequestContext                  *requestContext     `json:"requestContext"`
+}
+
+type requestContext struct {
+	DomainName   string    `json:"domainName"`
+	ConnectionID string    `json:"connectionId"` // API Gateway WebSocket API
+	ELB          *struct{} `json:"elb"`          // Application Load Balancer target
+	Path         string    `json:"path"`         // REST
+	Protocol     string    `json:"protocol"`     // REST
+	Identity     struct {
+		SourceIP string `json:"sourceIp"`
+	} `json:"identity"` // REST
+	HTTP *struct {
+		Method   string `json:"method"`
+		Path     string `json:"path"`
+		Protocol string `json:"protocol"`
+		SourceIP string `json:"sourceIp"`
+	} `json:"http"` // payload 2.0 and Function URL
+}
+
+// source tells the shape of a decoded event ("" when it is not an HTTP event this package serves).
+func (ev *event) source() Source {
+	rc := ev.RequestContext
+	switch {
+	case ev.Type != "" || rc == nil || rc.ConnectionID != "" || rc.ELB != nil:
+		return ""
+	case ev.Version == "2.0" && rc.HTTP != nil && rc.HTTP.Method != "":
+		if strings.Contains(rc.DomainName, ".lambda-url.") {
+			return SourceFunctionURL
+		}
+		return SourceHTTPAPI
+	case ev.HTTPMethod != "":
+		return SourceREST
+	}
+	return ""
+}
+
+// parts takes from ev what an *http.Request needs, as an event of shape src carries it.
+func (ev *event) parts(src Source) parts {
+	rc := ev.RequestContext
+	if rc == nil {
+		rc = &requestContext{}
+	}
+	if src == SourceREST {
+		return parts{
+			method: ev.HTTPMethod, path: firstNonEmpty(ev.Path, rc.Path), query: restQuery(ev),
+			proto: rc.Protocol, sourceIP: rc.Identity.SourceIP, domainName: rc.DomainName,
+			header: headerFromREST(ev), body: ev.Body, isBase64: ev.IsBase64Encoded,
+		}
+	}
+	p := parts{
+		query: ev.RawQueryString, domainName: rc.DomainName,
+		header: headerFromV2(ev.Headers, ev.Cookies), body: ev.Body, isBase64: ev.IsBase64Encoded,
+	}
+	if h := rc.HTTP; h != nil {
+		p.method, p.path, p.proto, p.sourceIP = h.Method, firstNonEmpty(ev.RawPath, h.Path), h.Protocol, h.SourceIP
+	} else {
+		p.path = ev.RawPath
+	}
+	return p
 }
 
 // Detect reports which HTTP shape raw is, or "" when it is not an HTTP event (a schedule, an SQS
@@ -61,23 +122,27 @@ type probe struct {
 // A payload 2.0 event whose requestContext.domainName contains ".lambda-url." is a Function URL
 // event; any other is an HTTP API event.
 func Detect(raw []byte) Source {
-	var p probe
-	if json.Unmarshal(raw, &p) != nil || p.Type != "" || p.RequestContext == nil {
+	var ev event
+	if json.Unmarshal(raw, &ev) != nil {
 		return ""
 	}
-	rc := p.RequestContext
-	switch {
-	case rc.ConnectionID != "" || rc.ELB != nil:
-		return ""
-	case p.Version == "2.0" && rc.HTTP != nil && rc.HTTP.Method != "":
-		if strings.Contains(rc.DomainName, ".lambda-url.") {
-			return SourceFunctionURL
-		}
-		return SourceHTTPAPI
-	case p.HTTPMethod != "":
-		return SourceREST
+	return ev.source()
+}
+
+// Handle serves raw through h when it is an HTTP event, decoding it only once (Detect then Serve
+// decode it twice): it returns the response and the shape, or "" and no error when raw is not an
+// HTTP event. Its errors are Serve's.
+func Handle(ctx context.Context, h http.Handler, raw []byte) (any, Source, error) {
+	var ev event
+	if json.Unmarshal(raw, &ev) != nil {
+		return nil, "", nil
 	}
-	return ""
+	src := ev.source()
+	if src == "" {
+		return nil, "", nil
+	}
+	resp, err := serve(ctx, h, src, ev.parts(src))
+	return resp, src, err
 }
 
 type sourceKey struct{}
@@ -96,40 +161,21 @@ func SourceFrom(ctx context.Context) Source {
 // does not decode as an event of src, when the event has no valid HTTP method, or when a body
 // marked isBase64Encoded is not valid base64. The error names the expected event shape.
 func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (any, error) {
-	var (
-		p   parts
-		err error
-	)
 	switch src {
-	case SourceHTTPAPI, SourceFunctionURL:
-		// A buffered Function URL event has the payload 2.0 shape: every field read here has the
-		// same name and place in both (events.LambdaFunctionURLRequest lacks only routeKey and stage).
-		var ev events.APIGatewayV2HTTPRequest
-		if err = json.Unmarshal(raw, &ev); err == nil {
-			rc := ev.RequestContext
-			p = parts{
-				method: rc.HTTP.Method, path: firstNonEmpty(ev.RawPath, rc.HTTP.Path), query: ev.RawQueryString,
-				proto: rc.HTTP.Protocol, sourceIP: rc.HTTP.SourceIP, domainName: rc.DomainName,
-				header: headerFromV2(ev.Headers, ev.Cookies), body: ev.Body, isBase64: ev.IsBase64Encoded,
-			}
-		}
-	case SourceREST:
-		var ev events.APIGatewayProxyRequest
-		if err = json.Unmarshal(raw, &ev); err == nil {
-			rc := ev.RequestContext
-			p = parts{
-				method: ev.HTTPMethod, path: firstNonEmpty(ev.Path, rc.Path), query: restQuery(ev),
-				proto: rc.Protocol, sourceIP: rc.Identity.SourceIP, domainName: rc.DomainName,
-				header: headerFromREST(ev), body: ev.Body, isBase64: ev.IsBase64Encoded,
-			}
-		}
+	case SourceHTTPAPI, SourceFunctionURL, SourceREST:
 	default:
 		return nil, fmt.Errorf("lambdahttp: %s: expected one of %q, %q, %q",
 			src.describe(), SourceHTTPAPI, SourceREST, SourceFunctionURL)
 	}
-	if err != nil {
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, fmt.Errorf("decode %s event: %w", src.describe(), err)
 	}
+	return serve(ctx, h, src, ev.parts(src))
+}
+
+// serve builds the request of p, runs h, and encodes what h wrote as the response type of src.
+func serve(ctx context.Context, h http.Handler, src Source, p parts) (any, error) {
 	req, err := p.request(context.WithValue(ctx, sourceKey{}, src))
 	if err != nil {
 		return nil, fmt.Errorf("malformed %s event: %w", src.describe(), err)
@@ -250,7 +296,7 @@ func headerFromV2(headers map[string]string, cookies []string) http.Header {
 }
 
 // headerFromREST prefers multiValueHeaders, which keep repeated headers apart.
-func headerFromREST(ev events.APIGatewayProxyRequest) http.Header {
+func headerFromREST(ev *event) http.Header {
 	if len(ev.MultiValueHeaders) == 0 {
 		return headerFromV2(ev.Headers, nil)
 	}
@@ -267,7 +313,7 @@ func headerFromREST(ev events.APIGatewayProxyRequest) http.Header {
 }
 
 // restQuery rebuilds the query string, which payload 1.0 only delivers already decoded.
-func restQuery(ev events.APIGatewayProxyRequest) string {
+func restQuery(ev *event) string {
 	if len(ev.MultiValueQueryStringParameters) > 0 {
 		return url.Values(ev.MultiValueQueryStringParameters).Encode()
 	}

@@ -634,3 +634,36 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 }
+
+// TestHandleAgreesWithDetectAndServe: Handle, which decodes an event once, answers exactly what
+// Detect then Serve answer, and leaves every other event alone.
+func TestHandleAgreesWithDetectAndServe(t *testing.T) {
+	t.Parallel()
+	files := []string{v2Sample, v2IAM, restSample, urlSample, "alb-lambda-target-request-multivalue-headers.json",
+		"apigw-websocket-request.json", "apigw-custom-auth-request-type-request.json", "sqs-event.json"}
+	inputs := [][]byte{[]byte(scheduledEvent), []byte(`{"action":"sync"}`), []byte(`[]`), []byte(`null`), []byte(`garbage`)}
+	for _, f := range files {
+		inputs = append(inputs, sample(t, f))
+	}
+	for i, raw := range inputs {
+		got, gotSrc, gotErr := lambdahttp.Handle(context.Background(), echo, raw)
+		wantSrc := lambdahttp.Detect(raw)
+		if gotSrc != wantSrc {
+			t.Errorf("input %d: Handle's shape %q, Detect's %q", i, gotSrc, wantSrc)
+			continue
+		}
+		if wantSrc == "" {
+			if got != nil || gotErr != nil {
+				t.Errorf("input %d: not HTTP, but Handle answered %v, %v", i, got, gotErr)
+			}
+			continue
+		}
+		want, wantErr := lambdahttp.Serve(context.Background(), echo, wantSrc, raw)
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Errorf("input %d: Handle err %v, Serve err %v", i, gotErr, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("input %d (%s): Handle and Serve differ (-Serve +Handle):\n%s", i, wantSrc, diff)
+		}
+	}
+}
