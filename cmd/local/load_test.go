@@ -74,39 +74,10 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	var stdout, stderr lockedBuffer
-	go func() {
-		done <- runWith(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, &stdout, &stderr, ready, emu)
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("server did not stop")
-		}
-		emu.Close()
-	}
+	base, _, stopServer := startLocal(t, emu)
+	var closeOnce sync.Once
+	stop := func() { stopServer(); closeOnce.Do(func() { emu.Close() }) }
 	t.Cleanup(stop)
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
 
 	var (
 		tally  loadTally

@@ -13,27 +13,15 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/contract"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 )
 
 // TestLocalOnEmulator is SPEC §9's promise: a plain POST /sync answers 202, a second 409, and
 // GET /status answers the status document, on the embedded emulator with no configuration.
 func TestLocalOnEmulator(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	var stdout, stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, &stdout, &stderr, ready)
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	base, stdout, stop := startLocal(t, nil)
+	t.Cleanup(stop)
 
 	steps := []struct {
 		method, path, contentType, body string
@@ -84,14 +72,47 @@ func TestLocalOnEmulator(t *testing.T) {
 	if out := stdout.String(); !strings.Contains(out, "curl -i -X POST "+base+"/sync") || !strings.Contains(out, "emulator") {
 		t.Errorf("banner lacks the curl lines or the emulator notice:\n%s", out)
 	}
-	cancel()
+	stop()
+	if !strings.Contains(stdout.String(), "stopped") {
+		t.Errorf("no clean stop: %s", stdout.String())
+	}
+}
+
+// startLocal runs the local server on a free loopback port (on emu when non-nil, else on an
+// emulator of its own) and returns its base URL, its output, and a stop that shuts it down,
+// waits for it (failing the test on a shutdown error) and may be called more than once.
+func startLocal(t *testing.T, emu *emulator.Emulator) (base string, stdout *lockedBuffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	stdout = &lockedBuffer{}
+	var stderr lockedBuffer
+	go func() {
+		done <- runWith(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, stdout, &stderr, ready, emu)
+	}()
 	select {
+	case base = <-ready:
 	case err := <-done:
-		if err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not stop")
+		cancel()
+		t.Fatalf("run ended early: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	var once sync.Once
+	return base, stdout, func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("server did not stop")
+			}
+		})
 	}
 }
 
