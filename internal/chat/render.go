@@ -158,6 +158,9 @@ func compose(st style, o Outcome, now time.Time) (paragraphs []string, note stri
 	switch {
 	case o.TimedOut:
 		return []string{timedOut(st, o.Action)}, ""
+	case o.Problem != nil && o.Action == ActionStatus && o.Problem.Code == problem.SyncThrottled:
+		// Graph throttled a read: the 10-minute rule of manual syncs has nothing to do with it.
+		return []string{"Microsoft Graph is throttling requests right now; try " + st.code("status") + " again in a minute."}, graphNote(st, o.Problem.Graph)
 	case o.Problem != nil:
 		return []string{problemText(st, o.Problem, now)}, graphNote(st, o.Problem.Graph)
 	}

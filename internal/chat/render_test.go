@@ -156,6 +156,12 @@ func TestRender(t *testing.T) {
 			teams: teamsWant("Intune allows one manual sync every 10 minutes. Try again in a few minutes."),
 		},
 		{
+			name:  "status read throttled by Graph",
+			o:     chat.Outcome{Action: "status", Problem: problem.New(problem.SyncThrottled, "Microsoft Graph asked to slow down; try again later.")},
+			slack: slackWant("Microsoft Graph is throttling requests right now; try `status` again in a minute."),
+			teams: teamsWant("Microsoft Graph is throttling requests right now; try **status** again in a minute."),
+		},
+		{
 			name:  "throttled past midnight",
 			o:     chat.Outcome{Action: "sync", Problem: throttled(ptr(time.Date(2026, 11, 29, 0, 4, 0, 0, time.UTC)), 480)},
 			now:   time.Date(2026, 11, 28, 23, 56, 0, 0, time.UTC),
