@@ -1,11 +1,13 @@
 // Package events holds sample invocation events, one JSON file per source the functions accept:
 // API Gateway HTTP API (payload 2.0) and REST API (payload 1.0) requests, buffered Lambda Function
-// URL requests, and scheduled events from EventBridge rules and EventBridge Scheduler.
+// URL requests, signed Slack and Teams requests, scheduled events from EventBridge rules and
+// EventBridge Scheduler, direct invocations, and an SQS batch of the fleet's fan-out messages.
 //
 // A developer passes a file to `sam local invoke -e events/<file>`; the end-to-end tests send the
 // same files to the Lambda runtime emulator through [FS]. The events are realistic in every field
 // but carry only placeholder identifiers (account 123456789012, documentation IP addresses) and
-// never a credential, token or Authorization header. The package holds data only.
+// never a credential or token: the signature headers of the Slack and Teams samples are
+// placeholders that the tests replace. The package holds data only.
 package events
 
 import "embed"

@@ -48,6 +48,9 @@ var samples = []struct {
 	{"functionurl-sync.json", functionURL, lambdahttp.SourceFunctionURL, request{Method: "POST", Path: "/sync"}},
 	{"functionurl-status.json", functionURL, lambdahttp.SourceFunctionURL, request{Method: "GET", Path: "/status"}},
 	{"schedule-eventbridge.json", eventBridge, "", request{}},
+	{"sqs-fleet.json", sqsBatch, "", request{}},
+	{"direct-sync.json", direct, "", request{}},
+	{"direct-fanout.json", direct, "", request{}},
 	{"schedule-scheduler.json", eventBridge, "", request{}},
 }
 
@@ -55,6 +58,10 @@ func v2() any          { return new(awsevents.APIGatewayV2HTTPRequest) }
 func restAPI() any     { return new(awsevents.APIGatewayProxyRequest) }
 func functionURL() any { return new(awsevents.LambdaFunctionURLRequest) }
 func eventBridge() any { return new(awsevents.EventBridgeEvent) }
+func sqsBatch() any    { return new(awsevents.SQSEvent) }
+
+// direct invocations have no aws-lambda-go type: they are the caller's own JSON.
+func direct() any { return new(map[string]any) }
 
 func read(t *testing.T, file string) []byte {
 	t.Helper()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	samples "github.com/autopilot-sync/autopilot-sync/events"
+
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -224,5 +226,30 @@ func TestChatTenant(t *testing.T) {
 	got = do(t, f, http.MethodPost, "/sync", slackForm, slackBody("status wingtip"))
 	if text, _ := got.body["text"].(string); got.status != 200 || !strings.Contains(text, "wingtip") {
 		t.Errorf("status wingtip: %d %v", got.status, got.body)
+	}
+}
+
+// TestSampleInvocations serves the events/ samples of direct invocations and of a fleet SQS batch.
+func TestSampleInvocations(t *testing.T) {
+	t.Parallel()
+	q := &fakeQueue{}
+	f := newFleetFunction(KindSync, q)
+	for _, tt := range []struct{ file, want string }{
+		{"direct-sync.json", `"result":"started"`},
+		{"direct-fanout.json", `"enqueued":5`},
+		{"sqs-fleet.json", `"batchItemFailures":[]`},
+	} {
+		raw, err := samples.FS.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.Invoke(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.file, err)
+		}
+		data, _ := json.Marshal(out)
+		if !strings.Contains(string(data), tt.want) {
+			t.Errorf("%s: %s, want %s", tt.file, data, tt.want)
+		}
 	}
 }
