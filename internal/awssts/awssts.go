@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/awsenv"
 	"github.com/aws/smithy-go"
 )
 
@@ -83,23 +84,14 @@ type Options struct {
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_STS_SIGNING_ALGORITHM. New validates them.
 func OptionsFromEnv(getenv func(string) string) Options {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	o := Options{
-		Region:           get("AWS_REGION"),
+	return Options{
+		Region:           awsenv.Region(getenv),
+		Endpoint:         awsenv.Endpoint(getenv, "STS"),
 		AccessKeyID:      get("AWS_ACCESS_KEY_ID"),
 		SecretAccessKey:  get("AWS_SECRET_ACCESS_KEY"),
 		SessionToken:     get("AWS_SESSION_TOKEN"),
 		SigningAlgorithm: get("AWS_STS_SIGNING_ALGORITHM"),
 	}
-	if o.Region == "" {
-		o.Region = get("AWS_DEFAULT_REGION")
-	}
-	if ignore, _ := strconv.ParseBool(get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")); !ignore {
-		o.Endpoint = get("AWS_ENDPOINT_URL_STS")
-		if o.Endpoint == "" {
-			o.Endpoint = get("AWS_ENDPOINT_URL")
-		}
-	}
-	return o
 }
 
 // Source requests client assertions from AWS STS. It is safe for concurrent use.

@@ -20,6 +20,8 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/awsenv"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -71,15 +73,15 @@ func New(queueURL string, o Options) (*Queue, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("FLEET_QUEUE_URL: %.200q is not an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/fleet", queueURL)
 	}
-	region := firstOf(o.Region, getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), regionOf(u.Hostname()))
+	region := firstOf(o.Region, awsenv.Region(getenv), regionOf(u.Hostname()))
 	if region == "" {
 		return nil, errors.New("AWS_REGION: not set, and the region of FLEET_QUEUE_URL is not in its host")
 	}
-	endpoint := firstOf(o.Endpoint, getenv("AWS_ENDPOINT_URL_SQS"), getenv("AWS_ENDPOINT_URL"))
+	endpoint := firstOf(o.Endpoint, awsenv.Endpoint(getenv, "SQS"))
 
 	opts := sqs.Options{
 		Region:      region,
-		Credentials: envCredentials(getenv),
+		Credentials: awsenv.Credentials(getenv),
 	}
 	if endpoint != "" {
 		opts.BaseEndpoint = aws.String(endpoint)
@@ -96,22 +98,6 @@ func New(queueURL string, o Options) (*Queue, error) {
 
 // URL returns the queue's URL.
 func (q *Queue) URL() string { return q.url }
-
-// envCredentials reads the static credentials Lambda puts in the environment.
-func envCredentials(getenv func(string) string) aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		c := aws.Credentials{
-			AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
-			SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
-			SessionToken:    getenv("AWS_SESSION_TOKEN"),
-			Source:          "environment",
-		}
-		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return aws.Credentials{}, errors.New("no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
-		}
-		return c, nil
-	})
-}
 
 // Failure is a tenant whose message SQS did not accept.
 type Failure struct {
