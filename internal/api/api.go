@@ -192,9 +192,7 @@ func (f *Function) serveHTTP(r *http.Request, arrived time.Time) answer {
 	if f.d.Err != nil {
 		return problemAnswer(misconfigured(f.d.Err))
 	}
-	var info graph.CallInfo
-	var vault time.Duration
-	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
+	ctx, tr := traced(ctx)
 
 	query := r.URL.Query()
 	var wait time.Duration
@@ -224,7 +222,7 @@ func (f *Function) serveHTTP(r *http.Request, arrived time.Time) answer {
 		}
 		a.tenant(name)
 	}
-	a.record(info, vault)
+	a.record(tr)
 	return a
 }
 
@@ -393,13 +391,26 @@ func (f *Function) badEvent(ctx context.Context, source, msg string) error {
 	return &InvocationError{Msg: msg}
 }
 
-// record adds what the invocation's own recorders saw of Graph and Key Vault to what the action
-// gathered itself (a fleet status records per tenant).
-func (a *answer) record(info graph.CallInfo, vault time.Duration) {
-	total := a.graph.Total + info.Total
-	if info.StatusCode != 0 {
-		a.graph = info
+// trace is what one invocation (or one tenant of a fleet status) saw of Graph and Key Vault.
+type trace struct {
+	graph graph.CallInfo
+	vault time.Duration
+}
+
+// traced returns ctx, recording the Graph answers and Key Vault reads under it into a new trace
+// (which, like the recorders it holds, serves one goroutine).
+func traced(ctx context.Context) (context.Context, *trace) {
+	t := &trace{}
+	return keyvault.WithReadTime(graph.WithCallInfo(ctx, &t.graph), &t.vault), t
+}
+
+// record adds what the invocation's trace saw to what the action gathered itself (a fleet status
+// traces each tenant on its own).
+func (a *answer) record(t *trace) {
+	total := a.graph.Total + t.graph.Total
+	if t.graph.StatusCode != 0 {
+		a.graph = t.graph
 	}
 	a.graph.Total = total
-	a.vault += vault
+	a.vault += t.vault
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
-	"github.com/autopilot-sync/autopilot-sync/internal/graph"
-	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -30,9 +28,7 @@ func chatBudget(p chat.Platform) time.Duration {
 // chat serves a Slack slash command or a Teams outgoing webhook within ctx's budget (chatBudget):
 // every outcome, 409 and 429 included, is an HTTP 200 answer in plain words (SPEC §7).
 func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
-	var info graph.CallInfo
-	var vault time.Duration
-	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
+	ctx, tr := traced(ctx)
 
 	var inner answer
 	in, _, p := f.selectTenant(ctx, cmd.Tenant)
@@ -81,8 +77,8 @@ func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
 		action: inner.action,
 		source: string(cmd.Platform),
 		result: inner.body,
-		graph:  info,
-		vault:  vault,
+		graph:  tr.graph,
+		vault:  tr.vault,
 	}
 }
 

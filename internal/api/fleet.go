@@ -6,8 +6,6 @@ import (
 
 	"context"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	graphpkg "github.com/autopilot-sync/autopilot-sync/internal/graph"
-	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"net/http"
 	"sync"
 
@@ -56,14 +54,13 @@ func (f *Function) fleetStatus(ctx context.Context) answer {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			// Each tenant records into its own CallInfo and read time (they are not safe to
-			// share); their times add up into the invocation's.
-			var info graphpkg.CallInfo
-			var read time.Duration
-			out.Tenants[i] = f.tenantStatus(keyvault.WithReadTime(graphpkg.WithCallInfo(ctx, &info), &read), name)
+			// Each tenant has its own trace (a trace serves one goroutine); their times add up
+			// into the invocation's.
+			tctx, tr := traced(ctx)
+			out.Tenants[i] = f.tenantStatus(tctx, name)
 			mu.Lock()
-			graph += info.Total
-			vault += read
+			graph += tr.graph.Total
+			vault += tr.vault
 			mu.Unlock()
 		})
 	}

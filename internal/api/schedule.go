@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/autopilot-sync/autopilot-sync/internal/graph"
-	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -95,9 +93,7 @@ func (f *Function) run(ctx context.Context, source, action, selector string, all
 	coldStart := !f.warm.Swap(true)
 	ctx, cancel := withBudget(ctx)
 	defer cancel()
-	var info graph.CallInfo
-	var vault time.Duration
-	ctx = keyvault.WithReadTime(graph.WithCallInfo(ctx, &info), &vault)
+	ctx, tr := traced(ctx)
 
 	var a answer
 	switch {
@@ -122,7 +118,7 @@ func (f *Function) run(ctx context.Context, source, action, selector string, all
 		}
 		a.tenant(name)
 	}
-	a.record(info, vault)
+	a.record(tr)
 	f.logSummary(ctx, source, a, started, coldStart)
 	if p, ok := a.body.(*problem.Problem); ok {
 		return nil, invocationError(p)
