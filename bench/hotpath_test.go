@@ -13,16 +13,19 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
 // fakeIntune is an in-process Intune that answers at once: the benchmarks measure our own code
 // between the raw event and the encoded answer, not Graph.
 type fakeIntune struct{ settings graph.Settings }
 
-func (f *fakeIntune) Get(context.Context) (graph.Settings, error) { return f.settings, nil }
-func (f *fakeIntune) Sync(context.Context) error                  { return nil }
-func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
-	return f.settings, nil
+func (f *fakeIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
+	return f.settings, tenant.Call{}, nil
+}
+func (f *fakeIntune) Sync(context.Context) (tenant.Call, error) { return tenant.Call{}, nil }
+func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
+	return f.settings, tenant.Call{}, nil
 }
 
 // hotPath is one benchmarked request: a sample event into a function.

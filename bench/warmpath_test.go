@@ -17,10 +17,11 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
 )
 
 // BenchmarkWarmPath measures a warm invocation in-process, wired as main wires it (config.Load,
-// api.Wire, Go's default transport, the production JSON logger to io.Discard), against the
+// wiring.Deps, Go's default transport, the production JSON logger to io.Discard), against the
 // emulator over TLS on loopback: the hot path plus the real Graph client and one Graph round trip,
 // without the Lambda runtime API. The difference to BenchmarkHotPath is the Graph client's cost.
 //
@@ -50,7 +51,7 @@ func BenchmarkWarmPath(b *testing.B) {
 			}
 			log := logs.New(io.Discard, os.Getenv)
 			cfg, cfgErr := config.Load(os.Getenv)
-			f := api.New(h.kind, api.Wire(cfg, cfgErr, tenant.Options{}, log))
+			f := api.New(h.kind, wiring.Deps(cfg, cfgErr, tenant.Options{}, log))
 			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "c6af9ac6-7b61-11e6-9a41-93e812345678"})
 			ctx, cancel := context.WithTimeout(ctx, time.Hour)
 			defer cancel()

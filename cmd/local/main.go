@@ -25,6 +25,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
 )
 
 func main() {
@@ -88,8 +89,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		opts.Transport = e.HTTPClient()
 	}
 	cfg, cfgErr := config.Load(getenv)
-	syncFn := api.New(api.KindSync, api.Wire(cfg, cfgErr, opts, log))
-	statusFn := api.New(api.KindStatus, api.Wire(cfg, cfgErr, opts, log))
+	syncFn := api.New(api.KindSync, wiring.Deps(cfg, cfgErr, opts, log))
+	statusFn := api.New(api.KindStatus, wiring.Deps(cfg, cfgErr, opts, log))
 
 	mux := http.NewServeMux()
 	mux.Handle("/sync", syncFn)

@@ -11,11 +11,12 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
 )
 
 func main() {
 	log := logs.New(os.Stdout, os.Getenv)
 	slog.SetDefault(log)
 	cfg, err := config.Load(os.Getenv)
-	lambda.Start(api.New(api.KindStatus, api.Wire(cfg, err, tenant.Options{}, log)).Invoke)
+	lambda.Start(api.New(api.KindStatus, wiring.Deps(cfg, err, tenant.Options{}, log)).Invoke)
 }

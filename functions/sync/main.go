@@ -12,16 +12,17 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
 )
 
 func main() {
 	log := logs.New(os.Stdout, os.Getenv)
 	slog.SetDefault(log)
 	cfg, err := config.Load(os.Getenv)
-	deps := api.Wire(cfg, err, tenant.Options{}, log)
+	deps := wiring.Deps(cfg, err, tenant.Options{}, log)
 	if err == nil && cfg.FleetQueueURL != "" {
 		q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})
-		deps = api.WithQueue(deps, q, err)
+		deps = wiring.WithQueue(deps, q, err)
 	}
 	lambda.Start(api.New(api.KindSync, deps).Invoke)
 }

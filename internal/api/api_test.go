@@ -31,19 +31,21 @@ type fakeIntune struct {
 	syncs     int
 }
 
-func (f *fakeIntune) Get(context.Context) (graph.Settings, error) { return f.settings, f.getErr }
-func (f *fakeIntune) Sync(context.Context) error {
+func (f *fakeIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
+	return f.settings, tenant.Call{}, f.getErr
+}
+func (f *fakeIntune) Sync(context.Context) (tenant.Call, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.syncs++
-	return f.syncErr
+	return tenant.Call{}, f.syncErr
 }
-func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
+func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
 	f.gotUpdate = &u
 	if u.SyncStatus != nil {
 		f.settings.SyncStatus = *u.SyncStatus
 	}
-	return f.settings, f.updateErr
+	return f.settings, tenant.Call{}, f.updateErr
 }
 
 var now = time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)
@@ -403,28 +405,6 @@ func TestParseWait(t *testing.T) {
 		got, p := parseWait(r.URL.Query())
 		if got != tt.want || (p != nil) != tt.wantBad {
 			t.Errorf("parseWait(%q) = %v, %v; want %v, bad %v", tt.query, got, p, tt.want, tt.wantBad)
-		}
-	}
-}
-
-func TestFinished(t *testing.T) {
-	t.Parallel()
-	requested := now
-	tests := []struct {
-		name string
-		s    graph.Settings
-		want bool
-	}{
-		{"completed after the request", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(time.Minute)}, true},
-		{"failed after the request", graph.Settings{SyncStatus: graph.SyncStatusFailed, LastSyncDateTime: now.Add(time.Second)}, true},
-		{"completed within clock skew", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(-3 * time.Second)}, true},
-		{"an older completion", graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: now.Add(-time.Hour)}, false},
-		{"still running", graph.Settings{SyncStatus: graph.SyncStatusInProgress, LastSyncDateTime: now.Add(time.Minute)}, false},
-		{"unknown", graph.Settings{SyncStatus: graph.SyncStatusUnknown, LastSyncDateTime: now.Add(time.Minute)}, false},
-	}
-	for _, tt := range tests {
-		if got := finished(tt.s, requested); got != tt.want {
-			t.Errorf("%s: finished = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

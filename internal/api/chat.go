@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
-	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; a request gets less from its
@@ -25,69 +23,32 @@ func chatBudget(p chat.Platform) time.Duration {
 	return slackBudget
 }
 
-// chat serves a Slack slash command or a Teams outgoing webhook within ctx's budget (chatBudget):
-// every outcome, 409 and 429 included, is an HTTP 200 answer in plain words (SPEC §7).
-func (f *Function) chat(ctx context.Context, cmd chat.Command) answer {
-	ctx, tr := traced(ctx)
-
-	var inner answer
-	in, _, p := f.selectTenant(ctx, cmd.Tenant)
-	switch {
-	case cmd.Action == chat.ActionHelp:
-		inner = answer{action: "chatHelp"}
-	case f.d.Err != nil:
-		inner = problemAnswer(misconfigured(f.d.Err))
-		inner.action = "chat" + cmd.Action
-	case cmd.Action == chat.ActionSync && f.kind == KindStatus:
-		inner = answer{action: "chatSyncNotHere"}
-	case p != nil:
-		inner = problemAnswer(p)
-		inner.action = "chat" + cmd.Action
-	case cmd.Action == chat.ActionSync:
-		var wait time.Duration
-		if deadline, ok := ctx.Deadline(); cmd.Wait && ok {
-			wait = time.Until(deadline) - chatWaitMargin
-		}
-		inner = f.sync(ctx, in, wait)
-		inner.action = "chatSync"
-	default:
-		inner = f.getStatus(ctx, in)
-		inner.action = "chatStatus"
+// chatSync serves `sync [wait] [tenant]` from Slack or Teams: the sync, and with "wait" its end as
+// far as the platform's deadline allows. Every outcome is a chat answer (SPEC §7).
+func (f *Function) chatSync(ctx context.Context, req *request) Outcome {
+	if f.d.Err != nil {
+		return failed(misconfigured(f.d.Err))
 	}
-
-	out := chat.Outcome{Action: cmd.Action, Tenant: cmd.Tenant}
-	if inner.action == "chatSyncNotHere" {
-		out.Action = chat.ActionSyncNotHere
+	var wait time.Duration
+	if deadline, ok := ctx.Deadline(); req.chat.Wait && ok {
+		wait = time.Until(deadline) - chatWaitMargin
 	}
-	switch body := inner.body.(type) {
-	case Started:
-		out.Result, out.RequestedAt, out.NextSyncAllowedAt = chat.ResultStarted, body.RequestedAt, body.NextSyncAllowedAt
-	case Outcome:
-		out.Result, out.RequestedAt, out.NextSyncAllowedAt = body.Result, body.RequestedAt, body.NextSyncAllowedAt
-		out.Status = chatStatus(body.Status)
-	case Status:
-		out.Status = chatStatus(body)
-	case *problem.Problem:
-		out.Problem = body
-		out.TimedOut = body.Code == problem.UpstreamTimeout
-	}
-	return answer{
-		status: http.StatusOK,
-		body:   chat.Render(cmd.Platform, out, f.d.Now()),
-		action: inner.action,
-		source: string(cmd.Platform),
-		result: inner.body,
-		graph:  tr.graph,
-		vault:  tr.vault,
-	}
+	return f.syncTenant(ctx, req.tenant, wait)
 }
 
-func chatStatus(s Status) *chat.Status {
-	return &chat.Status{
-		SyncStatus:                    string(s.SyncStatus),
-		LastSyncDateTime:              s.LastSyncDateTime,
-		LastManualSyncTriggerDateTime: s.LastManualSyncTriggerDateTime,
-		NextManualSyncAllowedAt:       s.NextManualSyncAllowedAt,
-		CanSyncNow:                    s.CanSyncNow,
+// chatStatus serves `status [tenant]`.
+func (f *Function) chatStatus(ctx context.Context, req *request) Outcome {
+	if f.d.Err != nil {
+		return failed(misconfigured(f.d.Err))
 	}
+	return f.status(ctx, req)
+}
+
+// chatHelp answers `help`, anything not understood, and `sync` at the status function (which
+// holds read rights only) with a pointer to the sync command.
+func (f *Function) chatHelp(_ context.Context, req *request) Outcome {
+	if req.chat.Action == chat.ActionSync {
+		return Outcome{Help: HelpSyncNotHere}
+	}
+	return Outcome{Help: HelpGeneral}
 }

@@ -1,21 +1,14 @@
 package api
 
 import (
-	"errors"
-	"time"
-
 	"context"
-	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	"net/http"
+	"errors"
 	"sync"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
-
-// Enqueuer queues one sync per tenant (SPEC §11 fan-out; fanout.Queue in production).
-type Enqueuer interface {
-	Enqueue(ctx context.Context, tenants []string) (int, error)
-}
 
 // fleetStatusBound is how many tenants are read at once for GET /status?tenant=all.
 const fleetStatusBound = 16
@@ -31,93 +24,82 @@ type TenantStatus struct {
 	Name   string `json:"name"`
 	Result string `json:"result"`
 	Detail string `json:"detail,omitempty"`
-	*Status
+	*autopilot.Status
 }
 
 // fleetStatus reads every tenant's settings concurrently, with a bound.
-func (f *Function) fleetStatus(ctx context.Context) answer {
-	names, err := f.tenants().Names(ctx)
+func (f *Function) fleetStatus(ctx context.Context, _ *request) Outcome {
+	names, err := f.d.Tenants.Names(ctx)
 	if err != nil {
-		a := problemAnswer(classify(err))
-		a.action = "fleetStatus"
-		return a
+		return failed(classify(err))
 	}
-	out := FleetStatus{Tenants: make([]TenantStatus, len(names))}
+	fleet := FleetStatus{Tenants: make([]TenantStatus, len(names))}
+	calls := make([]Calls, len(names))
 	sem := make(chan struct{}, fleetStatusBound)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		graph time.Duration
-		vault time.Duration
-	)
+	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			// Each tenant has its own trace (a trace serves one goroutine); their times add up
-			// into the invocation's.
-			tctx, tr := traced(ctx)
-			out.Tenants[i] = f.tenantStatus(tctx, name)
-			mu.Lock()
-			graph += tr.graph.Total
-			vault += tr.vault
-			mu.Unlock()
+			fleet.Tenants[i], calls[i] = f.tenantStatus(ctx, name)
 		})
 	}
 	wg.Wait()
-	a := answer{status: http.StatusOK, action: "fleetStatus", body: out}
-	a.graph.Total, a.vault = graph, vault
-	return a
+	o := Outcome{Fleet: &fleet}
+	for _, c := range calls {
+		o.Calls.merge(c)
+	}
+	return o
 }
 
-func (f *Function) tenantStatus(ctx context.Context, name string) TenantStatus {
+func (f *Function) tenantStatus(ctx context.Context, name string) (TenantStatus, Calls) {
 	in, _, p := f.selectTenant(ctx, name)
-	if p == nil {
-		s, err := in.Get(ctx)
-		if err == nil {
-			st := NewStatus(s, f.d.Now())
-			return TenantStatus{Name: name, Result: "ok", Status: &st}
-		}
-		p = classify(err)
+	if p != nil {
+		return TenantStatus{Name: name, Result: string(p.Code), Detail: p.Detail}, Calls{}
 	}
-	if p.Err != nil {
-		f.d.Log.WarnContext(ctx, "fleet status: tenant failed", "tenant", name, "code", string(p.Code), "error", p.Err.Error())
+	o := f.readStatus(ctx, in)
+	if o.Problem == nil {
+		return TenantStatus{Name: name, Result: "ok", Status: o.Status}, o.Calls
 	}
-	return TenantStatus{Name: name, Result: string(p.Code), Detail: p.Detail}
+	if o.Problem.Err != nil {
+		f.d.Log.WarnContext(ctx, "fleet status: tenant failed", "tenant", name, "code", string(o.Problem.Code), "error", o.Problem.Err.Error())
+	}
+	return TenantStatus{Name: name, Result: string(o.Problem.Code), Detail: o.Problem.Detail}, o.Calls
 }
 
-// fanOut enqueues one sync per tenant of the registry.
-func (f *Function) fanOut(ctx context.Context) answer {
-	a := answer{action: "fanOut"}
-	if f.d.Fleet == nil {
-		a.body = misconfigured(errFleetQueueUnset)
-		return a
+// QueueUnavailable is the error code of a failed fan-out (a Lambda error, never an HTTP answer).
+const QueueUnavailable problem.Code = "queueUnavailable"
+
+// Enqueued is the answer to a fan-out.
+type Enqueued struct {
+	Enqueued int `json:"enqueued"`
+}
+
+var (
+	errNoRegistry      = configError("TENANT_REGISTRY_SECRET_NAME: \"tenants\":\"all\" needs a tenant registry; a single-tenant deployment syncs with {\"action\":\"sync\"}")
+	errFleetQueueUnset = configError("FLEET_QUEUE_URL: required to enqueue a sync per tenant (\"tenants\":\"all\")")
+)
+
+// fanOut serves {"action":"sync","tenants":"all"}: one queued sync per tenant of the registry.
+func (f *Function) fanOut(ctx context.Context, _ *request) Outcome {
+	if _, single := f.d.Tenants.(Single); single {
+		return failed(misconfigured(errNoRegistry))
 	}
-	names, err := f.tenants().Names(ctx)
+	if f.d.Fleet == nil {
+		return failed(misconfigured(errFleetQueueUnset))
+	}
+	names, err := f.d.Tenants.Names(ctx)
 	if err != nil {
-		a.body = classify(err)
-		return a
+		return failed(classify(err))
 	}
 	n, err := f.d.Fleet.Enqueue(ctx, names)
 	if err != nil {
 		// The queue's error names the queue and the permission it needs, never a credential.
 		p := problem.New(QueueUnavailable, "Enqueueing the fleet's syncs failed: "+err.Error())
 		p.Err = err
-		a.body = p
-		return a
+		return failed(p)
 	}
-	a.status, a.body = http.StatusOK, Enqueued{Enqueued: n}
-	return a
-}
-
-// QueueUnavailable is the error code of a failed fan-out (a Lambda error, never an HTTP answer).
-const QueueUnavailable problem.Code = "queueUnavailable"
-
-var errFleetQueueUnset = configError("FLEET_QUEUE_URL: required to enqueue a sync per tenant (\"tenants\":\"all\")")
-
-// Enqueued is the answer to a fan-out.
-type Enqueued struct {
-	Enqueued int `json:"enqueued"`
+	return Outcome{Enqueued: &Enqueued{Enqueued: n}}
 }
 
 // configError is a configuration problem found while serving (answered as misconfigured).

@@ -16,6 +16,7 @@ import (
 
 	samples "github.com/autopilot-sync/autopilot-sync/events"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -27,11 +28,11 @@ type fakeFleet struct {
 
 func (f *fakeFleet) Select(_ context.Context, selector string) (Intune, string, error) {
 	if selector == "" {
-		return nil, "", ErrNoTenantSelected
+		return nil, "", autopilot.ErrNoTenantSelected
 	}
 	in, ok := f.tenants[selector]
 	if !ok {
-		return nil, "", fmt.Errorf("%q: %w", selector, ErrUnknownTenant)
+		return nil, "", fmt.Errorf("%q: %w", selector, autopilot.ErrUnknownTenant)
 	}
 	return in, selector, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/events"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
 // Real PATCH bodies: what the README and the events/ samples send, what people try, and what
@@ -138,28 +139,28 @@ func (f *fuzzIntune) settings() graph.Settings {
 		LastSyncDateTime: now, LastManualSyncTriggerDateTime: now.Add(-3 * time.Minute)}
 }
 
-func (f *fuzzIntune) Get(context.Context) (graph.Settings, error) {
+func (f *fuzzIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
 	if f.mode/10%2 == 1 { // the sync fails but the read of the settings after it works
-		return f.settings(), nil
+		return f.settings(), tenant.Call{}, nil
 	}
 	if err := f.err(); err != nil {
-		return graph.Settings{}, err
+		return graph.Settings{}, tenant.Call{}, err
 	}
-	return f.settings(), nil
+	return f.settings(), tenant.Call{}, nil
 }
 
-func (f *fuzzIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
+func (f *fuzzIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
 	if err := f.err(); err != nil {
-		return graph.Settings{}, err
+		return graph.Settings{}, tenant.Call{}, err
 	}
 	s := f.settings()
 	if u.SyncStatus != nil {
 		s.SyncStatus = *u.SyncStatus
 	}
-	return s, nil
+	return s, tenant.Call{}, nil
 }
 
-func (f *fuzzIntune) Sync(context.Context) error { return f.err() }
+func (f *fuzzIntune) Sync(context.Context) (tenant.Call, error) { return tenant.Call{}, f.err() }
 
 // sampleRequest is the HTTP part of an events/ sample, whatever its shape.
 type sampleRequest struct {

@@ -7,75 +7,68 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net/http"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// Status is the status document of SPEC §5.
-type Status struct {
-	ID                            string           `json:"id"`
-	SyncStatus                    graph.SyncStatus `json:"syncStatus"`
-	LastSyncDateTime              time.Time        `json:"lastSyncDateTime"`
-	LastManualSyncTriggerDateTime time.Time        `json:"lastManualSyncTriggerDateTime"`
-	// NextManualSyncAllowedAt is lastManualSyncTriggerDateTime + 10 min; null when no manual sync
-	// was ever triggered.
-	NextManualSyncAllowedAt *time.Time `json:"nextManualSyncAllowedAt"`
-	CanSyncNow              bool       `json:"canSyncNow"`
+// status serves GET /status, a scheduled status and {"action":"status"}: the status document.
+func (f *Function) status(ctx context.Context, req *request) Outcome {
+	in, name, p := f.selectTenant(ctx, req.tenant)
+	if p != nil {
+		return failed(p)
+	}
+	o := f.readStatus(ctx, in)
+	o.about(name)
+	return o
 }
 
-// NewStatus derives the status document from the settings at now.
-func NewStatus(s graph.Settings, now time.Time) Status {
-	st := Status{
-		ID:                            s.ID,
-		SyncStatus:                    s.SyncStatus,
-		LastSyncDateTime:              s.LastSyncDateTime.UTC(),
-		LastManualSyncTriggerDateTime: s.LastManualSyncTriggerDateTime.UTC(),
-		CanSyncNow:                    s.SyncStatus != graph.SyncStatusInProgress,
-	}
-	if !s.LastManualSyncTriggerDateTime.IsZero() {
-		next := st.LastManualSyncTriggerDateTime.Add(SyncInterval)
-		st.NextManualSyncAllowedAt = &next
-		st.CanSyncNow = st.CanSyncNow && !now.Before(next)
-	}
-	return st
-}
-
-func (f *Function) getStatus(ctx context.Context, in Intune) answer {
-	s, err := in.Get(ctx)
+// readStatus reads one tenant's settings into its status document.
+func (f *Function) readStatus(ctx context.Context, in Intune) Outcome {
+	var o Outcome
+	s, call, err := in.Get(ctx)
+	o.Calls.add(call, true)
 	if err != nil {
-		a := problemAnswer(classify(err))
-		a.action = "status"
-		return a
+		o.Problem = classify(err)
+		return o
 	}
-	return answer{status: http.StatusOK, action: "status", body: NewStatus(s, f.d.Now())}
+	st := autopilot.NewStatus(s, f.d.Now())
+	o.Status = &st
+	return o
 }
 
-func (f *Function) patchStatus(ctx context.Context, in Intune, r *http.Request, body []byte) answer {
-	u, p := parseUpdate(r.Header.Get("Content-Type"), body)
-	if p == nil {
-		s, err := in.Update(ctx, u)
-		if err == nil {
-			return answer{status: http.StatusOK, action: "update", body: NewStatus(s, f.d.Now())}
-		}
-		p = classify(err)
+// update serves PATCH /status: the Graph update, answered with the status document.
+func (f *Function) update(ctx context.Context, req *request) Outcome {
+	u, p := parseUpdate(req.contentType, req.body)
+	if p != nil {
+		return failed(p)
 	}
-	a := problemAnswer(p)
-	a.action = "update"
-	return a
+	in, name, p := f.selectTenant(ctx, req.tenant)
+	if p != nil {
+		return failed(p)
+	}
+	var o Outcome
+	s, call, err := in.Update(ctx, u)
+	o.Calls.add(call, true)
+	if err != nil {
+		o.Problem = classify(err)
+	} else {
+		st := autopilot.NewStatus(s, f.d.Now())
+		o.Status = &st
+	}
+	o.about(name)
+	return o
 }
 
-// patchBody is what a PATCH may hold; a field absent or null is left as it is.
-type patchBody struct {
-	LastSyncDateTime              *string `json:"lastSyncDateTime"`
-	LastManualSyncTriggerDateTime *string `json:"lastManualSyncTriggerDateTime"`
-	SyncStatus                    *string `json:"syncStatus"`
-}
+// updateFields are the fields a PATCH may hold, by their exact JSON names.
+var updateFields = []string{"lastSyncDateTime", "lastManualSyncTriggerDateTime", "syncStatus"}
 
-// parseUpdate validates a PATCH: JSON only (415 otherwise), the three known fields only,
-// RFC 3339 timestamps, a documented syncStatus, at least one field, nothing after the object.
+// parseUpdate validates a PATCH: JSON only (415 otherwise), one object holding only the three
+// known fields, each once and spelled exactly, as strings or null (null leaves a field as it
+// is); RFC 3339 timestamps whose +10 min can be encoded; a documented syncStatus; at least one
+// field; nothing after the object.
 func parseUpdate(contentType string, body []byte) (graph.SettingsUpdate, *problem.Problem) {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "application/json" {
@@ -84,50 +77,33 @@ func parseUpdate(contentType string, body []byte) (graph.SettingsUpdate, *proble
 	bad := func(detail string) (graph.SettingsUpdate, *problem.Problem) {
 		return graph.SettingsUpdate{}, problem.New(problem.BadRequest, detail)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var b patchBody
-	if err := dec.Decode(&b); err != nil {
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return bad("The body is empty; send a JSON object with lastSyncDateTime, lastManualSyncTriggerDateTime or syncStatus.")
-		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-			return bad("The body is not valid JSON.")
-		case errors.As(err, &typ) && typ.Field != "":
-			return bad("Field " + typ.Field + " must be a string.")
-		case errors.As(err, &typ):
-			return bad("The body must be a JSON object.")
-		default:
-			// DisallowUnknownFields: `json: unknown field "x"`: the name is the caller's own input.
-			return bad("The body has a field that cannot be updated; allowed: lastSyncDateTime, lastManualSyncTriggerDateTime, syncStatus.")
-		}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return bad("The body must hold one JSON object and nothing after it.")
+	fields, detail := decodeObject(body)
+	if detail != "" {
+		return bad(detail)
 	}
 	var u graph.SettingsUpdate
-	for _, field := range []struct {
+	for _, ts := range []struct {
 		name string
-		in   *string
 		out  **time.Time
 	}{
-		{"lastSyncDateTime", b.LastSyncDateTime, &u.LastSyncDateTime},
-		{"lastManualSyncTriggerDateTime", b.LastManualSyncTriggerDateTime, &u.LastManualSyncTriggerDateTime},
+		{"lastSyncDateTime", &u.LastSyncDateTime},
+		{"lastManualSyncTriggerDateTime", &u.LastManualSyncTriggerDateTime},
 	} {
-		if field.in == nil {
+		v, ok := fields[ts.name]
+		if !ok || v == nil {
 			continue
 		}
-		t, err := time.Parse(time.RFC3339Nano, *field.in)
+		t, err := time.Parse(time.RFC3339Nano, *v)
 		if err != nil {
-			return bad(field.name + " must be an RFC 3339 timestamp such as 2026-11-28T15:00:00Z.")
+			return bad(ts.name + " must be an RFC 3339 timestamp such as 2026-11-28T15:00:00Z.")
 		}
-		t = t.UTC()
-		*field.out = &t
+		if t = t.UTC(); t.After(autopilot.MaxTime.Add(-autopilot.SyncInterval)) {
+			return bad(ts.name + " is too late: the next manual sync it implies (10 minutes later) is past 9999-12-31T23:59:59Z.")
+		}
+		*ts.out = &t
 	}
-	if b.SyncStatus != nil {
-		s := graph.SyncStatus(*b.SyncStatus)
+	if v := fields["syncStatus"]; v != nil {
+		s := graph.SyncStatus(*v)
 		if !s.Known() {
 			return bad("syncStatus must be one of unknown, inProgress, completed, failed.")
 		}
@@ -137,4 +113,56 @@ func parseUpdate(contentType string, body []byte) (graph.SettingsUpdate, *proble
 		return bad("Nothing to update; send lastSyncDateTime, lastManualSyncTriggerDateTime or syncStatus.")
 	}
 	return u, nil
+}
+
+// decodeObject reads body as one JSON object of updateFields whose values are strings or null,
+// matching names exactly (encoding/json would match {"SYNCSTATUS":…} too) and refusing a field
+// given twice. The detail of a refusal never echoes the caller's input.
+func decodeObject(body []byte) (map[string]*string, string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	syntax := func(error) string { return "The body is not valid JSON." }
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return nil, "The body is empty; send a JSON object with lastSyncDateTime, lastManualSyncTriggerDateTime or syncStatus."
+	}
+	if err != nil {
+		return nil, syntax(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, "The body must be a JSON object."
+	}
+	fields := map[string]*string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntax(err)
+		}
+		name, _ := tok.(string)
+		known := false
+		for _, f := range updateFields {
+			known = known || name == f
+		}
+		if !known {
+			return nil, "The body has a field that cannot be updated; allowed: lastSyncDateTime, lastManualSyncTriggerDateTime, syncStatus."
+		}
+		if _, dup := fields[name]; dup {
+			return nil, "Field " + name + " is given more than once."
+		}
+		var v *string
+		if err := dec.Decode(&v); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) {
+				return nil, "Field " + name + " must be a string."
+			}
+			return nil, syntax(err)
+		}
+		fields[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, syntax(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, "The body must hold one JSON object and nothing after it."
+	}
+	return fields, ""
 }

@@ -3,29 +3,23 @@ package api
 import (
 	"context"
 	"errors"
-	"net/url"
+	"fmt"
 	"strings"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
-
-// AllTenants selects every tenant of the registry (GET /status?tenant=all, fan-out).
-const AllTenants = "all"
 
 // Tenants selects the tenant a request is about (SPEC §11). Select returns the tenant for a name
 // or tenant id, or the only tenant for "" in a single-tenant deployment; its errors wrap
-// ErrNoTenantSelected or ErrUnknownTenant, or are the errors of reading the registry.
+// autopilot.ErrNoTenantSelected or autopilot.ErrUnknownTenant, or are the errors of reading the
+// registry.
 type Tenants interface {
 	Select(ctx context.Context, selector string) (in Intune, name string, err error)
 	// Names lists every tenant, in registry order.
 	Names(ctx context.Context) ([]string, error)
 }
-
-// Errors of Tenants.Select.
-var (
-	ErrNoTenantSelected = errors.New("no tenant selected")
-	ErrUnknownTenant    = errors.New("unknown tenant")
-)
 
 // Single is the Tenants of a deployment without a registry: one Intune, selected by "" or by
 // its tenant id.
@@ -39,47 +33,56 @@ func (s Single) Select(_ context.Context, selector string) (Intune, string, erro
 	if selector == "" || strings.EqualFold(selector, s.TenantID) {
 		return s.Intune, "", nil
 	}
-	return nil, "", ErrUnknownTenant
+	return nil, "", autopilot.ErrUnknownTenant
 }
 
 // Names returns the one tenant's id.
 func (s Single) Names(context.Context) ([]string, error) { return []string{s.TenantID}, nil }
 
-// parseTenant reads ?tenant=<name|tenantId|all>.
-func parseTenant(q url.Values) (string, *problem.Problem) {
-	v, ok := q["tenant"]
-	if !ok {
-		return "", nil
+// Fleet selects tenants from the registry of SPEC §11.
+type Fleet struct{ Fleet *tenant.Fleet }
+
+// Select returns the registry's tenant of that name or tenant id.
+func (f Fleet) Select(ctx context.Context, selector string) (Intune, string, error) {
+	if selector == "" {
+		return nil, "", autopilot.ErrNoTenantSelected
 	}
-	if len(v) != 1 || v[0] == "" || len(v[0]) > 256 {
-		return "", problem.New(problem.BadRequest, "tenant must be given once, as a tenant name or tenant id.")
+	t, entry, err := f.Fleet.Tenant(ctx, selector)
+	if err != nil {
+		return nil, "", err
 	}
-	return strings.ToLower(strings.TrimSpace(v[0])), nil
+	return t, entry.Name, nil
+}
+
+// Names lists the registry's tenants.
+func (f Fleet) Names(ctx context.Context) ([]string, error) {
+	entries, err := f.Fleet.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	return names, nil
 }
 
 // selectTenant resolves selector; the problem says how to select when none or an unknown one
 // was given.
 func (f *Function) selectTenant(ctx context.Context, selector string) (Intune, string, *problem.Problem) {
-	in, name, err := f.tenants().Select(ctx, selector)
+	in, name, err := f.d.Tenants.Select(ctx, selector)
 	switch {
 	case err == nil:
 		return in, name, nil
-	case errors.Is(err, ErrNoTenantSelected):
+	case errors.Is(err, autopilot.ErrNoTenantSelected):
 		return nil, "", problem.New(problem.BadRequest,
 			"This deployment serves several tenants: select one with ?tenant=<name or tenant id> (chat: `sync <name>`, `status <name>`; direct invocation: a \"tenant\" field), or ?tenant=all for the status of every tenant.")
-	case errors.Is(err, ErrUnknownTenant):
-		p := problem.New(problem.UnknownTenant, "No tenant named "+quote(selector)+" is configured.")
+	case errors.Is(err, autopilot.ErrUnknownTenant):
+		p := problem.New(problem.UnknownTenant, fmt.Sprintf("No tenant named %s is configured.", quote(selector)))
 		p.Tenant = selector
 		return nil, "", p
 	}
 	return nil, "", classify(err)
-}
-
-func (f *Function) tenants() Tenants {
-	if f.d.Tenants != nil {
-		return f.d.Tenants
-	}
-	return Single{Intune: f.d.Intune, TenantID: f.d.TenantID}
 }
 
 // quote shows a caller's selector safely in a detail: printable ASCII only, at most 64 bytes.
@@ -93,13 +96,13 @@ func quote(s string) string {
 	return "\"" + b.String() + "\""
 }
 
-// tenant records which tenant an answer is about (fleet deployments only).
-func (a *answer) tenant(name string) {
+// about records which tenant an outcome is about (fleet deployments only).
+func (o *Outcome) about(name string) {
 	if name == "" {
 		return
 	}
-	a.tenantName = name
-	if p, ok := a.body.(*problem.Problem); ok && p.Tenant == "" {
-		p.Tenant = name
+	o.Tenant = name
+	if o.Problem != nil && o.Problem.Tenant == "" {
+		o.Problem.Tenant = name
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -16,39 +17,23 @@ const (
 	ActionSyncNotHere = "syncNotHere"
 )
 
-// The results of a sync (Outcome.Result).
-const (
-	ResultStarted    = "started"
-	ResultCompleted  = "completed"
-	ResultFailed     = "failed"
-	ResultInProgress = "inProgress" // "sync wait" ran out of time
-)
-
 // Outcome is what happened, in the terms the answer needs. The caller (package api) fills it.
 type Outcome struct {
 	// Action is ActionSync, ActionStatus, ActionHelp or ActionSyncNotHere.
 	Action string
-	// Result is the sync's result (ResultStarted …); empty for a problem and for status.
-	Result string
+	// Result is the sync's result (started, or after "sync wait" completed, failed or
+	// inProgress); empty for a problem and for status.
+	Result autopilot.Result
 	// RequestedAt and NextSyncAllowedAt belong to a sync Graph accepted.
 	RequestedAt, NextSyncAllowedAt time.Time
 	// Status is the status document, for status and for the settings after "sync wait".
-	Status *Status
+	Status *autopilot.Status
 	// Problem is any failure: a SPEC §5 code, or unknownTenant (SPEC §11), whose Detail is shown.
 	Problem *problem.Problem
 	// TimedOut reports that Graph did not answer within the chat platform's deadline.
 	TimedOut bool
 	// Tenant names the selected tenant; empty when none was selected.
 	Tenant string
-}
-
-// Status is the part of the status document of SPEC §5 that answers show.
-type Status struct {
-	SyncStatus                    string
-	LastSyncDateTime              time.Time
-	LastManualSyncTriggerDateTime time.Time
-	NextManualSyncAllowedAt       *time.Time
-	CanSyncNow                    bool
 }
 
 // SlackMessage is the answer to a Slack slash command
@@ -188,55 +173,55 @@ func timedOut(st style, action string) string {
 func syncText(st style, o Outcome, now time.Time) string {
 	var b strings.Builder
 	switch o.Result {
-	case ResultCompleted, ResultFailed:
+	case autopilot.Completed, autopilot.Failed:
 		at := now
 		if o.Status != nil && !o.Status.LastSyncDateTime.IsZero() {
 			at = o.Status.LastSyncDateTime
 		}
-		if o.Result == ResultCompleted {
+		if o.Result == autopilot.Completed {
 			fmt.Fprintf(&b, "Sync of Windows Autopilot devices completed at %s.", past(at, now))
 		} else {
 			fmt.Fprintf(&b, "Sync of Windows Autopilot devices failed at %s: %s.", past(at, now), intuneHint)
 		}
-	case ResultInProgress:
+	case autopilot.InProgress:
 		running := max(int(math.Round(now.Sub(o.RequestedAt).Seconds())), 0)
 		fmt.Fprintf(&b, "Sync of Windows Autopilot devices started at %s; still running after %d s. Use %s to follow it.",
 			past(o.RequestedAt, now), running, st.code("status"))
-	default: // ResultStarted
+	default: // started
 		fmt.Fprintf(&b, "Sync of Windows Autopilot devices started at %s.", past(o.RequestedAt, now))
 	}
 	if !o.NextSyncAllowedAt.IsZero() {
 		fmt.Fprintf(&b, " Next manual sync allowed at %s.", future(o.NextSyncAllowedAt, now))
 	}
-	if o.Result != ResultCompleted && o.Result != ResultFailed && o.Result != ResultInProgress {
+	if o.Result != autopilot.Completed && o.Result != autopilot.Failed && o.Result != autopilot.InProgress {
 		fmt.Fprintf(&b, " Use %s to follow it.", st.code("status"))
 	}
 	return b.String()
 }
 
-func statusText(st style, s Status, now time.Time) []string {
+func statusText(st style, s autopilot.Status, now time.Time) []string {
 	var lines []string
 	last := ""
 	if !s.LastSyncDateTime.IsZero() {
 		last = fmt.Sprintf("%s (%s)", past(s.LastSyncDateTime, now), ago(now.Sub(s.LastSyncDateTime)))
 	}
 	switch {
-	case s.SyncStatus == string(graph.SyncStatusCompleted) && last != "":
+	case s.SyncStatus == graph.SyncStatusCompleted && last != "":
 		lines = append(lines, "Last sync completed at "+last+".")
-	case s.SyncStatus == string(graph.SyncStatusCompleted):
+	case s.SyncStatus == graph.SyncStatusCompleted:
 		lines = append(lines, "Last sync completed.")
-	case s.SyncStatus == string(graph.SyncStatusFailed) && last != "":
+	case s.SyncStatus == graph.SyncStatusFailed && last != "":
 		lines = append(lines, "Last sync failed at "+last+": "+intuneHint+".")
-	case s.SyncStatus == string(graph.SyncStatusFailed):
+	case s.SyncStatus == graph.SyncStatusFailed:
 		lines = append(lines, "Last sync failed: "+intuneHint+".")
 	default:
 		switch s.SyncStatus {
-		case string(graph.SyncStatusInProgress):
+		case graph.SyncStatusInProgress:
 			lines = append(lines, "A sync is running.")
-		case string(graph.SyncStatusUnknown), "":
+		case graph.SyncStatusUnknown, "":
 			lines = append(lines, "Sync status is unknown.")
 		default: // a value Graph added later: shown as it is
-			lines = append(lines, "Sync status: "+st.esc(s.SyncStatus)+".")
+			lines = append(lines, "Sync status: "+st.esc(string(s.SyncStatus))+".")
 		}
 		if last != "" {
 			lines = append(lines, "Last sync: "+last+".")
@@ -255,11 +240,11 @@ func statusText(st style, s Status, now time.Time) []string {
 		lines = append(lines, "You can sync now.")
 	case next != nil && next.After(now):
 		line := fmt.Sprintf("Next manual sync allowed in %s (%s)", in(next.Sub(now)), future(*next, now))
-		if s.SyncStatus == string(graph.SyncStatusInProgress) {
+		if s.SyncStatus == graph.SyncStatusInProgress {
 			line += ", once the running sync has finished"
 		}
 		lines = append(lines, line+".")
-	case s.SyncStatus == string(graph.SyncStatusInProgress):
+	case s.SyncStatus == graph.SyncStatusInProgress:
 		lines = append(lines, "You can sync again once the running sync has finished.")
 	default:
 		lines = append(lines, "Next manual sync allowed in less than a minute.")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -91,7 +92,7 @@ func TestRender(t *testing.T) {
 		{
 			name: "completed after wait",
 			o: chat.Outcome{Action: "sync", Result: "completed", RequestedAt: at(15, 4, 10), NextSyncAllowedAt: at(15, 14, 10),
-				Status: &chat.Status{SyncStatus: "completed", LastSyncDateTime: at(15, 4, 25), LastManualSyncTriggerDateTime: at(15, 4, 10)}},
+				Status: &autopilot.Status{SyncStatus: "completed", LastSyncDateTime: at(15, 4, 25), LastManualSyncTriggerDateTime: at(15, 4, 10)}},
 			slack: slackWant("Sync of Windows Autopilot devices completed at 15:04 UTC. Next manual sync allowed at 15:15 UTC."),
 			teams: teamsWant("Sync of Windows Autopilot devices completed at 15:04 UTC. Next manual sync allowed at 15:15 UTC."),
 		},
@@ -104,14 +105,14 @@ func TestRender(t *testing.T) {
 		{
 			name: "failed after wait",
 			o: chat.Outcome{Action: "sync", Result: "failed", RequestedAt: at(15, 3, 50), NextSyncAllowedAt: at(15, 13, 50),
-				Status: &chat.Status{SyncStatus: "failed", LastSyncDateTime: at(15, 4, 20)}, Tenant: "fabrikam"},
+				Status: &autopilot.Status{SyncStatus: "failed", LastSyncDateTime: at(15, 4, 20)}, Tenant: "fabrikam"},
 			slack: slackWant("fabrikam: Sync of Windows Autopilot devices failed at 15:04 UTC: check Windows Autopilot devices in the Intune admin center. Next manual sync allowed at 15:14 UTC."),
 			teams: teamsWant("fabrikam: Sync of Windows Autopilot devices failed at 15:04 UTC: check Windows Autopilot devices in the Intune admin center. Next manual sync allowed at 15:14 UTC."),
 		},
 		{
 			name: "still running when the wait ran out",
 			o: chat.Outcome{Action: "sync", Result: "inProgress", RequestedAt: at(15, 4, 8), NextSyncAllowedAt: at(15, 14, 8),
-				Status: &chat.Status{SyncStatus: "inProgress"}},
+				Status: &autopilot.Status{SyncStatus: "inProgress"}},
 			slack: slackWant("Sync of Windows Autopilot devices started at 15:04 UTC; still running after 22 s. Use `status` to follow it. Next manual sync allowed at 15:15 UTC."),
 			teams: teamsWant("Sync of Windows Autopilot devices started at 15:04 UTC; still running after 22 s. Use **status** to follow it. Next manual sync allowed at 15:15 UTC."),
 		},
@@ -262,59 +263,59 @@ func TestRender(t *testing.T) {
 		},
 		{
 			name: "status completed, can sync",
-			o: chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "completed", LastSyncDateTime: at(14, 10, 5),
+			o: chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "completed", LastSyncDateTime: at(14, 10, 5),
 				LastManualSyncTriggerDateTime: at(14, 0, 0), NextManualSyncAllowedAt: ptr(at(14, 10, 0)), CanSyncNow: true}},
 			slack: slackWant("Last sync completed at 14:10 UTC (54 min ago).\nLast manual sync requested at 14:00 UTC (1 h ago).\nYou can sync now."),
 			teams: teamsWant("Last sync completed at 14:10 UTC (54 min ago).\n\nLast manual sync requested at 14:00 UTC (1 h ago).\n\nYou can sync now."),
 		},
 		{
 			name: "status running",
-			o: chat.Outcome{Action: "status", Tenant: "contoso", Status: &chat.Status{SyncStatus: "inProgress", LastSyncDateTime: at(12, 0, 0),
+			o: chat.Outcome{Action: "status", Tenant: "contoso", Status: &autopilot.Status{SyncStatus: "inProgress", LastSyncDateTime: at(12, 0, 0),
 				LastManualSyncTriggerDateTime: at(15, 1, 0), NextManualSyncAllowedAt: ptr(at(15, 11, 0))}},
 			slack: slackWant("contoso: A sync is running.\nLast sync: 12:00 UTC (3 h ago).\nLast manual sync requested at 15:01 UTC (3 min ago).\nNext manual sync allowed in 7 min (15:11 UTC), once the running sync has finished."),
 			teams: teamsWant("contoso: A sync is running.\n\nLast sync: 12:00 UTC (3 h ago).\n\nLast manual sync requested at 15:01 UTC (3 min ago).\n\nNext manual sync allowed in 7 min (15:11 UTC), once the running sync has finished."),
 		},
 		{
 			name: "status running long",
-			o: chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "inProgress", LastSyncDateTime: at(15, 4, 0),
+			o: chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "inProgress", LastSyncDateTime: at(15, 4, 0),
 				LastManualSyncTriggerDateTime: at(14, 30, 0), NextManualSyncAllowedAt: ptr(at(14, 40, 0))}},
 			slack: slackWant("A sync is running.\nLast sync: 15:04 UTC (less than a minute ago).\nLast manual sync requested at 14:30 UTC (34 min ago).\nYou can sync again once the running sync has finished."),
 			teams: teamsWant("A sync is running.\n\nLast sync: 15:04 UTC (less than a minute ago).\n\nLast manual sync requested at 14:30 UTC (34 min ago).\n\nYou can sync again once the running sync has finished."),
 		},
 		{
 			name:  "status failed days ago, never triggered by hand",
-			o:     chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "failed", LastSyncDateTime: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC), CanSyncNow: true}},
+			o:     chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "failed", LastSyncDateTime: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC), CanSyncNow: true}},
 			slack: slackWant("Last sync failed at 2026-11-25 09:30 UTC (3 days ago): check Windows Autopilot devices in the Intune admin center.\nNo manual sync has been requested yet.\nYou can sync now."),
 			teams: teamsWant("Last sync failed at 2026-11-25 09:30 UTC (3 days ago): check Windows Autopilot devices in the Intune admin center.\n\nNo manual sync has been requested yet.\n\nYou can sync now."),
 		},
 		{
 			name:  "status failed without time, yesterday's trigger",
-			o:     chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "failed", LastManualSyncTriggerDateTime: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), CanSyncNow: true}},
+			o:     chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "failed", LastManualSyncTriggerDateTime: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), CanSyncNow: true}},
 			slack: slackWant("Last sync failed: check Windows Autopilot devices in the Intune admin center.\nLast manual sync requested at 2026-11-27 12:00 UTC (1 day ago).\nYou can sync now."),
 			teams: teamsWant("Last sync failed: check Windows Autopilot devices in the Intune admin center.\n\nLast manual sync requested at 2026-11-27 12:00 UTC (1 day ago).\n\nYou can sync now."),
 		},
 		{
 			name:  "status completed without time",
-			o:     chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "completed", CanSyncNow: true}},
+			o:     chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "completed", CanSyncNow: true}},
 			slack: slackWant("Last sync completed.\nNo manual sync has been requested yet.\nYou can sync now."),
 			teams: teamsWant("Last sync completed.\n\nNo manual sync has been requested yet.\n\nYou can sync now."),
 		},
 		{
 			name:  "status unknown, never synced",
-			o:     chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "unknown", CanSyncNow: true}},
+			o:     chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "unknown", CanSyncNow: true}},
 			slack: slackWant("Sync status is unknown.\nNo sync has been recorded yet.\nNo manual sync has been requested yet.\nYou can sync now."),
 			teams: teamsWant("Sync status is unknown.\n\nNo sync has been recorded yet.\n\nNo manual sync has been requested yet.\n\nYou can sync now."),
 		},
 		{
 			name: "status value Graph added later",
-			o: chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "paused<b>", LastSyncDateTime: at(15, 0, 0),
+			o: chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "paused<b>", LastSyncDateTime: at(15, 0, 0),
 				LastManualSyncTriggerDateTime: at(14, 54, 45), NextManualSyncAllowedAt: ptr(at(15, 4, 45))}},
 			slack: slackWant("Sync status: paused&lt;b&gt;.\nLast sync: 15:00 UTC (4 min ago).\nLast manual sync requested at 14:54 UTC (9 min ago).\nNext manual sync allowed in less than a minute (15:05 UTC)."),
 			teams: teamsWant("Sync status: paused&lt;b&gt;.\n\nLast sync: 15:00 UTC (4 min ago).\n\nLast manual sync requested at 14:54 UTC (9 min ago).\n\nNext manual sync allowed in less than a minute (15:05 UTC)."),
 		},
 		{
 			name: "status not allowed although the time has passed",
-			o: chat.Outcome{Action: "status", Status: &chat.Status{SyncStatus: "completed", LastSyncDateTime: at(14, 55, 0),
+			o: chat.Outcome{Action: "status", Status: &autopilot.Status{SyncStatus: "completed", LastSyncDateTime: at(14, 55, 0),
 				LastManualSyncTriggerDateTime: at(14, 54, 30), NextManualSyncAllowedAt: ptr(at(15, 4, 30))}},
 			slack: slackWant("Last sync completed at 14:55 UTC (9 min ago).\nLast manual sync requested at 14:54 UTC (10 min ago).\nNext manual sync allowed in less than a minute."),
 			teams: teamsWant("Last sync completed at 14:55 UTC (9 min ago).\n\nLast manual sync requested at 14:54 UTC (10 min ago).\n\nNext manual sync allowed in less than a minute."),

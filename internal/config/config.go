@@ -11,12 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 // Defaults of SPEC §3.
 const (
 	DefaultAuthorityHost        = "https://login.microsoftonline.com"
-	DefaultGraphBaseURL         = "https://graph.microsoft.com/beta"
 	DefaultGraphCredentialName  = "graph-credential"
 	DefaultSecretCacheTTL       = 15 * time.Minute
 	FederatedTokenSourceAWSSTS  = "aws-sts"
@@ -93,7 +94,7 @@ func Load(getenv func(string) string) (Config, error) {
 		c.GraphCredentialSecretName = DefaultGraphCredentialName
 	}
 	if c.GraphBaseURL == "" {
-		c.GraphBaseURL = DefaultGraphBaseURL
+		c.GraphBaseURL = graph.DefaultBaseURL
 	}
 
 	var errs []error

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -24,7 +26,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GraphTenantID != "tenant" || c.GraphBaseURL != DefaultGraphBaseURL || c.AuthorityHost != DefaultAuthorityHost ||
+	if c.GraphTenantID != "tenant" || c.GraphBaseURL != graph.DefaultBaseURL || c.AuthorityHost != DefaultAuthorityHost ||
 		c.GraphCredentialSecretName != DefaultGraphCredentialName || c.SecretCacheTTL != DefaultSecretCacheTTL || c.AllowUnauthenticated {
 		t.Errorf("defaults not applied: %+v", c)
 	}

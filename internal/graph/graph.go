@@ -67,23 +67,16 @@ type SettingsUpdate struct {
 	SyncStatus                    *SyncStatus `json:"syncStatus,omitempty"`
 }
 
-// CallInfo describes the last Graph answer under a context, for logs and error answers, and the
-// time spent in all calls under it.
-type CallInfo struct {
+// Response describes Graph's answer to one call, for logs and error answers; it comes back
+// beside the value, as go-github returns its *Response.
+type Response struct {
+	// StatusCode is Graph's final HTTP status; 0 when Graph never answered.
 	StatusCode      int
 	RequestID       string
-	ClientRequestID string
+	ClientRequestID string // the one this call sent, whether or not Graph echoed it
 	Date            string
-	Duration        time.Duration // of the last call, retries included
-	Total           time.Duration // of every call recorded into this CallInfo
-}
-
-type callInfoKey struct{}
-
-// WithCallInfo returns a context under which the client records the identifiers of each Graph
-// answer into info (the last one wins). info must not be shared between concurrent calls.
-func WithCallInfo(ctx context.Context, info *CallInfo) context.Context {
-	return context.WithValue(ctx, callInfoKey{}, info)
+	// Duration is the time the call took, retries (and a read-back after a 204) included.
+	Duration time.Duration
 }
 
 // Options configures a Client. The zero value is ready for production.
@@ -174,31 +167,36 @@ func Scope(baseURL string) (string, error) {
 // Errors are *Error for Graph answers, or the transport or context error.
 //
 // https://learn.microsoft.com/graph/api/intune-enrollment-windowsautopilotsettings-get?view=graph-rest-beta
-func (c *Client) Get(ctx context.Context) (Settings, error) {
+func (c *Client) Get(ctx context.Context) (Settings, *Response, error) {
 	var s Settings
-	_, err := c.do(ctx, http.MethodGet, c.settings, nil, &s)
-	return s, err
+	resp, err := c.do(ctx, http.MethodGet, c.settings, nil, &s)
+	return s, resp, err
 }
 
 // Update patches windowsAutopilotSettings and returns the object as Graph now holds it (Graph
 // documents 200 with the object; on 204 the settings are read back). Needs
-// DeviceManagementServiceConfig.ReadWrite.All. Errors as for Get.
+// DeviceManagementServiceConfig.ReadWrite.All. Errors as for Get; the Response identifies the
+// PATCH, its Duration includes the read-back.
 //
 // https://learn.microsoft.com/graph/api/intune-enrollment-windowsautopilotsettings-update?view=graph-rest-beta
-func (c *Client) Update(ctx context.Context, u SettingsUpdate) (Settings, error) {
+func (c *Client) Update(ctx context.Context, u SettingsUpdate) (Settings, *Response, error) {
 	body, err := json.Marshal(u)
 	if err != nil {
-		return Settings{}, fmt.Errorf("graph: encode update: %w", err)
+		return Settings{}, &Response{}, fmt.Errorf("graph: encode update: %w", err)
 	}
 	var s Settings
-	status, err := c.do(ctx, http.MethodPatch, c.settings, body, &s)
+	resp, err := c.do(ctx, http.MethodPatch, c.settings, body, &s)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		return s, resp, err
+	}
+	s, back, err := c.Get(ctx)
+	resp.Duration += back.Duration
 	if err != nil {
-		return Settings{}, err
+		// The read-back failed: its answer is the one to report.
+		back.Duration = resp.Duration
+		return Settings{}, back, err
 	}
-	if status == http.StatusNoContent {
-		return c.Get(ctx)
-	}
-	return s, nil
+	return s, resp, nil
 }
 
 // Sync starts a sync of Windows Autopilot devices with the Windows Autopilot deployment service.
@@ -210,28 +208,28 @@ func (c *Client) Update(ctx context.Context, u SettingsUpdate) (Settings, error)
 // DeviceManagementServiceConfig.ReadWrite.All.
 //
 // https://learn.microsoft.com/graph/api/intune-enrollment-windowsautopilotsettings-sync?view=graph-rest-beta
-func (c *Client) Sync(ctx context.Context) error {
+func (c *Client) Sync(ctx context.Context) (*Response, error) {
 	retry := c.retry
 	retry.StatusCodes = []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 	retry.ShouldRetry = shouldRetry(retry.StatusCodes, c.now)
 	ctx = policy.WithRetryOptions(ctx, retry)
-	_, err := c.do(ctx, http.MethodPost, c.settings+"/sync", nil, nil)
-	return err
+	return c.do(ctx, http.MethodPost, c.settings+"/sync", nil, nil)
 }
 
-// do sends one request through the pipeline, records its identifiers, and decodes a 2xx body into
-// out (when out is non-nil and there is a body). It returns the final status code.
-func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (status int, err error) {
+// do sends one request through the pipeline and decodes a 2xx body into out (when out is non-nil
+// and there is a body). The Response is never nil: it says what Graph answered, if anything.
+func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (r *Response, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "graph."+method+" "+opName(endpoint), c.tracer, nil)
 	defer func() { endSpan(err) }()
+	r = &Response{}
 	req, err := runtime.NewRequest(ctx, method, endpoint)
 	if err != nil {
-		return 0, fmt.Errorf("graph: new request: %w", err)
+		return r, fmt.Errorf("graph: new request: %w", err)
 	}
 	req.Raw().Header.Set("Accept", "application/json")
 	if body != nil {
 		if err := req.SetBody(streamingBody(body), "application/json"); err != nil {
-			return 0, fmt.Errorf("graph: set body: %w", err)
+			return r, fmt.Errorf("graph: set body: %w", err)
 		}
 	}
 	// The body is read here, through a limit, rather than buffered whole by the pipeline.
@@ -239,40 +237,35 @@ func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, o
 
 	started := time.Now()
 	resp, err := c.pl.Do(req)
+	r.Duration = time.Since(started)
+	// Set by clientRequestIDPolicy on the first attempt, kept across retries.
+	r.ClientRequestID = req.Raw().Header.Get("client-request-id")
 	if err != nil {
-		return 0, fmt.Errorf("graph: %s %s: %w", method, opName(endpoint), err)
+		return r, fmt.Errorf("graph: %s %s: %w", method, opName(endpoint), err)
 	}
 	defer resp.Body.Close()
-	if info, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok {
-		took := time.Since(started)
-		*info = CallInfo{
-			StatusCode:      resp.StatusCode,
-			RequestID:       resp.Header.Get("request-id"),
-			ClientRequestID: resp.Header.Get("client-request-id"),
-			Date:            resp.Header.Get("Date"),
-			Duration:        took,
-			Total:           info.Total + took,
-		}
-		if info.ClientRequestID == "" {
-			info.ClientRequestID = req.Raw().Header.Get("client-request-id")
-		}
+	r.StatusCode = resp.StatusCode
+	r.RequestID = resp.Header.Get("request-id")
+	r.Date = resp.Header.Get("Date")
+	if id := resp.Header.Get("client-request-id"); id != "" {
+		r.ClientRequestID = id
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, newError(resp, req.Raw().Header.Get("client-request-id"), data, c.now())
+		return r, newError(resp, req.Raw().Header.Get("client-request-id"), data, c.now())
 	}
 	if readErr != nil {
-		return resp.StatusCode, fmt.Errorf("graph: %s %s: read answer: %w", method, opName(endpoint), readErr)
+		return r, fmt.Errorf("graph: %s %s: read answer: %w", method, opName(endpoint), readErr)
 	}
 	if len(data) > maxBodyBytes {
-		return resp.StatusCode, fmt.Errorf("graph: %s %s: %w: larger than %d bytes", method, opName(endpoint), ErrMalformedAnswer, maxBodyBytes)
+		return r, fmt.Errorf("graph: %s %s: %w: larger than %d bytes", method, opName(endpoint), ErrMalformedAnswer, maxBodyBytes)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("graph: %s %s: %w: %w", method, opName(endpoint), ErrMalformedAnswer, err)
+			return r, fmt.Errorf("graph: %s %s: %w: %w", method, opName(endpoint), ErrMalformedAnswer, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return r, nil
 }
 
 // ErrMalformedAnswer marks a 2xx answer whose body is not the JSON Graph documents.

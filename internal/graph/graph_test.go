@@ -51,26 +51,26 @@ func TestSyncStateMachine(t *testing.T) {
 	e, clock, c := setup(t)
 	ctx := context.Background()
 
-	var info graph.CallInfo
-	if err := c.Sync(graph.WithCallInfo(ctx, &info)); err != nil {
+	info, err := c.Sync(ctx)
+	if err != nil {
 		t.Fatalf("first sync: %v", err)
 	}
 	if info.StatusCode != 204 || info.RequestID == "" || info.ClientRequestID == "" {
 		t.Errorf("call info = %+v", info)
 	}
-	s, err := c.Get(ctx)
+	s, _, err := c.Get(ctx)
 	if err != nil || s.SyncStatus != graph.SyncStatusInProgress || !s.LastManualSyncTriggerDateTime.Equal(clock.Now()) {
 		t.Fatalf("after sync: %+v, %v", s, err)
 	}
 
-	err = c.Sync(ctx)
+	_, err = c.Sync(ctx)
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 409 || ge.Code == "" || ge.RequestID == "" || ge.ClientRequestID == "" {
 		t.Fatalf("second sync: %v (%+v)", err, ge)
 	}
 
 	clock.Advance(2 * time.Minute)
-	s, _ = c.Get(ctx)
+	s, _, _ = c.Get(ctx)
 	if s.SyncStatus != graph.SyncStatusCompleted {
 		t.Errorf("after SyncDuration: %q", s.SyncStatus)
 	}
@@ -85,7 +85,7 @@ func TestSyncStateMachine(t *testing.T) {
 		{emulator.RetryAfterDate, 8 * time.Minute, true},
 	} {
 		e.SetRetryAfterMode(tt.mode)
-		err := c.Sync(ctx)
+		_, err := c.Sync(ctx)
 		if !errors.As(err, &ge) || ge.StatusCode != 429 || ge.Code != "TooManyRequests" {
 			t.Fatalf("mode %d: %v", tt.mode, err)
 		}
@@ -97,7 +97,7 @@ func TestSyncStateMachine(t *testing.T) {
 		t.Errorf("Graph saw %d sync requests, want 6: 409 and 429 are never retried", n)
 	}
 	clock.Advance(10 * time.Minute)
-	if err := c.Sync(ctx); err != nil {
+	if _, err := c.Sync(ctx); err != nil {
 		t.Errorf("sync after ten minutes: %v", err)
 	}
 }
@@ -143,11 +143,11 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-func get(ctx context.Context, c *graph.Client) error  { _, err := c.Get(ctx); return err }
-func sync(ctx context.Context, c *graph.Client) error { return c.Sync(ctx) }
+func get(ctx context.Context, c *graph.Client) error  { _, _, err := c.Get(ctx); return err }
+func sync(ctx context.Context, c *graph.Client) error { _, err := c.Sync(ctx); return err }
 func update(ctx context.Context, c *graph.Client) error {
 	status := graph.SyncStatusFailed
-	_, err := c.Update(ctx, graph.SettingsUpdate{SyncStatus: &status})
+	_, _, err := c.Update(ctx, graph.SettingsUpdate{SyncStatus: &status})
 	return err
 }
 
@@ -157,7 +157,7 @@ func TestRetryAfterBeyondDeadlineIsNotWaited(t *testing.T) {
 	e.AddFault(emulator.Fault{Service: emulator.Graph, Status: 503, Header: http.Header{"Retry-After": {"20"}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := c.Get(ctx)
+	_, _, err := c.Get(ctx)
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 503 || ge.RetryAfter != 20*time.Second {
 		t.Fatalf("err = %v, want Graph 503 with Retry-After 20s", err)
@@ -185,7 +185,7 @@ func TestMalformedAnswers(t *testing.T) {
 			t.Parallel()
 			e, _, c := setup(t)
 			e.AddFault(tt.fault)
-			if _, err := c.Get(context.Background()); !errors.Is(err, tt.want) {
+			if _, _, err := c.Get(context.Background()); !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want %v", err, tt.want)
 			}
 		})
@@ -195,7 +195,7 @@ func TestMalformedAnswers(t *testing.T) {
 		e, _, c := setup(t)
 		big := `{"id":"` + strings.Repeat("a", 2<<20) + `"}`
 		e.AddFault(emulator.Fault{Service: emulator.Graph, Status: 200, Body: big})
-		if _, err := c.Get(context.Background()); err == nil {
+		if _, _, err := c.Get(context.Background()); err == nil {
 			t.Error("an answer over 1 MiB was accepted")
 		}
 	})
@@ -206,7 +206,7 @@ func TestUpdateAndUnknownStatus(t *testing.T) {
 	e, clock, c := setup(t)
 	when := clock.Now().Add(-time.Hour).Truncate(time.Second)
 	status := graph.SyncStatusFailed
-	got, err := c.Update(context.Background(), graph.SettingsUpdate{SyncStatus: &status, LastSyncDateTime: &when})
+	got, _, err := c.Update(context.Background(), graph.SettingsUpdate{SyncStatus: &status, LastSyncDateTime: &when})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestUpdateAndUnknownStatus(t *testing.T) {
 
 	e.SetPatchNoContent(true)
 	status = graph.SyncStatusCompleted
-	got, err = c.Update(context.Background(), graph.SettingsUpdate{SyncStatus: &status})
+	got, _, err = c.Update(context.Background(), graph.SettingsUpdate{SyncStatus: &status})
 	if err != nil || got.SyncStatus != graph.SyncStatusCompleted {
 		t.Errorf("update answered 204, then read back %+v, %v", got, err)
 	}
@@ -224,7 +224,7 @@ func TestUpdateAndUnknownStatus(t *testing.T) {
 	s := e.Settings(emulator.SeedTenantID)
 	s.SyncStatus = "someFutureValue"
 	e.SetSettings(emulator.SeedTenantID, s)
-	got, err = c.Get(context.Background())
+	got, _, err = c.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestPermissionErrors(t *testing.T) {
 	t.Parallel()
 	e, _, c := setup(t)
 	e.AddFault(emulator.Fault{Service: emulator.Graph, Status: 403, Times: 1})
-	_, err := c.Get(context.Background())
+	_, _, err := c.Get(context.Background())
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 403 {
 		t.Errorf("err = %v, want Graph 403", err)
@@ -271,7 +271,7 @@ func TestTracingHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Get(context.Background()); err != nil {
+	if _, _, err := c.Get(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

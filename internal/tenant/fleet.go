@@ -8,13 +8,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 )
 
 // ErrUnknownTenant is returned (wrapped, with the selector) by Fleet.Tenant when no registry
-// entry has that name or tenant id.
-var ErrUnknownTenant = errors.New("unknown tenant")
+// entry has that name or tenant id: the domain's own error.
+var ErrUnknownTenant = autopilot.ErrUnknownTenant
 
 // Overrides are the global cloud's endpoints when GRAPH_BASE_URL and AZURE_AUTHORITY_HOST are
 // explicitly configured; leave a field empty when its variable is unset (the defaults then

@@ -31,7 +31,7 @@ func readAll(ctx context.Context, f *tenant.Fleet) error {
 			if err != nil {
 				return err
 			}
-			if _, err := tn.Get(ctx); err != nil {
+			if _, _, err := tn.Get(ctx); err != nil {
 				return fmt.Errorf("%s: %w", en.Name, err)
 			}
 			return nil

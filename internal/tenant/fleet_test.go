@@ -112,7 +112,7 @@ func TestFleetTokensNeverCrossTenants(t *testing.T) {
 				if got.Name != en.Name {
 					errs <- fmt.Errorf("Tenant(%q) returned entry %q", en.Name, got.Name)
 				}
-				s, err := tn.Get(t.Context())
+				s, _, err := tn.Get(t.Context())
 				if err != nil {
 					errs <- err
 					return
@@ -158,13 +158,13 @@ func TestFleetSharedMultiTenantApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tn.Sync(t.Context()); err != nil {
+		if _, err := tn.Sync(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if tn, _, err := fleet.Tenant(t.Context(), a.TenantID); err != nil {
 		t.Fatal(err)
-	} else if _, err := tn.Get(t.Context()); err != nil {
+	} else if _, _, err := tn.Get(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	c := e.Counts()
@@ -241,7 +241,7 @@ func TestFleetConcurrentFirstUseBuildsOnce(t *testing.T) {
 				return
 			}
 			got[i] = tn
-			if _, err := tn.Get(t.Context()); err != nil {
+			if _, _, err := tn.Get(t.Context()); err != nil {
 				t.Error(err)
 			}
 		})
@@ -271,7 +271,7 @@ func TestFleetFollowsRegistryChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tn.Get(t.Context()); err != nil {
+		if _, _, err := tn.Get(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		before[name] = tn
@@ -296,7 +296,7 @@ func TestFleetFollowsRegistryChanges(t *testing.T) {
 	if err != nil || tn == before["b"] || en.ClientID != b2.ClientID {
 		t.Fatalf("changed tenant: %p (before %p), %v, %v", tn, before["b"], en, err)
 	}
-	if _, err := tn.Get(t.Context()); err != nil {
+	if _, _, err := tn.Get(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := fleet.Tenant(t.Context(), "c"); !errors.Is(err, tenant.ErrUnknownTenant) {
@@ -405,11 +405,11 @@ func TestFleetNationalClouds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tn.Sync(ctx); err != nil {
+		if _, err := tn.Sync(ctx); err != nil {
 			t.Fatalf("%s (%s): sync: %v", en.Name, en.Cloud, err)
 		}
 		for range i {
-			s, err := tn.Get(ctx)
+			s, _, err := tn.Get(ctx)
 			if err != nil {
 				t.Fatalf("%s: get: %v", en.Name, err)
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"io"
 	"strings"
 
@@ -21,7 +23,7 @@ const (
 
 // AllSelector is the reserved selector for "every tenant" (GET /status?tenant=all, fan-out); no
 // tenant may be named so.
-const AllSelector = "all"
+const AllSelector = autopilot.AllTenants
 
 const (
 	maxNameLength       = 63
@@ -226,7 +228,7 @@ func decodeEntry(re *RegistryError, i int, r json.RawMessage) (Entry, bool) {
 func CloudEndpoints(cloud string, graphBaseOverride, authorityOverride string) (graphBaseURL, authorityHost string, err error) {
 	switch cloud {
 	case CloudGlobal, "":
-		graphBaseURL, authorityHost = config.DefaultGraphBaseURL, config.DefaultAuthorityHost
+		graphBaseURL, authorityHost = graph.DefaultBaseURL, config.DefaultAuthorityHost
 		if graphBaseOverride != "" {
 			graphBaseURL = strings.TrimRight(graphBaseOverride, "/")
 		}

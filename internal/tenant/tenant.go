@@ -122,52 +122,72 @@ func New(vault *keyvault.Store, app App, o Options) *Tenant {
 // (an empty secret, an unreadable certificate).
 var ErrCredentialUnusable = errors.New("graph credential unusable")
 
+// Call is what one call to a tenant saw, for the invocation's log line and problems: Graph's last
+// answer, and the time spent in Graph and in Key Vault (reading the Graph credential).
+type Call struct {
+	// Graph is the last Graph answer (StatusCode 0 when Graph was not reached).
+	Graph graph.Response
+	// GraphTime adds up every Graph call: a rotation retry makes two.
+	GraphTime time.Duration
+	// VaultTime is the time spent waiting for the Graph credential's secret (token included).
+	VaultTime time.Duration
+}
+
 // Get reads the tenant's windowsAutopilotSettings (graph.Client.Get, with rotation).
-func (t *Tenant) Get(ctx context.Context) (graph.Settings, error) {
+func (t *Tenant) Get(ctx context.Context) (graph.Settings, Call, error) {
 	var s graph.Settings
-	err := t.do(ctx, func(c *graph.Client) (err error) { s, err = c.Get(ctx); return err })
-	return s, err
+	call, err := t.do(ctx, func(c *graph.Client) (r *graph.Response, err error) { s, r, err = c.Get(ctx); return r, err })
+	return s, call, err
 }
 
 // Update patches the tenant's windowsAutopilotSettings (graph.Client.Update, with rotation).
-func (t *Tenant) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, error) {
+func (t *Tenant) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, Call, error) {
 	var s graph.Settings
-	err := t.do(ctx, func(c *graph.Client) (err error) { s, err = c.Update(ctx, u); return err })
-	return s, err
+	call, err := t.do(ctx, func(c *graph.Client) (r *graph.Response, err error) { s, r, err = c.Update(ctx, u); return r, err })
+	return s, call, err
 }
 
 // Sync starts a sync of the tenant's Autopilot devices (graph.Client.Sync, with rotation).
-func (t *Tenant) Sync(ctx context.Context) error {
-	return t.do(ctx, func(c *graph.Client) error { return c.Sync(ctx) })
+func (t *Tenant) Sync(ctx context.Context) (Call, error) {
+	return t.do(ctx, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
 }
 
 // do runs call with the current Graph client; on a Graph 401 it rebuilds the client from a fresh
 // read of the secret and runs call once more.
-func (t *Tenant) do(ctx context.Context, call func(*graph.Client) error) error {
-	c, err := t.graphClient(ctx, nil, false)
-	if err != nil {
+func (t *Tenant) do(ctx context.Context, call func(*graph.Client) (*graph.Response, error)) (Call, error) {
+	var info Call
+	run := func(c *graph.Client) error {
+		r, err := call(c)
+		if r != nil {
+			info.Graph = *r
+			info.GraphTime += r.Duration
+		}
 		return err
 	}
-	err = call(c)
+	c, err := t.graphClient(ctx, nil, false, &info)
+	if err != nil {
+		return info, err
+	}
+	err = run(c)
 	var fresh *graph.Client
 	var rebuildErr error
 	switch {
 	case graphRefusedToken(err):
 		// SPEC §4: drop the credential, re-read the secret once, retry once.
-		fresh, rebuildErr = t.graphClient(ctx, c, false)
+		fresh, rebuildErr = t.graphClient(ctx, c, false, &info)
 	case entraRefusedCredential(err):
 		// Only a newer secret can help: the same one would be refused again.
-		fresh, rebuildErr = t.graphClient(ctx, c, true)
+		fresh, rebuildErr = t.graphClient(ctx, c, true, &info)
 	default:
-		return err
+		return info, err
 	}
 	switch {
 	case errors.Is(rebuildErr, errSameCredential):
-		return err
+		return info, err
 	case rebuildErr != nil:
-		return rebuildErr
+		return info, rebuildErr
 	}
-	return call(fresh)
+	return info, run(fresh)
 }
 
 // errSameCredential says Key Vault still holds the version of the secret a refused credential
@@ -191,7 +211,7 @@ func entraRefusedCredential(err error) bool {
 // graphClient returns the live Graph client, building it on first use. With stale set, it
 // replaces stale (unless another caller already did) from a fresh read of the secret. Concurrent
 // callers wait for one build: one secret read and one token request per process.
-func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client, onlyNewer bool) (*graph.Client, error) {
+func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client, onlyNewer bool, info *Call) (*graph.Client, error) {
 	if c := t.client.Load(); c != nil && c != stale {
 		return c, nil
 	}
@@ -208,7 +228,9 @@ func (t *Tenant) graphClient(ctx context.Context, stale *graph.Client, onlyNewer
 	if stale != nil {
 		read = t.vault.Refresh
 	}
+	readStarted := time.Now()
 	secret, err := read(ctx, t.credentialSecret)
+	info.VaultTime += time.Since(readStarted)
 	if err != nil {
 		return nil, fmt.Errorf("graph credential: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func TestWarmCallsReuseSecretAndTokens(t *testing.T) {
 	errs := make(chan error, 100)
 	for range 100 {
 		wg.Go(func() {
-			if _, err := tn.Get(ctx); err != nil {
+			if _, _, err := tn.Get(ctx); err != nil {
 				errs <- err
 			}
 		})
@@ -79,7 +80,7 @@ func TestRotationOn401(t *testing.T) {
 	t.Parallel()
 	e, tn := setup(t)
 	ctx := context.Background()
-	if _, err := tn.Get(ctx); err != nil {
+	if _, _, err := tn.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The admin rotates the Graph app's secret in Entra and in Key Vault.
@@ -88,7 +89,7 @@ func TestRotationOn401(t *testing.T) {
 	e.SetSecret(emulator.SeedGraphCredentialSecret, newSecret, "")
 	e.ResetCounts()
 
-	if _, err := tn.Get(ctx); err != nil {
+	if _, _, err := tn.Get(ctx); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	c := e.Counts()
@@ -97,7 +98,7 @@ func TestRotationOn401(t *testing.T) {
 	}
 	// Warm again: nothing more from Key Vault or Entra.
 	e.ResetCounts()
-	if err := tn.Sync(ctx); err != nil {
+	if _, err := tn.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if c := e.Counts(); len(c.SecretReads) != 0 || len(c.Tokens) != 0 {
@@ -109,7 +110,7 @@ func TestRotationRetriesOnlyOnce(t *testing.T) {
 	t.Parallel()
 	e, tn := setup(t)
 	e.AddFault(emulator.Fault{Service: emulator.Graph, Status: 401})
-	_, err := tn.Get(context.Background())
+	_, _, err := tn.Get(context.Background())
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 401 {
 		t.Fatalf("err = %v, want Graph 401", err)
@@ -125,10 +126,10 @@ func Test403IsNotRotation(t *testing.T) {
 	e, tn := setup(t)
 	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: emulator.SeedGraphClientID, Roles: []string{emulator.RoleReadAll},
 		Secret: mustSecret(t, e)})
-	if _, err := tn.Get(context.Background()); err != nil {
+	if _, _, err := tn.Get(context.Background()); err != nil {
 		t.Fatalf("read with Read.All: %v", err)
 	}
-	err := tn.Sync(context.Background())
+	_, err := tn.Sync(context.Background())
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 403 {
 		t.Fatalf("err = %v, want Graph 403", err)
@@ -153,7 +154,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, "wrong-"+randomString(t), "")
-		_, err := tn.Get(context.Background())
+		_, _, err := tn.Get(context.Background())
 		var af *azidentity.AuthenticationFailedError
 		if !errors.As(err, &af) || af.RawResponse == nil || af.RawResponse.StatusCode != 401 {
 			t.Fatalf("err = %v, want Entra's 401", err)
@@ -166,7 +167,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.DeleteSecret(emulator.SeedGraphCredentialSecret)
-		_, err := tn.Get(context.Background())
+		_, _, err := tn.Get(context.Background())
 		var ve *keyvault.Error
 		if !errors.As(err, &ve) || !ve.NotFound {
 			t.Fatalf("err = %v, want a not-found keyvault.Error", err)
@@ -176,7 +177,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.AddFault(emulator.Fault{Service: emulator.Vault, Status: 500})
-		_, err := tn.Get(context.Background())
+		_, _, err := tn.Get(context.Background())
 		var ve *keyvault.Error
 		if !errors.As(err, &ve) || ve.NotFound || ve.StatusCode != 500 {
 			t.Fatalf("err = %v, want a keyvault.Error with 500", err)
@@ -189,7 +190,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, " ", "")
-		if _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
+		if _, _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
 			t.Fatalf("err = %v, want ErrCredentialUnusable", err)
 		}
 	})
@@ -197,7 +198,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, "not a pem", "application/x-pem-file")
-		if _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
+		if _, _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
 			t.Fatalf("err = %v, want ErrCredentialUnusable", err)
 		}
 	})
@@ -232,7 +233,7 @@ func TestCertificateCredentials(t *testing.T) {
 			e, tn := setup(t)
 			e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: emulator.SeedGraphClientID, Certificate: cert})
 			e.SetSecret(emulator.SeedGraphCredentialSecret, tt.value, tt.contentType)
-			if err := tn.Sync(context.Background()); err != nil {
+			if _, err := tn.Sync(context.Background()); err != nil {
 				t.Fatalf("sync with a %s certificate: %v", tt.name, err)
 			}
 			if n := e.Counts().Tokens[emulator.SeedGraphClientID]; n != 1 {
@@ -270,21 +271,41 @@ func randomString(t *testing.T) string {
 // Vault, another whose deadline is near gives up in time instead of queueing past it.
 func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
 	t.Parallel()
-	e, tn := setup(t)
-	e.AddFault(emulator.Fault{Service: emulator.Vault, PathContains: "/secrets/", Delay: 1500 * time.Millisecond, Times: 1})
+	e, err := emulator.Start(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	env := e.Seed()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The secret read hangs until the test lets it go; its start is an event to wait on.
+	reading, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	transport := transportFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.Contains(r.URL.Path, "/secrets/") && r.Header.Get("Authorization") != "" {
+			once.Do(func() { close(reading) })
+			<-release
+		}
+		return e.HTTPClient().Do(r)
+	})
+	tn, _, err := tenant.Open(cfg, tenant.Options{Transport: transport})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first := make(chan error, 1)
-	go func() { _, err := tn.Get(context.Background()); first <- err }()
-	time.Sleep(100 * time.Millisecond) // let the first call start building
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	go func() { _, _, err := tn.Get(context.Background()); first <- err }()
+	<-reading // the first call is building the Graph client
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	began := time.Now()
-	_, err := tn.Get(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) {
+	// Were the second call queued behind the build, it would succeed once the build is done,
+	// which only happens after release below.
+	if _, _, err := tn.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want the deadline", err)
 	}
-	if took := time.Since(began); took > time.Second {
-		t.Errorf("gave up after %v, past its 200 ms deadline", took)
-	}
+	close(release)
 	if err := <-first; err != nil {
 		t.Errorf("the building call: %v", err)
 	}
@@ -292,3 +313,7 @@ func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
 		t.Errorf("secret reads = %d, want 1", n)
 	}
 }
+
+type transportFunc func(*http.Request) (*http.Response, error)
+
+func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,24 +1,29 @@
-package api
+// Package wiring builds a function's dependencies from its configuration, once, at cold start:
+// the bootstrap identity and Key Vault, the tenant (or the fleet's registry), the caller checks.
+// The mains and cmd/local call it; the request path never does. Problems are logged once, here;
+// requests then answer 500 misconfigured (or 401 when no caller check is configured). It links
+// no SQS client: the sync function's main adds the fan-out queue (WithQueue), so the status
+// binary never carries one.
+package wiring
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
-// Wire builds a function's Deps from its configuration (or the error loading it): the tenant
-// behind the bootstrap identity and Key Vault, or the fleet's registry. The fan-out queue is the
-// sync function's alone: its main adds it (WithQueue), so the status binary never links SQS. Problems are logged once, here, at cold start;
-// requests then answer 500 misconfigured (or 401 when no caller check is configured).
-func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) Deps {
-	d := Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated,
+// Deps builds a function's dependencies from its configuration (or the error loading it): the
+// tenant behind the bootstrap identity and Key Vault, or the fleet's registry, and the caller
+// checks.
+func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) api.Deps {
+	d := api.Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated,
 		CallerChecksConfigured: cfg.AuthSchemesConfigured(), TenantID: cfg.GraphTenantID}
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
 		// No Azure secret in AWS (SPEC §4): the identity that reads Key Vault proves itself with
@@ -38,7 +43,7 @@ func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) D
 		} else {
 			d.Intune = t
 			if cfg.TenantRegistrySecretName != "" {
-				d.Tenants = fleetTenants{tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
+				d.Tenants = api.Fleet{Fleet: tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
 					tenant.Overrides{GraphBaseURL: cfg.GraphBaseURL, AuthorityHost: cfg.AuthorityHost}, o)}
 			}
 			if cfg.AuthSchemesConfigured() {
@@ -61,7 +66,7 @@ func Wire(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) D
 }
 
 // WithQueue adds the fan-out queue of FLEET_QUEUE_URL to d (SPEC §11), or the error building it.
-func WithQueue(d Deps, q Enqueuer, err error) Deps {
+func WithQueue(d api.Deps, q api.Enqueuer, err error) api.Deps {
 	switch {
 	case err != nil:
 		d.Err = errors.Join(d.Err, &config.Error{Err: fmt.Errorf("FLEET_QUEUE_URL: %w", err)})
@@ -69,33 +74,4 @@ func WithQueue(d Deps, q Enqueuer, err error) Deps {
 		d.Fleet = q
 	}
 	return d
-}
-
-// fleetTenants selects tenants from the registry of SPEC §11.
-type fleetTenants struct{ fleet *tenant.Fleet }
-
-func (f fleetTenants) Select(ctx context.Context, selector string) (Intune, string, error) {
-	if selector == "" {
-		return nil, "", ErrNoTenantSelected
-	}
-	t, entry, err := f.fleet.Tenant(ctx, selector)
-	if errors.Is(err, tenant.ErrUnknownTenant) {
-		return nil, "", fmt.Errorf("%w: %w", ErrUnknownTenant, err)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	return t, entry.Name, nil
-}
-
-func (f fleetTenants) Names(ctx context.Context) ([]string, error) {
-	entries, err := f.fleet.Entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Name
-	}
-	return names, nil
 }

@@ -1,0 +1,229 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+)
+
+// MaxBodyBytes is the largest request body accepted (SPEC §5: larger is 413).
+const MaxBodyBytes = 64 << 10
+
+// MaxWait is the longest ?wait a caller may ask for (SPEC §5), below API Gateway's 30 s limit.
+const MaxWait = 25 * time.Second
+
+// httpBudget bounds an HTTP request from its arrival: API Gateway stops waiting after 30 s, a
+// cold start's init included.
+const httpBudget = 29 * time.Second
+
+// request is an invocation as the actions see it, whatever its source.
+type request struct {
+	sel    selector
+	source Source
+	// HTTP requests.
+	contentType string
+	body        []byte
+	wait        time.Duration
+	// tenant selects a tenant ("" none); sel.all or sel.param paramAll selects every tenant.
+	tenant string
+	// chat is the chat command of a Slack or Teams request.
+	chat chat.Command
+	// message is an SQS record's body; messageID its id.
+	message   []byte
+	messageID string
+}
+
+// ServeHTTP serves one HTTP request: the same path for Lambda and cmd/local.
+func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	source := SourceLocal
+	if s := lambdahttp.SourceFrom(r.Context()); s != "" {
+		source = Source(s)
+	}
+	inv := f.begin(source)
+	action, out, chatCmd := f.serveHTTP(r, inv, time.Now())
+	a, err := renderHTTP(f, out, chatCmd)
+	inv.end(r.Context(), action, out, a.status, err)
+	a.write(w)
+}
+
+// serveHTTP reads the request, checks the caller, selects the action and runs it. A chat request
+// comes back with its command (the answer is a chat message) and its source set on inv.
+func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time) (Action, Outcome, *chat.Command) {
+	req := &request{source: inv.source, sel: selector{via: viaHTTP, method: r.Method}}
+	// The status function takes POST only from chat (SPEC §7); that is known once the body is read.
+	if _, ok := f.route(req.sel); !ok && r.Method != http.MethodPost {
+		return "", f.methodNotAllowed(r.Method), nil
+	}
+	if r.Method == http.MethodOptions {
+		rt, _ := f.route(req.sel)
+		return rt.action, rt.run(f, r.Context(), req), nil
+	}
+	body, p := readBody(r)
+	if p != nil {
+		return "", failed(p), nil
+	}
+	req.body, req.contentType = body, r.Header.Get("Content-Type")
+	var cmd *chat.Command
+	if r.Method == http.MethodPost {
+		if c, isChat := chat.Parse(req.contentType, body); isChat {
+			cmd = &c
+			req.chat, req.tenant = c, c.Tenant
+			req.sel = selector{via: viaChat, word: c.Action}
+			req.source = Source(c.Platform)
+			inv.source = req.source
+		} else if _, ok := f.route(req.sel); !ok {
+			return "", f.methodNotAllowed(r.Method), nil
+		}
+	}
+	// Everything from here on, the caller check's secret reads included, fits the budget: the
+	// Lambda deadline less a margin, API Gateway's 29 s, and for chat the platform's 3 s or 5 s.
+	ctx, cancel := withBudget(r.Context())
+	defer cancel()
+	budget := httpBudget
+	if cmd != nil {
+		budget = chatBudget(cmd.Platform)
+	}
+	ctx, cancelHTTP := context.WithDeadline(ctx, arrived.Add(budget))
+	defer cancelHTTP()
+	if p := f.checkCaller(ctx, r, body); p != nil {
+		// A refused caller gets the problem itself, chat callers too: no chat answer to a stranger.
+		return "", failed(p), nil
+	}
+	if cmd == nil {
+		if f.d.Err != nil {
+			return "", failed(misconfigured(f.d.Err)), nil
+		}
+		if p := parseQuery(f.kind, r.URL.Query(), req); p != nil {
+			return "", failed(p), nil
+		}
+	}
+	rt, ok := f.route(req.sel)
+	if !ok {
+		return "", f.methodNotAllowed(r.Method), cmd
+	}
+	return rt.action, rt.run(f, ctx, req), cmd
+}
+
+// options answers OPTIONS with the function's methods.
+func (f *Function) options(context.Context, *request) Outcome { return Outcome{Allow: f.allow} }
+
+func (f *Function) methodNotAllowed(method string) Outcome {
+	o := failed(problem.New(problem.MethodNotAllowed, method+" is not supported here; use "+f.allow+"."))
+	o.Allow = f.allow
+	return o
+}
+
+// readBody reads the whole body within MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, *problem.Problem) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, problem.New(problem.BadRequest, "The request body could not be read.")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return body, nil
+}
+
+func tooLarge() *problem.Problem {
+	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
+}
+
+func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte) *problem.Problem {
+	if f.d.AllowUnauthenticated {
+		return nil
+	}
+	if f.d.Callers == nil && f.d.Err != nil && f.d.CallerChecksConfigured {
+		// Caller checks are configured but the configuration they need is broken: say so
+		// (SPEC §3), rather than send every caller hunting for a credential problem.
+		return misconfigured(f.d.Err)
+	}
+	if f.d.Callers != nil {
+		if err := f.d.Callers.Check(ctx, r, body); err == nil {
+			return nil
+		} else if p, ok := problem.As(err); ok && p.Code != problem.Unauthorized {
+			// The check itself could not run (e.g. Key Vault down): say so, not "unauthorized".
+			return p
+		}
+	}
+	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
+}
+
+// parseQuery reads ?wait (the sync function) and ?tenant into req and its selector.
+func parseQuery(kind Kind, q url.Values, req *request) *problem.Problem {
+	if kind == KindSync {
+		wait, p := parseWait(q)
+		if p != nil {
+			return p
+		}
+		req.wait = wait
+		if wait > 0 {
+			req.sel.param = paramWait
+		}
+	}
+	tenant, p := parseTenant(q)
+	if p != nil {
+		return p
+	}
+	req.tenant = tenant
+	if tenant == autopilot.AllTenants && req.sel.param == paramNone {
+		if _, ok := triggerFor(kind, selector{via: viaHTTP, method: req.sel.method, param: paramAll}); ok {
+			req.sel.param = paramAll
+		}
+	}
+	return nil
+}
+
+// triggerFor reports whether this function has a row for sel.
+func triggerFor(kind Kind, sel selector) (selector, bool) {
+	for _, s := range triggers(kind, sel.via) {
+		if s == sel {
+			return s, true
+		}
+	}
+	return selector{}, false
+}
+
+// parseWait reads ?wait=N: whole seconds written as digits only, 0 to 25. Absent means 0.
+func parseWait(q url.Values) (time.Duration, *problem.Problem) {
+	v, ok := q["wait"]
+	if !ok {
+		return 0, nil
+	}
+	bad := problem.New(problem.BadRequest, "wait must be a whole number of seconds from 0 to 25.")
+	if len(v) != 1 || v[0] == "" || len(v[0]) > 2 || strings.Trim(v[0], "0123456789") != "" {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n > int(MaxWait/time.Second) {
+		return 0, bad
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// parseTenant reads ?tenant=<name|tenantId|all>.
+func parseTenant(q url.Values) (string, *problem.Problem) {
+	v, ok := q["tenant"]
+	if !ok {
+		return "", nil
+	}
+	if len(v) != 1 || v[0] == "" || len(v[0]) > 256 {
+		return "", problem.New(problem.BadRequest, "tenant must be given once, as a tenant name or tenant id.")
+	}
+	return strings.ToLower(strings.TrimSpace(v[0])), nil
+}
