@@ -305,6 +305,17 @@ func TestPatchValidation(t *testing.T) {
 		{"array", "application/json", `[1]`, 400, "badRequest"},
 		{"trailing data", "application/json", `{"syncStatus":"completed"} {}`, 400, "badRequest"},
 		{"too large", "application/json", `{"syncStatus":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, "payloadTooLarge"},
+		// Defect 7 of issue 13: names match exactly and a field given twice is refused.
+		{"upper-case name", "application/json", `{"SYNCSTATUS":"unknown"}`, 400, "badRequest"},
+		{"mixed-case name", "application/json", `{"syncstatus":"unknown"}`, 400, "badRequest"},
+		{"duplicate field", "application/json", `{"syncStatus":"unknown","syncStatus":"completed"}`, 400, "badRequest"},
+		{"duplicate with null", "application/json", `{"syncStatus":null,"syncStatus":"completed"}`, 400, "badRequest"},
+		// Defect 3 of issue 13: a time whose +10 min cannot be encoded is a 400, never stored.
+		{"trigger too late", "application/json", `{"lastManualSyncTriggerDateTime":"9999-12-31T23:50:00Z"}`, 400, "badRequest"},
+		{"last sync too late", "application/json", `{"lastSyncDateTime":"9999-12-31T23:59:59Z"}`, 400, "badRequest"},
+		{"latest allowed", "application/json", `{"lastManualSyncTriggerDateTime":"9999-12-31T23:49:59Z"}`, 200, ""},
+		{"nested object", "application/json", `{"syncStatus":{"a":1}}`, 400, "badRequest"},
+		{"unclosed object", "application/json", `{"syncStatus":"completed"`, 400, "badRequest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,6 +410,11 @@ func TestParseWait(t *testing.T) {
 		{"wait=", 0, true},
 		{"wait=1&wait=2", 0, true},
 		{"wait=99999999999999999999", 0, true},
+		// Defect 8 of issue 13: digits only.
+		{"wait=%2B5", 0, true},
+		{"wait=05", 5 * time.Second, false},
+		{"wait=%205", 0, true},
+		{"wait=0x5", 0, true},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "/sync?"+tt.query, nil)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -131,6 +132,9 @@ func readBody(r *http.Request) ([]byte, *problem.Problem) {
 		return nil, tooLarge()
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if errors.Is(err, lambdahttp.ErrBodyNotBase64) {
+		return nil, problem.New(problem.BadRequest, "The request body is marked as base64 (isBase64Encoded) but is not valid base64.")
+	}
 	if err != nil {
 		return nil, problem.New(problem.BadRequest, "The request body could not be read.")
 	}

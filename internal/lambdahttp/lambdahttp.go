@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -158,8 +159,9 @@ func SourceFrom(ctx context.Context) Source {
 // events.APIGatewayV2HTTPResponse, events.APIGatewayProxyResponse or events.LambdaFunctionURLResponse.
 //
 // It returns an error, and does not run h, when src is not one of the Source constants, when raw
-// does not decode as an event of src, when the event has no valid HTTP method, or when a body
-// marked isBase64Encoded is not valid base64. The error names the expected event shape.
+// does not decode as an event of src, or when the event has no valid HTTP method. The error
+// names the expected event shape. A body marked isBase64Encoded that is not valid base64 reaches
+// h as a body whose reads fail with ErrBodyNotBase64.
 func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (any, error) {
 	switch src {
 	case SourceHTTPAPI, SourceFunctionURL, SourceREST:
@@ -254,13 +256,18 @@ func (p parts) request(ctx context.Context) (*http.Request, error) {
 	return req.WithContext(ctx), nil
 }
 
+// ErrBodyNotBase64 is what reading a request body marked isBase64Encoded returns when the body
+// is not base64: the handler answers it as a bad request (a 400), not Lambda as a failed
+// invocation (which API Gateway would show as a 500).
+var ErrBodyNotBase64 = errors.New("body marked isBase64Encoded is not base64")
+
 // requestBody returns the body as a reader over the event's own string when it is not base64,
 // so the body is never copied.
 func requestBody(body string, isBase64 bool) (io.ReadCloser, int64, error) {
 	if isBase64 {
 		b, err := base64.StdEncoding.DecodeString(body)
 		if err != nil {
-			return nil, 0, fmt.Errorf("body marked isBase64Encoded is not base64: %w", err)
+			return io.NopCloser(failingReader{fmt.Errorf("%w: %w", ErrBodyNotBase64, err)}), -1, nil
 		}
 		if len(b) == 0 {
 			return http.NoBody, 0, nil
@@ -272,6 +279,11 @@ func requestBody(body string, isBase64 bool) (io.ReadCloser, int64, error) {
 	}
 	return io.NopCloser(strings.NewReader(body)), int64(len(body)), nil
 }
+
+// failingReader is a body whose every read fails with err.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // headerFromV2 converts payload 2.0 headers, whose repeated values API Gateway has already
 // comma-joined, and its separate cookies list.

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"path"
@@ -515,21 +516,6 @@ func TestServeErrors(t *testing.T) {
 		{"REST wrong type", lambdahttp.SourceREST, []byte(`{"httpMethod":5}`), "API Gateway REST API (payload 1.0)"},
 		{"REST null", lambdahttp.SourceREST, []byte(`null`), "HTTP method"},
 		{"REST garbage", lambdahttp.SourceREST, []byte(`not json`), "API Gateway REST API (payload 1.0)"},
-		{
-			"HTTP API bad base64", lambdahttp.SourceHTTPAPI,
-			edited(t, v2Sample, func(ev *events.APIGatewayV2HTTPRequest) { ev.Body, ev.IsBase64Encoded = "not base64!", true }),
-			"base64",
-		},
-		{
-			"Function URL bad base64", lambdahttp.SourceFunctionURL,
-			edited(t, urlSample, func(ev *events.LambdaFunctionURLRequest) { ev.IsBase64Encoded = true }),
-			"base64",
-		},
-		{
-			"REST bad base64", lambdahttp.SourceREST,
-			edited(t, restSample, func(ev *events.APIGatewayProxyRequest) { ev.Body, ev.IsBase64Encoded = "e30", true }),
-			"base64",
-		},
 		{"no source", "", sample(t, v2Sample), `unknown source ""`},
 		{"unknown source", "schedule", []byte(scheduledEvent), `unknown source "schedule"`},
 	}
@@ -547,6 +533,37 @@ func TestServeErrors(t *testing.T) {
 			}
 			if called {
 				t.Error("handler ran for a malformed event")
+			}
+		})
+	}
+}
+
+// TestBadBase64Body: a body marked isBase64Encoded that is not base64 reaches the handler, whose
+// reads fail with ErrBodyNotBase64, so the handler can answer 400 rather than fail the invocation.
+func TestBadBase64Body(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  lambdahttp.Source
+		raw  []byte
+	}{
+		{"HTTP API", lambdahttp.SourceHTTPAPI, edited(t, v2Sample, func(ev *events.APIGatewayV2HTTPRequest) { ev.Body, ev.IsBase64Encoded = "not base64!", true })},
+		{"Function URL", lambdahttp.SourceFunctionURL, edited(t, urlSample, func(ev *events.LambdaFunctionURLRequest) { ev.IsBase64Encoded = true })},
+		{"REST", lambdahttp.SourceREST, edited(t, restSample, func(ev *events.APIGatewayProxyRequest) { ev.Body, ev.IsBase64Encoded = "e30", true })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var readErr error
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, readErr = io.ReadAll(r.Body)
+				w.WriteHeader(http.StatusBadRequest)
+			})
+			if _, err := lambdahttp.Serve(context.Background(), h, tt.src, tt.raw); err != nil {
+				t.Fatalf("Serve() error = %v, want the handler to answer", err)
+			}
+			if !errors.Is(readErr, lambdahttp.ErrBodyNotBase64) {
+				t.Errorf("read error = %v, want ErrBodyNotBase64", readErr)
 			}
 		})
 	}
