@@ -61,7 +61,7 @@ func (h hotPath) setup(tb testing.TB) (*api.Function, json.RawMessage, context.C
 		AllowUnauthenticated: true,
 	}
 	if h.logged {
-		d.Log = logs.New(io.Discard, func(string) string { return "" })
+		d.Log = logs.New(io.Discard, "", "")
 	}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "c6af9ac6-7b61-11e6-9a41-93e812345678"})
 	ctx, cancel := context.WithTimeout(ctx, time.Hour)

@@ -49,8 +49,8 @@ func BenchmarkWarmPath(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			log := logs.New(io.Discard, os.Getenv)
 			cfg, cfgErr := config.Load(os.Getenv)
+			log := logs.New(io.Discard, cfg.LogFormat, cfg.LogLevel)
 			f := api.New(h.kind, wiring.Deps(cfg, cfgErr, tenant.Options{}, log))
 			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "c6af9ac6-7b61-11e6-9a41-93e812345678"})
 			ctx, cancel := context.WithTimeout(ctx, time.Hour)

@@ -57,7 +57,6 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := logs.New(stderr, getenv)
 
 	var (
 		opts     tenant.Options
@@ -89,6 +88,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		opts.Transport = e.HTTPClient()
 	}
 	cfg, cfgErr := config.Load(getenv)
+	log := logs.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	syncFn := api.New(api.KindSync, wiring.Deps(cfg, cfgErr, opts, log))
 	statusFn := api.New(api.KindStatus, wiring.Deps(cfg, cfgErr, opts, log))
 

@@ -15,8 +15,8 @@ import (
 )
 
 func main() {
-	log := logs.New(os.Stdout, os.Getenv)
-	slog.SetDefault(log)
 	cfg, err := config.Load(os.Getenv)
+	log := logs.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
+	slog.SetDefault(log)
 	lambda.Start(api.New(api.KindStatus, wiring.Deps(cfg, err, tenant.Options{}, log)).Invoke)
 }

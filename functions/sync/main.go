@@ -16,9 +16,9 @@ import (
 )
 
 func main() {
-	log := logs.New(os.Stdout, os.Getenv)
-	slog.SetDefault(log)
 	cfg, err := config.Load(os.Getenv)
+	log := logs.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
+	slog.SetDefault(log)
 	deps := wiring.Deps(cfg, err, tenant.Options{}, log)
 	if err == nil && cfg.FleetQueueURL != "" {
 		q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})

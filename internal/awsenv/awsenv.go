@@ -13,6 +13,49 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
+// Env is what Lambda puts in a function's environment for the AWS SDK clients (STS for the
+// aws-sts federation, SQS for the queues). config.Load reads it once, with everything else.
+type Env struct {
+	// Region is AWS_REGION, else AWS_DEFAULT_REGION.
+	Region string
+	// AccessKeyID, SecretAccessKey and SessionToken are the execution role's credentials.
+	AccessKeyID, SecretAccessKey, SessionToken string
+	// EndpointSTS and EndpointSQS override the services' endpoints (Endpoint's rules).
+	EndpointSTS, EndpointSQS string
+	// STSSigningAlgorithm is AWS_STS_SIGNING_ALGORITHM (RS256 or ES384; empty means RS256).
+	STSSigningAlgorithm string
+}
+
+// Read reads Env through getenv.
+func Read(getenv func(string) string) Env {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	return Env{
+		Region:              Region(getenv),
+		AccessKeyID:         get("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey:     get("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:        get("AWS_SESSION_TOKEN"),
+		EndpointSTS:         Endpoint(getenv, "STS"),
+		EndpointSQS:         Endpoint(getenv, "SQS"),
+		STSSigningAlgorithm: get("AWS_STS_SIGNING_ALGORITHM"),
+	}
+}
+
+// String names the region only, so an Env printed by mistake leaks no credential.
+func (e Env) String() string { return "aws environment (region " + e.Region + ")" }
+
+// GoString is String, for %#v.
+func (e Env) GoString() string { return e.String() }
+
+// Credentials provides e's static credentials, or ErrNoCredentials when it holds none.
+func (e Env) Credentials() aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		if e.AccessKeyID == "" || e.SecretAccessKey == "" {
+			return aws.Credentials{}, ErrNoCredentials
+		}
+		return aws.Credentials{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, SessionToken: e.SessionToken, Source: "environment"}, nil
+	})
+}
+
 // Region is AWS_REGION, else AWS_DEFAULT_REGION ("" when neither is set).
 func Region(getenv func(string) string) string {
 	return first(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")

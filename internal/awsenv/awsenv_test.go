@@ -3,6 +3,8 @@ package awsenv
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +42,28 @@ func TestCredentials(t *testing.T) {
 	}
 	if _, err := Credentials(env(map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"})).Retrieve(context.Background()); !errors.Is(err, ErrNoCredentials) {
 		t.Errorf("without a secret key: %v", err)
+	}
+}
+
+func TestRead(t *testing.T) {
+	t.Parallel()
+	e := Read(env(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret",
+		"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:3", "AWS_ENDPOINT_URL": "http://127.0.0.1:4", "AWS_STS_SIGNING_ALGORITHM": "ES384"}))
+	want := Env{Region: "eu-west-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "example-secret",
+		EndpointSTS: "http://127.0.0.1:3", EndpointSQS: "http://127.0.0.1:4", STSSigningAlgorithm: "ES384"}
+	if e != want {
+		t.Errorf("Read = %+v, want %+v", e, want)
+	}
+	for _, printed := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+		if strings.Contains(printed, "example-secret") || strings.Contains(printed, "AKIAEXAMPLE") {
+			t.Errorf("printed Env shows a credential: %s", printed)
+		}
+	}
+	c, err := e.Credentials().Retrieve(context.Background())
+	if err != nil || c.SecretAccessKey != "example-secret" {
+		t.Errorf("Credentials = %v", err)
+	}
+	if _, err := (Env{}).Credentials().Retrieve(context.Background()); !errors.Is(err, ErrNoCredentials) {
+		t.Errorf("no credentials: %v", err)
 	}
 }

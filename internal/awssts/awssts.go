@@ -82,15 +82,17 @@ type Options struct {
 // AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL, both ignored
 // when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, as the SDK does), AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_STS_SIGNING_ALGORITHM. New validates them.
-func OptionsFromEnv(getenv func(string) string) Options {
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+func OptionsFromEnv(getenv func(string) string) Options { return OptionsFrom(awsenv.Read(getenv)) }
+
+// OptionsFrom takes Options from the AWS environment config.Load read.
+func OptionsFrom(e awsenv.Env) Options {
 	return Options{
-		Region:           awsenv.Region(getenv),
-		Endpoint:         awsenv.Endpoint(getenv, "STS"),
-		AccessKeyID:      get("AWS_ACCESS_KEY_ID"),
-		SecretAccessKey:  get("AWS_SECRET_ACCESS_KEY"),
-		SessionToken:     get("AWS_SESSION_TOKEN"),
-		SigningAlgorithm: get("AWS_STS_SIGNING_ALGORITHM"),
+		Region:           e.Region,
+		Endpoint:         e.EndpointSTS,
+		AccessKeyID:      e.AccessKeyID,
+		SecretAccessKey:  e.SecretAccessKey,
+		SessionToken:     e.SessionToken,
+		SigningAlgorithm: e.STSSigningAlgorithm,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/awsenv"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -57,10 +58,15 @@ type Config struct {
 	FleetQueueURL            string
 
 	AllowUnauthenticated bool
+
+	// AWS is what Lambda puts in the environment for the AWS SDK clients (STS, SQS).
+	AWS awsenv.Env
+	// LogFormat and LogLevel are AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL (SPEC §12).
+	LogFormat, LogLevel string
 }
 
-// Load reads the configuration through getenv (os.Getenv in production). Empty values count as
-// unset. It returns every problem found at once, each naming its variable, joined with errors.Join.
+// Load reads the configuration through getenv (os.Getenv in production): it is the only reader
+// of the environment. Empty values count as unset. It returns every problem found at once, each naming its variable, joined with errors.Join.
 func Load(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	c := Config{
@@ -83,6 +89,9 @@ func Load(getenv func(string) string) (Config, error) {
 		TeamsWebhookSecretName:    get("TEAMS_WEBHOOK_SECRET_NAME"),
 		TenantRegistrySecretName:  get("TENANT_REGISTRY_SECRET_NAME"),
 		FleetQueueURL:             get("FLEET_QUEUE_URL"),
+		AWS:                       awsenv.Read(getenv),
+		LogFormat:                 get("AWS_LAMBDA_LOG_FORMAT"),
+		LogLevel:                  get("AWS_LAMBDA_LOG_LEVEL"),
 	}
 	if c.AuthorityHost == "" {
 		c.AuthorityHost = DefaultAuthorityHost

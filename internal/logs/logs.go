@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// New returns a logger writing to w, configured by getenv (os.Getenv in production).
-func New(w io.Writer, getenv func(string) string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: Level(getenv("AWS_LAMBDA_LOG_LEVEL"))}
-	if strings.EqualFold(getenv("AWS_LAMBDA_LOG_FORMAT"), "text") {
+// New returns a logger writing to w in Lambda's format ("Text", else JSON: AWS_LAMBDA_LOG_FORMAT)
+// at Lambda's level name (AWS_LAMBDA_LOG_LEVEL, see Level).
+func New(w io.Writer, format, level string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: Level(level)}
+	if strings.EqualFold(format, "text") {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))

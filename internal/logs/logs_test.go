@@ -25,9 +25,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		log := New(&buf, func(k string) string {
-			return map[string]string{"AWS_LAMBDA_LOG_FORMAT": tt.format, "AWS_LAMBDA_LOG_LEVEL": tt.level}[k]
-		})
+		log := New(&buf, tt.format, tt.level)
 		log.Debug("d")
 		log.Info("i", "k", "v")
 		out := buf.String()

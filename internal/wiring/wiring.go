@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
@@ -28,7 +27,7 @@ func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) a
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
 		// No Azure secret in AWS (SPEC §4): the identity that reads Key Vault proves itself with
 		// a web identity token that AWS STS signs for this function's execution role.
-		sts, err := awssts.New(awssts.OptionsFromEnv(os.Getenv))
+		sts, err := awssts.New(awssts.OptionsFrom(cfg.AWS))
 		if err != nil {
 			cfgErr = &config.Error{Err: fmt.Errorf("AZURE_FEDERATED_TOKEN_SOURCE=aws-sts: %w", err)}
 			d.Err = cfgErr
