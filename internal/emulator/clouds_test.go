@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 const (
@@ -29,8 +30,7 @@ const (
 // client that uses the proxy for every host and trusts the emulator's CA.
 func proxied(t *testing.T) (*emulator.Emulator, *http.Client) {
 	t.Helper()
-	e := start(t, emulator.Options{})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	e.AddApp(emulator.App{TenantID: govTenantID, ClientID: govClientID, Secret: govSecret})
 	proxyURL, stop := emulator.StartProxy(e.URL())
 	t.Cleanup(stop)
@@ -222,7 +222,7 @@ func TestAuthorityOnLoopbackWithDiscovery(t *testing.T) {
 
 func TestProxy(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	proxyURL, stop := emulator.StartProxy(e.URL())
 	t.Cleanup(stop)
 	u, _ := url.Parse(proxyURL)
