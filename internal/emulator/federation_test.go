@@ -123,6 +123,39 @@ func TestFederatedAssertionChecks(t *testing.T) {
 	}
 }
 
+// TestFederatedCredentialsBelongToOneEmulator: a federated credential registered with one
+// emulator is unknown to another, and one registered with an app that has a certificate replaces
+// the certificate check.
+func TestFederatedCredentialsBelongToOneEmulator(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	jwt := signRS256(t, key, map[string]any{"iss": fedIssuer, "sub": fedSubject, "aud": fedAudience,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	fc := emulator.FederatedCredential{Issuer: fedIssuer, Subject: fedSubject, Audience: fedAudience, Keys: []crypto.PublicKey{&key.PublicKey}}
+
+	one, _ := emutest.Start(t, emulator.Options{})
+	other, _ := emutest.Start(t, emulator.Options{})
+	one.AddFederatedApp(emulator.SeedTenantID, fedClientID, fc)
+	cert, _ := newSelfSigned(t)
+	other.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: fedClientID, Certificate: cert})
+
+	if status, body := rawToken(t, one, emulator.SeedTenantID, assertionForm(jwt)); status != http.StatusOK {
+		t.Errorf("the emulator that has the credential: %d %v, want 200", status, body["error_description"])
+	}
+	status, body := rawToken(t, other, emulator.SeedTenantID, assertionForm(jwt))
+	if desc, _ := body["error_description"].(string); status != http.StatusUnauthorized || !strings.HasPrefix(desc, "AADSTS700027: Client assertion failed signature validation or is invalid: ") {
+		t.Errorf("the other emulator: %d %q, want 401 AADSTS700027 from the certificate check", status, desc)
+	}
+	other.AddFederatedApp(emulator.SeedTenantID, fedClientID, fc)
+	if status, body := rawToken(t, other, emulator.SeedTenantID, assertionForm(jwt)); status != http.StatusOK {
+		t.Errorf("once federated, the app with a certificate: %d %v, want 200", status, body["error_description"])
+	}
+}
+
 // tamper changes the sub claim of jwt without re-signing it.
 func tamper(t *testing.T, jwt string) string {
 	t.Helper()

@@ -3,6 +3,7 @@ package emutest_test
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -112,4 +113,27 @@ func getURL(c *http.Client, u string) error {
 		return err
 	}
 	return resp.Body.Close()
+}
+
+// TestNotLinkedIntoTheFunctions: no Lambda binary links the emulator, its fakes or this package.
+func TestNotLinkedIntoTheFunctions(t *testing.T) {
+	t.Parallel()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list the functions' dependencies")
+	}
+	const module = "github.com/autopilot-sync/autopilot-sync"
+	out, err := exec.CommandContext(t.Context(), goTool, "list", "-deps", module+"/functions/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"/internal/graph") {
+		t.Fatalf("go list -deps ./functions/... does not list internal/graph: %q", deps)
+	}
+	for _, d := range deps {
+		if d == module+"/internal/emulator" || strings.HasPrefix(d, module+"/internal/emulator/") {
+			t.Errorf("a Lambda function links %s", d)
+		}
+	}
 }
