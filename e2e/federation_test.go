@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/fakests"
 )
 
 // Obviously fake AWS credentials: the fake STS reads only the access key id of the signature.
@@ -22,7 +23,7 @@ const (
 // with a token of the fake STS, which the emulated Entra trusts as a federated credential.
 type fedEnv struct {
 	*env
-	sts *emulator.STS
+	sts *fakests.STS
 }
 
 // newFederatedEnv starts an emulator and a fake STS, registers the bootstrap app as federated
@@ -32,7 +33,7 @@ type fedEnv struct {
 func newFederatedEnv(t *testing.T) *fedEnv {
 	t.Helper()
 	e := newEnv(t)
-	s, err := emulator.StartSTS(emulator.STSOptions{})
+	s, err := fakests.Start(fakests.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,15 +161,15 @@ func TestFederatedSTSRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		fault      emulator.STSFault
+		fault      fakests.Fault
 		wantStatus int
 		wantCode   string
 		wantDetail string // in the answer's detail
 		wantLog    string // in the function's log
 	}{
-		{"access denied", emulator.STSAccessDenied, 502, "credentialRejected", "sts:GetWebIdentityToken", "sts:GetWebIdentityToken"},
-		{"federation disabled", emulator.STSFederationDisabled, 502, "credentialRejected", "enable-outbound-web-identity-federation", "aws iam enable-outbound-web-identity-federation"},
-		{"throttled", emulator.STSThrottling, 503, "secretStoreUnavailable", "", "Throttling"},
+		{"access denied", fakests.AccessDenied, 502, "credentialRejected", "sts:GetWebIdentityToken", "sts:GetWebIdentityToken"},
+		{"federation disabled", fakests.FederationDisabled, 502, "credentialRejected", "enable-outbound-web-identity-federation", "aws iam enable-outbound-web-identity-federation"},
+		{"throttled", fakests.Throttling, 503, "secretStoreUnavailable", "", "Throttling"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/fakests"
 )
 
 // Obviously fake credentials; the fake STS reads only the access key id of the signature.
@@ -27,17 +28,7 @@ const (
 	fakeSession     = "fake-session-token-EXAMPLE"
 )
 
-func startSTS(t *testing.T) *emulator.STS {
-	t.Helper()
-	s, err := emulator.StartSTS(emulator.STSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func options(s *emulator.STS) awssts.Options {
+func options(s *fakests.STS) awssts.Options {
 	return awssts.Options{
 		Region: "us-east-1", Endpoint: s.URL(),
 		AccessKeyID: fakeAccessKeyID, SecretAccessKey: fakeSecretKey, SessionToken: fakeSession,
@@ -77,7 +68,7 @@ func TestAssertionRequestsWhatEntraNeeds(t *testing.T) {
 	for _, alg := range []string{"", awssts.SigningAlgorithmES384} {
 		t.Run("alg="+alg, func(t *testing.T) {
 			t.Parallel()
-			s := startSTS(t)
+			s := emutest.StartSTS(t, fakests.Options{})
 			o := options(s)
 			o.SigningAlgorithm = alg
 			src := newSource(t, o)
@@ -86,7 +77,7 @@ func TestAssertionRequestsWhatEntraNeeds(t *testing.T) {
 				t.Fatalf("Assertion: %v", err)
 			}
 			c := claims(t, tok)
-			if c["iss"] != s.URL() || c["sub"] != emulator.FakeRoleARN || c["aud"] != awssts.Audience {
+			if c["iss"] != s.URL() || c["sub"] != fakests.DefaultRoleARN || c["aud"] != awssts.Audience {
 				t.Errorf("claims iss %v sub %v aud %v", c["iss"], c["sub"], c["aud"])
 			}
 			if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat != 60 {
@@ -96,7 +87,7 @@ func TestAssertionRequestsWhatEntraNeeds(t *testing.T) {
 			if wantAlg == "" {
 				wantAlg = awssts.SigningAlgorithmRS256
 			}
-			want := []emulator.STSRequest{{
+			want := []fakests.Request{{
 				Audience: []string{"api://AzureADTokenExchange"}, SigningAlgorithm: wantAlg, DurationSeconds: 60,
 				AccessKeyID: fakeAccessKeyID, Region: "us-east-1", SessionToken: true,
 			}}
@@ -114,7 +105,7 @@ func TestAssertionErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name          string
-		fault         emulator.STSFault
+		fault         fakests.Fault
 		maxAttempts   int
 		wantCode      string
 		wantStatus    int
@@ -122,17 +113,17 @@ func TestAssertionErrors(t *testing.T) {
 		wantFix       string // substring; "" = no Fix
 		wantCalls     int
 	}{
-		{"access denied", emulator.STSAccessDenied, 0, "AccessDenied", 403, false, "allow sts:GetWebIdentityToken to the function's execution role", 1},
-		{"federation disabled", emulator.STSFederationDisabled, 0, "OutboundWebIdentityFederationDisabledException", 403, false, "aws iam enable-outbound-web-identity-federation", 1},
-		{"region disabled", emulator.STSFault{Status: 403, Code: "RegionDisabledException", Message: "STS is not activated in this region"}, 0, "RegionDisabledException", 403, false, "activate AWS STS in this region", 1},
-		{"credentials refused", emulator.STSFault{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}, 0, "InvalidClientTokenId", 403, false, "Lambda sets them from the execution role", 1},
-		{"throttled, retried by the SDK", emulator.STSThrottling, 2, "Throttling", 400, true, "", 2},
-		{"unavailable", emulator.STSFault{Status: 503, Code: "ServiceUnavailable", Message: "Service unavailable"}, 1, "ServiceUnavailable", 503, true, "", 1},
+		{"access denied", fakests.AccessDenied, 0, "AccessDenied", 403, false, "allow sts:GetWebIdentityToken to the function's execution role", 1},
+		{"federation disabled", fakests.FederationDisabled, 0, "OutboundWebIdentityFederationDisabledException", 403, false, "aws iam enable-outbound-web-identity-federation", 1},
+		{"region disabled", fakests.Fault{Status: 403, Code: "RegionDisabledException", Message: "STS is not activated in this region"}, 0, "RegionDisabledException", 403, false, "activate AWS STS in this region", 1},
+		{"credentials refused", fakests.Fault{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}, 0, "InvalidClientTokenId", 403, false, "Lambda sets them from the execution role", 1},
+		{"throttled, retried by the SDK", fakests.Throttling, 2, "Throttling", 400, true, "", 2},
+		{"unavailable", fakests.Fault{Status: 503, Code: "ServiceUnavailable", Message: "Service unavailable"}, 1, "ServiceUnavailable", 503, true, "", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := startSTS(t)
+			s := emutest.StartSTS(t, fakests.Options{})
 			s.Fail(tc.fault)
 			o := options(s)
 			o.MaxAttempts = tc.maxAttempts
@@ -165,7 +156,7 @@ func TestAssertionErrors(t *testing.T) {
 
 func TestAssertionTransportErrorIsTransient(t *testing.T) {
 	t.Parallel()
-	s := startSTS(t)
+	s := emutest.StartSTS(t, fakests.Options{})
 	o := options(s)
 	o.MaxAttempts = 1
 	src := newSource(t, o)
@@ -252,13 +243,7 @@ func federated(t *testing.T, e *emulator.Emulator, src *awssts.Source, fc emulat
 	t.Helper()
 	e.AddFederatedApp(emulator.SeedTenantID, clientID, fc)
 	cred, err := azidentity.NewClientAssertionCredential(emulator.SeedTenantID, clientID, src.Assertion,
-		&azidentity.ClientAssertionCredentialOptions{
-			ClientOptions: azcore.ClientOptions{
-				Transport: e.HTTPClient(),
-				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost()},
-			},
-			DisableInstanceDiscovery: true,
-		})
+		&azidentity.ClientAssertionCredentialOptions{ClientOptions: emutest.ClientOptions(e), DisableInstanceDiscovery: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,13 +254,8 @@ func federated(t *testing.T, e *emulator.Emulator, src *awssts.Source, fc emulat
 // issue a token: MSAL's cache answers the other GetToken calls.
 func TestOneSTSRequestPerEntraToken(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	e.Seed()
-	s := startSTS(t)
+	e, _ := emutest.Start(t, emulator.Options{})
+	s := emutest.StartSTS(t, fakests.Options{})
 	src := newSource(t, options(s))
 	cred := federated(t, e, src, s.FederatedCredential(awssts.Audience))
 
@@ -299,21 +279,16 @@ func TestOneSTSRequestPerEntraToken(t *testing.T) {
 // that Explain restores the *awssts.Error.
 func TestExplainRestoresTheSTSFailure(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	e.Seed()
-	s := startSTS(t)
+	e, _ := emutest.Start(t, emulator.Options{})
+	s := emutest.StartSTS(t, fakests.Options{})
 	src := newSource(t, options(s))
 	// Entra trusts another subject: once STS answers, Entra refuses the token.
 	fc := s.FederatedCredential(awssts.Audience)
 	fc.Subject = "arn:aws:iam::123456789012:role/another"
 	cred := federated(t, e, src, fc)
-	remove := s.Fail(emulator.STSAccessDenied)
+	remove := s.Fail(fakests.AccessDenied)
 
-	_, err = cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+	_, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
 	var (
 		authErr *azidentity.AuthenticationFailedError
 		stsErr  *awssts.Error

@@ -30,29 +30,33 @@ type cloudHosts struct {
 	graph, resource []string
 }
 
-var clouds = []cloudHosts{
-	{
-		name: CloudGlobal, login: "login.microsoftonline.com", instance: "microsoftonline.com",
-		aliases: []string{"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"},
-		graph:   []string{"graph.microsoft.com"}, resource: []string{"vault.azure.net", "management.azure.com"},
-	},
-	{
-		name: CloudUSGov, login: "login.microsoftonline.us", instance: "microsoftonline.us",
-		aliases: []string{"login.microsoftonline.us", "login.usgovcloudapi.net"},
-		graph:   []string{"graph.microsoft.us", "dod-graph.microsoft.us"}, resource: []string{"vault.usgovcloudapi.net", "management.usgovcloudapi.net"},
-	},
-	{
-		name: CloudChina, login: "login.chinacloudapi.cn", instance: "partner.microsoftonline.cn",
-		aliases: []string{"login.partner.microsoftonline.cn", "login.chinacloudapi.cn"},
-		graph:   []string{"microsoftgraph.chinacloudapi.cn"}, resource: []string{"vault.azure.cn", "management.chinacloudapi.cn"},
-	},
+// knownClouds returns the clouds the emulator answers as, the global cloud first. It is a
+// function, not a package variable, so that no caller can change the table.
+func knownClouds() []cloudHosts {
+	return []cloudHosts{
+		{
+			name: CloudGlobal, login: "login.microsoftonline.com", instance: "microsoftonline.com",
+			aliases: []string{"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"},
+			graph:   []string{"graph.microsoft.com"}, resource: []string{"vault.azure.net", "management.azure.com"},
+		},
+		{
+			name: CloudUSGov, login: "login.microsoftonline.us", instance: "microsoftonline.us",
+			aliases: []string{"login.microsoftonline.us", "login.usgovcloudapi.net"},
+			graph:   []string{"graph.microsoft.us", "dod-graph.microsoft.us"}, resource: []string{"vault.usgovcloudapi.net", "management.usgovcloudapi.net"},
+		},
+		{
+			name: CloudChina, login: "login.chinacloudapi.cn", instance: "partner.microsoftonline.cn",
+			aliases: []string{"login.partner.microsoftonline.cn", "login.chinacloudapi.cn"},
+			graph:   []string{"microsoftgraph.chinacloudapi.cn"}, resource: []string{"vault.azure.cn", "management.chinacloudapi.cn"},
+		},
+	}
 }
 
 // cloudHostNames returns the DNS names the emulator's certificate carries besides localhost: the
 // Entra and Graph hosts of every cloud.
 func cloudHostNames() []string {
 	var names []string
-	for _, c := range clouds {
+	for _, c := range knownClouds() {
 		names = append(names, c.login)
 		names = append(names, c.graph...)
 	}
@@ -80,9 +84,9 @@ func isLoopbackHost(host string) bool {
 func loginCloud(host string) (cloudHosts, bool) {
 	host = hostOnly(host)
 	if isLoopbackHost(host) {
-		return clouds[0], true
+		return knownClouds()[0], true
 	}
-	for _, c := range clouds {
+	for _, c := range knownClouds() {
 		for _, a := range c.aliases {
 			if a == host {
 				return c, true
@@ -103,7 +107,7 @@ func resourceCloud(resource string) (string, bool) {
 	if isLoopbackHost(host) {
 		return CloudGlobal, true
 	}
-	for _, c := range clouds {
+	for _, c := range knownClouds() {
 		for _, h := range append(append([]string(nil), c.graph...), c.resource...) {
 			if h == host {
 				return c.name, true
@@ -187,7 +191,7 @@ func (e *Emulator) instanceDiscoveryAnswer(r *http.Request) (map[string]any, boo
 	}
 	self := strings.TrimPrefix(e.url, "https://")
 	metadata := []any{map[string]any{"preferred_network": self, "preferred_cache": self, "aliases": []string{self}}}
-	for _, c := range clouds {
+	for _, c := range knownClouds() {
 		metadata = append(metadata, map[string]any{"preferred_network": c.aliases[0], "preferred_cache": c.aliases[0], "aliases": c.aliases})
 	}
 	return map[string]any{
@@ -201,7 +205,7 @@ func (e *Emulator) instanceDiscoveryAnswer(r *http.Request) (map[string]any, boo
 func cloudOfRoot(root string) (instance, graphHost string) {
 	c, ok := loginCloud(strings.TrimPrefix(root, "https://"))
 	if !ok {
-		c = clouds[0]
+		c = knownClouds()[0]
 	}
 	return c.instance, c.graph[0]
 }

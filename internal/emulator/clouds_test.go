@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -17,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 const (
@@ -29,8 +28,7 @@ const (
 // client that uses the proxy for every host and trusts the emulator's CA.
 func proxied(t *testing.T) (*emulator.Emulator, *http.Client) {
 	t.Helper()
-	e := start(t, emulator.Options{})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	e.AddApp(emulator.App{TenantID: govTenantID, ClientID: govClientID, Secret: govSecret})
 	proxyURL, stop := emulator.StartProxy(e.URL())
 	t.Cleanup(stop)
@@ -40,7 +38,7 @@ func proxied(t *testing.T) (*emulator.Emulator, *http.Client) {
 	}
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: e.CertPool(), MinVersion: tls.VersionTLS12}}
 	t.Cleanup(tr.CloseIdleConnections)
-	return e, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return e, &http.Client{Transport: tr}
 }
 
 // nationalCred is a client-secret credential on a real authority host, with instance discovery
@@ -81,8 +79,7 @@ func getWith(t *testing.T, c *http.Client, rawURL, token string) (int, []byte) {
 func TestNationalCloudThroughProxy(t *testing.T) {
 	t.Parallel()
 	e, c := proxied(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
+	ctx := t.Context()
 
 	tok, err := getToken(ctx, nationalCred(t, c, "https://login.microsoftonline.us", govTenantID, govClientID, govSecret), "https://graph.microsoft.us/.default")
 	if err != nil {
@@ -135,8 +132,7 @@ func TestTokenEndpointRefusesCrossCloudResources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
+			ctx := t.Context()
 			_, err := getToken(ctx, nationalCred(t, c, tt.authority, tt.tenant, tt.client, tt.secret), tt.scope)
 			switch {
 			case tt.wantErr == "" && err != nil:
@@ -213,8 +209,7 @@ func TestCloudDiscoveryDocuments(t *testing.T) {
 func TestAuthorityOnLoopbackWithDiscovery(t *testing.T) {
 	t.Parallel()
 	e, c := proxied(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
+	ctx := t.Context()
 	if _, err := getToken(ctx, nationalCred(t, c, e.AuthorityHost(), emulator.SeedTenantID, emulator.SeedGraphClientID, mustSecret(t, e)), graphScope); err != nil {
 		t.Fatalf("GetToken with instance discovery on: %v", err)
 	}
@@ -222,7 +217,7 @@ func TestAuthorityOnLoopbackWithDiscovery(t *testing.T) {
 
 func TestProxy(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	proxyURL, stop := emulator.StartProxy(e.URL())
 	t.Cleanup(stop)
 	u, _ := url.Parse(proxyURL)
@@ -238,7 +233,7 @@ func TestProxy(t *testing.T) {
 
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: e.CertPool(), MinVersion: tls.VersionTLS12}}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	c := &http.Client{Transport: tr}
 	if status, _ := getWith(t, c, "https://graph.microsoft.us/beta"+settingsPath, ""); status != 401 {
 		t.Fatalf("through the proxy: %d", status)
 	}

@@ -11,7 +11,8 @@
 // the status codes, headers and error bodies of the real services, including
 // the sync state machine (204, 409 while in progress, 429 within ten minutes of
 // the previous manual sync) driven by an injectable Clock. Faults (statuses,
-// delays, hangs, connection resets) can be injected per service.
+// delays, holds released by the test, hangs, connection resets) can be
+// injected per service, and tell the test when a request has reached them.
 //
 // Its certificate also names the Entra and Graph hosts of every national cloud
 // (login.microsoftonline.us, graph.microsoft.us, dod-graph.microsoft.us,
@@ -21,7 +22,14 @@
 // follow the host a request was sent to, and no token crosses clouds or hosts
 // (clouds.go).
 //
-// It never contacts the network beyond its own listener, never persists
-// anything, never logs secret values or tokens, and must never be imported by
-// production Lambda code.
+// Files: emulator.go (Start, Close, addresses, routing), state.go (apps,
+// secrets, settings, counters), seed.go, faults.go, entra.go, federation.go
+// (federated identity credentials), vault.go, graph.go, clouds.go, proxy.go,
+// clock.go. Beside it: package emutest starts a seeded emulator for a test,
+// package fakests is the fake AWS STS whose tokens federation.go checks.
+//
+// It holds no package-level state: everything lives in an Emulator. It never
+// contacts the network beyond its own listener (and the issuers of federated
+// credentials a test registers), never persists anything, never logs secret
+// values or tokens, and must never be imported by production Lambda code.
 package emulator

@@ -19,12 +19,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 func TestSeedAndSecretCredential(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	env := e.Seed()
+	e, env := emutest.Start(t, emulator.Options{})
 	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST",
 		"KEY_VAULT_URL", "GRAPH_CLIENT_ID", "GRAPH_BASE_URL", "GRAPH_CREDENTIAL_SECRET_NAME"} {
 		if env[k] == "" {
@@ -35,7 +35,7 @@ func TestSeedAndSecretCredential(t *testing.T) {
 		env["AZURE_CLIENT_ID"] != emulator.SeedBootstrapClientID || env["GRAPH_CREDENTIAL_SECRET_NAME"] != "graph-credential" {
 		t.Errorf("Seed() IDs = %v", env)
 	}
-	if e2 := start(t, emulator.Options{}); e2.Seed()["AZURE_CLIENT_SECRET"] == env["AZURE_CLIENT_SECRET"] {
+	if _, env2 := emutest.Start(t, emulator.Options{}); env2["AZURE_CLIENT_SECRET"] == env["AZURE_CLIENT_SECRET"] {
 		t.Error("bootstrap secret is the same across emulators")
 	}
 
@@ -75,7 +75,7 @@ func TestSeedAndSecretCredential(t *testing.T) {
 
 func TestTokenEndpointErrors(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	e.AddApp(emulator.App{TenantID: "t1", ClientID: "c1", Secret: "s1"})
 	tests := []struct {
 		name       string
@@ -115,8 +115,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	resp, err := e.HTTPClient().Get(e.URL() + "/" + emulator.SeedTenantID + "/v2.0/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +164,7 @@ func newSelfSigned(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
 
 func TestClientCertificateCredential(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	cert, key := newSelfSigned(t)
 	other, otherKey := newSelfSigned(t)
 	e.AddApp(emulator.App{TenantID: "tenant-c", ClientID: "cert-app", Certificate: cert})

@@ -6,12 +6,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 func TestFaults(t *testing.T) {
@@ -19,6 +22,7 @@ func TestFaults(t *testing.T) {
 	tests := []struct {
 		name       string
 		fault      emulator.Fault
+		giveUp     bool   // the client gives up once the request has reached the emulator
 		wantStatus int    // 0: a transport error is expected
 		wantCode   string // error.code of the answer
 		wantBody   string // exact body, if set
@@ -32,29 +36,42 @@ func TestFaults(t *testing.T) {
 		{name: "other service", fault: emulator.Fault{Service: emulator.Vault, Status: 500}, wantStatus: 200},
 		{name: "delay only", fault: emulator.Fault{Service: emulator.Graph, Delay: 50 * time.Millisecond}, wantStatus: 200},
 		{name: "reset", fault: emulator.Fault{Service: emulator.Graph, Reset: true}},
-		{name: "hang", fault: emulator.Fault{Service: emulator.Graph, Hang: true}},
-		{name: "delay beyond timeout", fault: emulator.Fault{Service: emulator.Graph, Delay: time.Minute, Status: 500}},
+		{name: "hang", fault: emulator.Fault{Service: emulator.Graph, Hang: true}, giveUp: true},
+		{name: "delay beyond the client's patience", fault: emulator.Fault{Service: emulator.Graph, Delay: time.Hour, Status: 500}, giveUp: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := start(t, emulator.Options{})
+			e, _ := emutest.Start(t, emulator.Options{})
 			tok := seededGraphToken(t, e)
 			// Times: 1, except for Reset: Go's client transparently retries an
 			// idempotent request once when a reused connection is reset.
 			if !tc.fault.Reset {
 				tc.fault.Times = 1
 			}
+			ctx, giveUp := context.WithCancel(t.Context())
+			defer giveUp()
+			var arrivals atomic.Int32
+			tc.fault.Arrived = func() {
+				arrivals.Add(1)
+				if tc.giveUp {
+					giveUp()
+				}
+			}
 			remove := e.AddFault(tc.fault)
-			c := e.HTTPClient()
-			c.Timeout = 300 * time.Millisecond
 			begin := time.Now()
-			a, err := graphTry(t.Context(), c, e, tok, http.MethodGet, settingsPath, "")
-			if tc.wantStatus == 0 {
+			a, err := graphTry(ctx, e.HTTPClient(), e, tok, http.MethodGet, settingsPath, "")
+			elapsed := time.Since(begin)
+			switch {
+			case tc.giveUp:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("got %d %v, want the client's cancellation", a.status, err)
+				}
+			case tc.wantStatus == 0:
 				if err == nil {
 					t.Fatalf("got %d, want a transport error", a.status)
 				}
-			} else {
+			default:
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,13 +84,18 @@ func TestFaults(t *testing.T) {
 					t.Error("faulted answer lacks request-id")
 				}
 			}
-			if d := tc.fault.Delay; d > 0 && d < time.Second && time.Since(begin) < d {
-				t.Errorf("answered after %v, want ≥ %v", time.Since(begin), d)
+			// A timer never fires early: the answer cannot come before the delay.
+			if d := tc.fault.Delay; d > 0 && !tc.giveUp && elapsed < d {
+				t.Errorf("answered after %v, want ≥ %v", elapsed, d)
 			}
 			if tc.fault.Reset {
 				remove()
 			}
-			if tc.fault.Service == emulator.Graph && tc.fault.PathContains == "" {
+			applies := tc.fault.Service == emulator.Graph && tc.fault.PathContains == ""
+			if got := arrivals.Load(); (got > 0) != applies || (!tc.fault.Reset && got > 1) {
+				t.Errorf("Arrived called %d times, want %s", got, map[bool]string{true: "once", false: "never"}[applies])
+			}
+			if applies {
 				// Times: 1 — the next request is answered normally.
 				if a := graph(t, e, tok, http.MethodGet, settingsPath, ""); a.status != 200 {
 					t.Fatalf("second request = %d", a.status)
@@ -88,8 +110,7 @@ func TestFaults(t *testing.T) {
 
 func TestFaultRemoveAndEntraVault(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	env := e.Seed()
+	e, env := emutest.Start(t, emulator.Options{})
 	remove := e.AddFault(emulator.Fault{Service: emulator.Entra, PathContains: "/token", Status: 503})
 	cred := secretCred(t, e, env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"])
 	if _, err := getToken(t.Context(), cred, "https://vault.azure.net/.default"); err == nil {
@@ -111,35 +132,96 @@ func TestFaultRemoveAndEntraVault(t *testing.T) {
 	}
 }
 
+// TestHangEndsOnClose: a request that hangs or is held is aborted when the emulator closes, its
+// handler ends (a handler that never returned would hold the test until go test's -timeout).
 func TestHangEndsOnClose(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
+	never := make(chan struct{}) // a Hold that is never released
+	tests := []struct {
+		name  string
+		fault emulator.Fault
+	}{
+		{"hang", emulator.Fault{Service: emulator.Graph, Hang: true}},
+		{"hold", emulator.Fault{Service: emulator.Graph, Hold: never}},
+		{"delay", emulator.Fault{Service: emulator.Graph, Delay: time.Hour}},
 	}
-	e.AddFault(emulator.Fault{Service: emulator.Graph, Hang: true})
-	done := make(chan error, 1)
-	go func() {
-		_, err := graphTry(context.Background(), e.HTTPClient(), e, "", http.MethodGet, settingsPath, "")
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, _ := emutest.Start(t, emulator.Options{})
+			arrived := make(chan struct{})
+			tc.fault.Times = 1
+			tc.fault.Arrived = func() { close(arrived) }
+			e.AddFault(tc.fault)
+			ended := make(chan any, 1)
+			go func() {
+				defer func() { ended <- recover() }()
+				// The request's context never ends: only Close can end the hang.
+				req := httptest.NewRequest(http.MethodGet, "https://127.0.0.1/beta"+settingsPath, nil)
+				e.ServeHTTP(httptest.NewRecorder(), req)
+			}()
+			<-arrived
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := <-ended; got != http.ErrAbortHandler {
+				t.Errorf("the handler ended with %v, want the panic http.ErrAbortHandler", got)
+			}
+		})
 	}
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("hung request got an answer")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("hung request did not end on Close")
+}
+
+// TestHoldUntilReleased: a held request is answered (by the rest of its fault, or normally) once
+// released, and not before; other requests pass meanwhile.
+func TestHoldUntilReleased(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		status     int
+		wantStatus int
+	}{
+		{"hold only", 0, http.StatusOK},
+		{"hold then 503", http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, _ := emutest.Start(t, emulator.Options{})
+			tok := seededGraphToken(t, e)
+			arrived, release := make(chan struct{}), make(chan struct{})
+			e.AddFault(emulator.Fault{Service: emulator.Graph, Method: http.MethodGet, Times: 1,
+				Arrived: func() { close(arrived) }, Hold: release, Status: tc.status})
+			type result struct {
+				a   graphAnswer
+				err error
+			}
+			held := make(chan result, 1)
+			go func() {
+				a, err := graphTry(t.Context(), e.HTTPClient(), e, tok, http.MethodGet, settingsPath, "")
+				held <- result{a, err}
+			}()
+			<-arrived
+			// While one request is held, another one is served.
+			if a := graph(t, e, tok, http.MethodPatch, settingsPath, `{}`); a.status != http.StatusOK {
+				t.Fatalf("PATCH during the hold = %d %s", a.status, a.body)
+			}
+			select {
+			case r := <-held:
+				t.Fatalf("the held request was answered before its release: %d %v", r.a.status, r.err)
+			default:
+			}
+			close(release)
+			r := <-held
+			if r.err != nil || r.a.status != tc.wantStatus {
+				t.Fatalf("after release: %d %v, want %d", r.a.status, r.err, tc.wantStatus)
+			}
+		})
 	}
 }
 
 func TestTLSAndCA(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	p := filepath.Join(t.TempDir(), "ca.pem")
 	if err := e.WriteCAFile(p); err != nil {
 		t.Fatal(err)

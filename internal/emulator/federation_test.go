@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/xml"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/fakests"
 )
 
 const (
@@ -59,8 +60,7 @@ func assertionForm(assertion string) url.Values {
 
 func TestFederatedAssertionChecks(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestFederatedAssertionChecks(t *testing.T) {
 	claims := func(change func(map[string]any)) map[string]any {
 		c := map[string]any{
 			"iss": fedIssuer, "sub": fedSubject, "aud": fedAudience,
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		}
 		if change != nil {
 			change(c)
@@ -98,7 +98,7 @@ func TestFederatedAssertionChecks(t *testing.T) {
 		{"expired", signRS256(t, key, claims(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() })), "AADSTS700024"},
 		{"no expiry", signRS256(t, key, claims(func(c map[string]any) { delete(c, "exp") })), "AADSTS700024"},
 		{"not yet valid", signRS256(t, key, claims(func(c map[string]any) {
-			c["nbf"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(2*time.Hour).Unix()
+			c["nbf"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(2*time.Hour).Unix() // beyond the 5 minutes of skew
 		})), "AADSTS700024"},
 		{"signed by another key", signRS256(t, otherKey, claims(nil)), "AADSTS700027"},
 		{"tampered claims", tamper(t, valid), "AADSTS700027"},
@@ -123,6 +123,39 @@ func TestFederatedAssertionChecks(t *testing.T) {
 	}
 }
 
+// TestFederatedCredentialsBelongToOneEmulator: a federated credential registered with one
+// emulator is unknown to another, and one registered with an app that has a certificate replaces
+// the certificate check.
+func TestFederatedCredentialsBelongToOneEmulator(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	jwt := signRS256(t, key, map[string]any{"iss": fedIssuer, "sub": fedSubject, "aud": fedAudience,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	fc := emulator.FederatedCredential{Issuer: fedIssuer, Subject: fedSubject, Audience: fedAudience, Keys: []crypto.PublicKey{&key.PublicKey}}
+
+	one, _ := emutest.Start(t, emulator.Options{})
+	other, _ := emutest.Start(t, emulator.Options{})
+	one.AddFederatedApp(emulator.SeedTenantID, fedClientID, fc)
+	cert, _ := newSelfSigned(t)
+	other.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: fedClientID, Certificate: cert})
+
+	if status, body := rawToken(t, one, emulator.SeedTenantID, assertionForm(jwt)); status != http.StatusOK {
+		t.Errorf("the emulator that has the credential: %d %v, want 200", status, body["error_description"])
+	}
+	status, body := rawToken(t, other, emulator.SeedTenantID, assertionForm(jwt))
+	if desc, _ := body["error_description"].(string); status != http.StatusUnauthorized || !strings.HasPrefix(desc, "AADSTS700027: Client assertion failed signature validation or is invalid: ") {
+		t.Errorf("the other emulator: %d %q, want 401 AADSTS700027 from the certificate check", status, desc)
+	}
+	other.AddFederatedApp(emulator.SeedTenantID, fedClientID, fc)
+	if status, body := rawToken(t, other, emulator.SeedTenantID, assertionForm(jwt)); status != http.StatusOK {
+		t.Errorf("once federated, the app with a certificate: %d %v, want 200", status, body["error_description"])
+	}
+}
+
 // tamper changes the sub claim of jwt without re-signing it.
 func tamper(t *testing.T, jwt string) string {
 	t.Helper()
@@ -144,60 +177,21 @@ func unsigned(t *testing.T, jwt string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + p[1] + "."
 }
 
-// startSTS starts a fake STS closed at the end of the test.
-func startSTS(t *testing.T) *emulator.STS {
-	t.Helper()
-	s, err := emulator.StartSTS(emulator.STSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// stsToken asks the fake STS for a token the way the AWS SDK does (without a real signature: the
-// fake reads only the credential scope).
-func stsToken(t *testing.T, s *emulator.STS, alg string, fault bool) (int, string) {
-	t.Helper()
-	form := url.Values{"Action": {"GetWebIdentityToken"}, "Version": {"2011-06-15"},
-		"Audience.member.1": {fedAudience}, "SigningAlgorithm": {alg}, "DurationSeconds": {"60"}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEFAKE00000/20260302/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00")
-	resp, err := s.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		Token string `xml:"GetWebIdentityTokenResult>WebIdentityToken"`
-		Code  string `xml:"Error>Code"`
-	}
-	if err := xml.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		t.Fatalf("STS answer: %v", err)
-	}
-	if fault {
-		return resp.StatusCode, doc.Code
-	}
-	if resp.StatusCode != http.StatusOK || doc.Token == "" {
-		t.Fatalf("STS answered %d %s", resp.StatusCode, doc.Code)
-	}
-	return resp.StatusCode, doc.Token
-}
-
+// TestFakeSTSTokensAcceptedThroughDiscovery: Entra fetches the keys of a federated credential's
+// issuer through its discovery document, for both of GetWebIdentityToken's algorithms, and
+// refuses a token when they cannot be fetched.
 func TestFakeSTSTokensAcceptedThroughDiscovery(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	e.Seed()
-	s := startSTS(t)
+	e, _ := emutest.Start(t, emulator.Options{})
+	s := emutest.StartSTS(t, fakests.Options{})
 	e.AddFederatedApp(emulator.SeedTenantID, fedClientID, s.FederatedCredential(fedAudience))
 
 	for _, alg := range []string{"RS256", "ES384"} {
 		t.Run(alg, func(t *testing.T) {
-			_, tok := stsToken(t, s, alg, false)
+			tok, err := s.Token(fedAudience, alg, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
 			cred, err := azidentity.NewClientAssertionCredential(emulator.SeedTenantID, fedClientID,
 				func(context.Context) (string, error) { return tok, nil },
 				&azidentity.ClientAssertionCredentialOptions{ClientOptions: clientOptions(e), DisableInstanceDiscovery: true})
@@ -209,53 +203,19 @@ func TestFakeSTSTokensAcceptedThroughDiscovery(t *testing.T) {
 			}
 		})
 	}
-	if got, want := s.Calls(), 2; got != want {
-		t.Errorf("STS calls = %d, want %d", got, want)
-	}
-	reqs := s.Requests()
-	if len(reqs) != 2 || reqs[0].AccessKeyID != "AKIAEXAMPLEFAKE00000" || reqs[0].Region != "us-east-1" ||
-		reqs[0].DurationSeconds != 60 || len(reqs[0].Audience) != 1 || reqs[0].Audience[0] != fedAudience {
-		t.Errorf("Requests() = %+v", reqs)
-	}
 
 	// A token from an issuer whose keys cannot be fetched is refused.
-	other := startSTS(t)
-	_, tok := stsToken(t, other, "RS256", false)
-	other.Close()
+	other := emutest.StartSTS(t, fakests.Options{})
+	tok, err := other.Token(fedAudience, "RS256", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
 	e.AddFederatedApp(emulator.SeedTenantID, fedClientID, other.FederatedCredential(fedAudience))
 	status, body := rawToken(t, e, emulator.SeedTenantID, assertionForm(tok))
 	if desc, _ := body["error_description"].(string); status != http.StatusUnauthorized || !strings.HasPrefix(desc, "AADSTS50166: ") {
 		t.Errorf("unreachable JWKS: status %d, description %q; want 401 AADSTS50166", status, desc)
-	}
-}
-
-func TestFakeSTSFaults(t *testing.T) {
-	t.Parallel()
-	s := startSTS(t)
-	tests := []struct {
-		fault      emulator.STSFault
-		wantStatus int
-	}{
-		{emulator.STSAccessDenied, http.StatusForbidden},
-		{emulator.STSFederationDisabled, http.StatusForbidden},
-		{emulator.STSThrottling, http.StatusBadRequest},
-	}
-	for _, tc := range tests {
-		remove := s.Fail(tc.fault)
-		status, code := stsToken(t, s, "RS256", true)
-		remove()
-		if status != tc.wantStatus || code != tc.fault.Code {
-			t.Errorf("fault %s: answered %d %q", tc.fault.Code, status, code)
-		}
-	}
-	s.Fail(emulator.STSFault{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Times: 1})
-	if status, code := stsToken(t, s, "RS256", true); status != http.StatusServiceUnavailable || code != "ServiceUnavailable" {
-		t.Errorf("first answer after a one-time fault: %d %q", status, code)
-	}
-	if status, _ := stsToken(t, s, "RS256", false); status != http.StatusOK {
-		t.Errorf("second answer after a one-time fault: %d", status)
-	}
-	if status, code := stsToken(t, s, "HS256", true); status != http.StatusBadRequest || code != "ValidationError" {
-		t.Errorf("HS256: answered %d %q, want 400 ValidationError", status, code)
 	}
 }

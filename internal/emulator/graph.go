@@ -21,7 +21,14 @@ const (
 	agsDiagnostic = `{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"5","ScaleUnit":"002","RoleInstance":"AM4PEPF0000EMU1"}}`
 )
 
-var syncStatuses = []string{"unknown", "inProgress", "completed", "failed", "unknownFutureValue"}
+// isSyncStatus reports whether s is a value of the windowsAutopilotSyncStatus enumeration.
+func isSyncStatus(s string) bool {
+	switch s {
+	case "unknown", "inProgress", "completed", "failed", "unknownFutureValue":
+		return true
+	}
+	return false
+}
 
 // tenantLocked returns a tenant's state, creating it on first use, settled
 // against the clock. e.mu must be held.
@@ -216,7 +223,7 @@ func (e *Emulator) graphPatch(g *graphReq, tok *accessToken) {
 			upd.LastManualSyncTriggerDateTime, msg = parseEdmTime(v)
 			setTrig = true
 		case "syncStatus":
-			if json.Unmarshal(v, &upd.SyncStatus) != nil || !slices.Contains(syncStatuses, upd.SyncStatus) {
+			if json.Unmarshal(v, &upd.SyncStatus) != nil || !isSyncStatus(upd.SyncStatus) {
 				msg = fmt.Sprintf("The value %s is not a valid enumerated type value for 'microsoft.graph.windowsAutopilotSyncStatus'.", v)
 			}
 			setStatus = true

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 type settingsBody struct {
@@ -37,7 +38,7 @@ func decodeSettings(t *testing.T, a graphAnswer) settingsBody {
 func TestGraphSyncStateMachine(t *testing.T) {
 	t.Parallel()
 	clk := emulator.NewManualClock(epoch)
-	e := start(t, emulator.Options{Clock: clk, SyncDuration: 2 * time.Minute})
+	e, _ := emutest.Start(t, emulator.Options{Clock: clk, SyncDuration: 2 * time.Minute})
 	tok := seededGraphToken(t, e)
 
 	get := graph(t, e, tok, http.MethodGet, settingsPath, "")
@@ -101,7 +102,7 @@ func TestGraphSyncStateMachine(t *testing.T) {
 func TestGraph429Body(t *testing.T) {
 	t.Parallel()
 	clk := emulator.NewManualClock(epoch)
-	e := start(t, emulator.Options{Clock: clk})
+	e, _ := emutest.Start(t, emulator.Options{Clock: clk})
 	tok := seededGraphToken(t, e)
 	graph(t, e, tok, http.MethodPost, syncPath, "")
 	clk.Advance(5 * time.Minute)
@@ -152,7 +153,7 @@ func TestGraphRetryAfterModes(t *testing.T) {
 		t.Run(strconv.Itoa(int(tc.mode)), func(t *testing.T) {
 			t.Parallel()
 			clk := emulator.NewManualClock(epoch)
-			e := start(t, emulator.Options{Clock: clk, SyncDuration: time.Second})
+			e, _ := emutest.Start(t, emulator.Options{Clock: clk, SyncDuration: time.Second})
 			e.SetRetryAfterMode(tc.mode)
 			tok := seededGraphToken(t, e)
 			graph(t, e, tok, http.MethodPost, syncPath, "")
@@ -174,7 +175,7 @@ func TestGraphRetryAfterModes(t *testing.T) {
 func TestGraphFailedOutcomeAndSetSettings(t *testing.T) {
 	t.Parallel()
 	clk := emulator.NewManualClock(epoch)
-	e := start(t, emulator.Options{Clock: clk})
+	e, _ := emutest.Start(t, emulator.Options{Clock: clk})
 	tok := seededGraphToken(t, e)
 	e.SetSyncOutcome(emulator.SeedTenantID, "failed")
 	if a := graph(t, e, tok, http.MethodPost, syncPath, ""); a.status != 204 {
@@ -193,7 +194,7 @@ func TestGraphFailedOutcomeAndSetSettings(t *testing.T) {
 
 func TestGraphPatch(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
+	e, _ := emutest.Start(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
 	tok := seededGraphToken(t, e)
 	tests := []struct {
 		name, body      string
@@ -243,8 +244,7 @@ func TestGraphPatch(t *testing.T) {
 
 func TestGraphAuth(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	env := e.Seed()
+	e, env := emutest.Start(t, emulator.Options{})
 	graphTok := seededGraphToken(t, e)
 	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: "reader", Secret: "r", Roles: []string{"DeviceManagementServiceConfig.Read.All"}})
 	token := func(client, secret, scope string) string {
@@ -299,8 +299,7 @@ func mustSecret(t *testing.T, e *emulator.Emulator) string {
 
 func TestSetAppSecretRevokes(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	env := e.Seed()
+	e, env := emutest.Start(t, emulator.Options{})
 	tok := seededGraphToken(t, e)
 	c := newSecretsClient(t, e, secretCred(t, e, env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"]))
 	if _, err := c.GetSecret(t.Context(), "graph-credential", "", nil); err != nil {
@@ -331,8 +330,7 @@ func TestSetAppSecretRevokes(t *testing.T) {
 
 func TestExpiredToken(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{TokenLifetime: time.Nanosecond})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{TokenLifetime: time.Nanosecond})
 	_, m := rawToken(t, e, emulator.SeedTenantID, url.Values{"grant_type": {"client_credentials"}, "client_id": {emulator.SeedGraphClientID},
 		"client_secret": {mustSecret(t, e)}, "scope": {graphScope}})
 	tok, _ := m["access_token"].(string)
@@ -344,7 +342,7 @@ func TestExpiredToken(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	clk := emulator.NewManualClock(epoch)
-	e := start(t, emulator.Options{Clock: clk})
+	e, _ := emutest.Start(t, emulator.Options{Clock: clk})
 	tokens := map[string]string{}
 	for _, tenant := range []string{"tenant-a", "tenant-b"} {
 		e.AddApp(emulator.App{TenantID: tenant, ClientID: "app", Secret: "s-" + tenant})
@@ -371,7 +369,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestConcurrentSyncsStartOnce(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
+	e, _ := emutest.Start(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
 	tok := seededGraphToken(t, e)
 	const n = 16
 	statuses := make(chan int, n)
@@ -399,7 +397,7 @@ func TestConcurrentSyncsStartOnce(t *testing.T) {
 
 func TestGraphBodyLimit(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
+	e, _ := emutest.Start(t, emulator.Options{})
 	tok := seededGraphToken(t, e)
 	body := `{"syncStatus":"` + strings.Repeat("a", 2<<20) + `"}`
 	req := httptest.NewRequest(http.MethodPatch, "https://127.0.0.1/beta"+settingsPath, strings.NewReader(body))

@@ -12,32 +12,20 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 const graphScope = "https://127.0.0.1/.default"
 
-// start starts an emulator closed at the end of the test.
-func start(t *testing.T, opts emulator.Options) *emulator.Emulator {
-	t.Helper()
-	e, err := emulator.Start(opts)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
+// clientOptions are emutest's, without retries: these tests look at each answer of the emulator.
 func clientOptions(e *emulator.Emulator) azcore.ClientOptions {
-	return azcore.ClientOptions{
-		Transport: e.HTTPClient(),
-		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost()},
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-	}
+	o := emutest.ClientOptions(e)
+	o.Retry = policy.RetryOptions{MaxRetries: -1}
+	return o
 }
 
 func secretCred(t *testing.T, e *emulator.Emulator, tenant, client, secret string) *azidentity.ClientSecretCredential {
@@ -59,9 +47,7 @@ func getToken(ctx context.Context, c azcore.TokenCredential, scope string) (stri
 // seededGraphToken returns a Graph token of the seeded Graph app.
 func seededGraphToken(t *testing.T, e *emulator.Emulator) string {
 	t.Helper()
-	env := e.Seed()
-	secret, _, _ := e.Secret(env["GRAPH_CREDENTIAL_SECRET_NAME"])
-	tok, err := getToken(t.Context(), secretCred(t, e, env["AZURE_TENANT_ID"], env["GRAPH_CLIENT_ID"], secret), graphScope)
+	tok, err := getToken(t.Context(), secretCred(t, e, emulator.SeedTenantID, emulator.SeedGraphClientID, mustSecret(t, e)), graphScope)
 	if err != nil {
 		t.Fatalf("GetToken: %v", err)
 	}

@@ -2,14 +2,25 @@ package emulator
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
 
 const vaultResource = "https://vault.azure.net"
 
-var secretName = regexp.MustCompile(`^[0-9A-Za-z-]{1,127}$`)
+// isSecretName reports whether name is a valid Key Vault secret name: 1 to 127 letters, digits
+// and dashes.
+func isSecretName(name string) bool {
+	if len(name) < 1 || len(name) > 127 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // bearer returns the request's bearer token, or "".
 func bearer(r *http.Request) string {
@@ -87,7 +98,7 @@ func (e *Emulator) serveVault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	segs := strings.Split(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/secrets/"), "/"), "/")
-	if r.URL.Path == "/secrets" || r.URL.Path == "/secrets/" || len(segs) > 2 || !secretName.MatchString(segs[0]) {
+	if r.URL.Path == "/secrets" || r.URL.Path == "/secrets/" || len(segs) > 2 || !isSecretName(segs[0]) {
 		vaultError(w, http.StatusBadRequest, "BadParameter", "The request URI contains an invalid name or is not supported by this emulator.")
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 func newSecretsClient(t *testing.T, e *emulator.Emulator, cred azcore.TokenCredential) *azsecrets.Client {
@@ -25,8 +26,7 @@ func newSecretsClient(t *testing.T, e *emulator.Emulator, cred azcore.TokenCrede
 
 func TestKeyVault(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	env := e.Seed()
+	e, env := emutest.Start(t, emulator.Options{})
 	e.SetSecret("pem", "-----BEGIN CERTIFICATE-----", "application/x-pem-file")
 	c := newSecretsClient(t, e, secretCred(t, e, env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"]))
 
@@ -86,8 +86,7 @@ func TestKeyVault(t *testing.T) {
 
 func TestKeyVaultRejectsBadTokens(t *testing.T) {
 	t.Parallel()
-	e := start(t, emulator.Options{})
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	graphTok := seededGraphToken(t, e)
 	for _, tc := range []struct{ name, token string }{
 		{"missing", ""},

@@ -17,19 +17,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
 )
-
-func start(t *testing.T) *emulator.Emulator {
-	t.Helper()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	e.Seed()
-	return e
-}
 
 func identity(e *emulator.Emulator, clientID string) entra.Identity {
 	return entra.Identity{TenantID: emulator.SeedTenantID, ClientID: clientID, AuthorityHost: e.AuthorityHost(),
@@ -57,7 +47,7 @@ func certificatePEM(t *testing.T) (*x509.Certificate, []byte) {
 
 func TestBootstrapFromCertificateFile(t *testing.T) {
 	t.Parallel()
-	e := start(t)
+	e, _ := emutest.Start(t, emulator.Options{})
 	cert, data := certificatePEM(t)
 	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: "cert-reader", Certificate: cert})
 	path := filepath.Join(t.TempDir(), "reader.pem")
@@ -75,7 +65,7 @@ func TestBootstrapFromCertificateFile(t *testing.T) {
 
 func TestBootstrapErrors(t *testing.T) {
 	t.Parallel()
-	e := start(t)
+	e, _ := emutest.Start(t, emulator.Options{})
 	id := identity(e, emulator.SeedBootstrapClientID)
 	if _, err := entra.NewBootstrapCredential(id, entra.Bootstrap{}); err == nil {
 		t.Error("no credential at all was accepted")
@@ -93,7 +83,7 @@ func TestBootstrapErrors(t *testing.T) {
 
 func TestAppCredentialContentTypes(t *testing.T) {
 	t.Parallel()
-	e := start(t)
+	e, _ := emutest.Start(t, emulator.Options{})
 	id := identity(e, emulator.SeedGraphClientID)
 	tests := []struct {
 		name, value, contentType string

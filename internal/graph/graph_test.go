@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -24,22 +22,8 @@ import (
 func setup(t *testing.T) (*emulator.Emulator, *emulator.ManualClock, *graph.Client) {
 	t.Helper()
 	clock := emulator.NewManualClock(time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC))
-	e, err := emulator.Start(emulator.Options{Clock: clock, SyncDuration: 90 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	env := e.Seed()
-	secret, _, _ := e.Secret(emulator.SeedGraphCredentialSecret)
-	cred, err := azidentity.NewClientSecretCredential(emulator.SeedTenantID, emulator.SeedGraphClientID, secret,
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost() + "/"}, Transport: e.HTTPClient()},
-			DisableInstanceDiscovery: true,
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := graph.NewClient(env["GRAPH_BASE_URL"], cred, &graph.Options{Transport: e.HTTPClient(), Now: clock.Now, RetryDelay: time.Millisecond})
+	e, env := emutest.Start(t, emulator.Options{Clock: clock, SyncDuration: 90 * time.Second})
+	c, err := graph.NewClient(env.Getenv("GRAPH_BASE_URL"), emutest.GraphCredential(t, e), &graph.Options{Transport: e.HTTPClient(), Now: clock.Now, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,17 +241,7 @@ func TestTracingHook(t *testing.T) {
 			return ctx, tracing.NewSpan(tracing.SpanImpl{})
 		}, nil)
 	}, nil)
-	env := e.Seed()
-	secret, _, _ := e.Secret(emulator.SeedGraphCredentialSecret)
-	cred, err := azidentity.NewClientSecretCredential(emulator.SeedTenantID, emulator.SeedGraphClientID, secret,
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost() + "/"}, Transport: e.HTTPClient()},
-			DisableInstanceDiscovery: true,
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := graph.NewClient(env["GRAPH_BASE_URL"], cred, &graph.Options{Transport: e.HTTPClient(), TracingProvider: provider})
+	c, err := graph.NewClient(e.GraphBaseURL(), emutest.GraphCredential(t, e), &graph.Options{Transport: e.HTTPClient(), TracingProvider: provider})
 	if err != nil {
 		t.Fatal(err)
 	}
