@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
@@ -83,12 +84,7 @@ func peakHeap() (stop func() uint64) {
 //	go test -run '^$' -bench FleetStatus500 -benchtime 5x ./internal/tenant/
 func BenchmarkFleetStatus500(b *testing.B) {
 	const n = 500
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	e.Seed()
+	e, _ := emutest.Start(b, emulator.Options{})
 	entries := make([]tenant.Entry, n)
 	for i := range entries {
 		entries[i] = member(i, fmt.Sprintf("tenant-%03d", i), "")

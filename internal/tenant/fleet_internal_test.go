@@ -6,19 +6,15 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 // TestRegistryParsedOncePerVersion: the registry is parsed again only when Key Vault holds a new
 // version, not each time the cached secret expires and is read again.
 func TestRegistryParsedOncePerVersion(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	env := e.Seed()
-	cfg, err := config.Load(func(k string) string { return env[k] })
+	e, env := emutest.Start(t, emulator.Options{})
+	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

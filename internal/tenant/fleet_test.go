@@ -16,6 +16,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
@@ -62,12 +63,7 @@ func setRegistry(t testing.TB, e *emulator.Emulator, entries []tenant.Entry) {
 // entries and returns a Fleet over them whose global tenants use the emulator's endpoints.
 func fleetSetup(t testing.TB, o tenant.Options, entries ...tenant.Entry) (*emulator.Emulator, *tenant.Fleet) {
 	t.Helper()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	register(e, entries...)
 	setRegistry(t, e, entries)
 	if o.Transport == nil {
@@ -363,12 +359,7 @@ func TestFleetRegistryErrors(t *testing.T) {
 // and the emulator sees each tenant's token only on that tenant's calls.
 func TestFleetNationalClouds(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	e.Seed()
+	e, _ := emutest.Start(t, emulator.Options{})
 	proxyURL, stop := emulator.StartProxy(e.URL())
 	t.Cleanup(stop)
 	pu, err := url.Parse(proxyURL)

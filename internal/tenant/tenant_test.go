@@ -21,6 +21,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -28,13 +29,8 @@ import (
 
 func setup(t *testing.T) (*emulator.Emulator, *tenant.Tenant) {
 	t.Helper()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	env := e.Seed()
-	cfg, err := config.Load(func(k string) string { return env[k] })
+	e, env := emutest.Start(t, emulator.Options{})
+	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,13 +267,8 @@ func randomString(t *testing.T) string {
 // Vault, another whose deadline is near gives up in time instead of queueing past it.
 func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
 	t.Parallel()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	env := e.Seed()
-	cfg, err := config.Load(func(k string) string { return env[k] })
+	e, env := emutest.Start(t, emulator.Options{})
+	cfg, err := config.Load(env.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
