@@ -1,6 +1,11 @@
 // Package keyvault reads secrets from Azure Key Vault through azsecrets and keeps them in memory
 // for a time-to-live, so a warm invocation makes no Key Vault request. Concurrent readers of a
-// secret that is not cached share one request. It never logs or formats a secret's value.
+// secret that is not in memory share one request, which no single caller's cancellation ends.
+// A failed read is remembered briefly (SPEC §6: RememberNotFound, RememberFailure), so callers
+// with junk credentials cannot make the vault read a secret once per request.
+//
+// What a read cost comes back with it (Secret.Took), not through the context. The package never
+// logs, and never formats a secret's value.
 package keyvault
 
 import (
@@ -17,12 +22,34 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
+// ReadTimeout bounds one shared read of a secret (token request and retries included). The
+// read runs on its own context, detached from the caller that started it, so that one caller
+// giving up does not fail the others waiting for the same read; this bound keeps such a read
+// from running on for ever. Key Vault answers in tens of milliseconds and the Store's retry
+// policy (2 retries, 200 ms to 2 s apart) fits well inside 10 s, which is also less than API
+// Gateway's 29 s: a read that takes longer is treated as failed. Each caller still stops waiting
+// at its own deadline.
+const ReadTimeout = 10 * time.Second
+
+// How long a failed read of a secret is remembered (SPEC §6). Within that time Get and Refresh
+// return the same failure without asking the vault again. A read that ended on a deadline (a
+// caller's, or ReadTimeout) is not remembered: it says nothing about the secret, and a vault
+// that hangs is already read at most once per ReadTimeout, since every caller joins the one
+// read in flight.
+const (
+	RememberNotFound = 60 * time.Second // the vault has no enabled secret of that name
+	RememberFailure  = 10 * time.Second // any other failure: vault, network, token
+)
+
 // Secret is one secret's current version.
 type Secret struct {
 	Name        string
 	Value       string
 	ContentType string // e.g. "application/x-pkcs12" or "application/x-pem-file" for certificates
 	Version     string
+	// Took is the time this call waited for Key Vault (token included); 0 when the value came
+	// from memory.
+	Took time.Duration
 }
 
 // String hides the value, so a Secret printed by mistake leaks nothing.
@@ -30,7 +57,8 @@ func (s Secret) String() string { return fmt.Sprintf("secret %q version %q", s.N
 
 // Error is a failed read of a secret. Err is the azcore or azidentity error underneath (an
 // *azcore.ResponseError for Key Vault's answers, an *azidentity.AuthenticationFailedError when
-// Entra refused the identity that reads the vault).
+// Entra refused the identity that reads the vault), or the caller's context error when the
+// caller stopped waiting.
 type Error struct {
 	Name       string
 	StatusCode int  // Key Vault's HTTP status, 0 when it never answered
@@ -55,7 +83,7 @@ type Options struct {
 	Transport policy.Transporter
 	// DisableChallengeResourceVerification must be true only for a vault on a loopback host.
 	DisableChallengeResourceVerification bool
-	// Now is the clock for the TTL; nil means time.Now.
+	// Now is the clock for the TTL and for remembered failures; nil means time.Now.
 	Now func() time.Time
 	// Explain, when set, may give a read error back the cause a credential flattened into text
 	// (awssts.Source.Explain: azidentity keeps only the text of an assertion callback's error).
@@ -64,19 +92,36 @@ type Options struct {
 
 // Store reads and caches secrets of one vault. It is safe for concurrent use.
 type Store struct {
-	client  *azsecrets.Client
-	explain func(error) error
-	ttl     time.Duration
-	now     func() time.Time
-	group   singleflight.Group
+	client      *azsecrets.Client
+	explain     func(error) error
+	ttl         time.Duration
+	now         func() time.Time
+	readTimeout time.Duration
+	hooks       hooks
 
-	mu      sync.Mutex
-	entries map[string]entry
+	// gets and refreshes are separate flights: a Refresh must not be answered from memory by
+	// a Get's flight, and a Get need not wait for a Refresh.
+	gets, refreshes singleflight.Group
+
+	mu       sync.Mutex
+	entries  map[string]entry
+	failures map[string]failure
+}
+
+// hooks are test seams (set in export_test.go); nil in production.
+type hooks struct {
+	missed func(name string) // Get found nothing in memory, before it joins or starts a read
+	joined func(name string) // a caller now waits for a read in flight
 }
 
 type entry struct {
 	secret  Secret
 	expires time.Time
+}
+
+type failure struct {
+	err   *Error
+	until time.Time
 }
 
 // New returns a Store for the vault at vaultURL, authenticating with cred.
@@ -92,84 +137,151 @@ func New(vaultURL string, cred azcore.TokenCredential, o Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("key vault %q: %w", vaultURL, err)
 	}
-	s := &Store{client: client, explain: o.Explain, ttl: o.TTL, now: o.Now, entries: map[string]entry{}}
+	s := &Store{client: client, explain: o.Explain, ttl: o.TTL, now: o.Now, readTimeout: ReadTimeout,
+		entries: map[string]entry{}, failures: map[string]failure{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	return s, nil
 }
 
-// Get returns the secret name, from memory while its TTL lasts. Errors are *Error.
+// Get returns the secret name: from memory while its TTL lasts, else read from the vault, one
+// read shared by every concurrent caller. A read that failed within RememberNotFound or
+// RememberFailure fails again at once. Errors are *Error; on error the Secret holds only Name
+// and Took. A caller whose ctx ends first gets its ctx error (in an *Error) while the shared
+// read goes on for the others.
 func (s *Store) Get(ctx context.Context, name string) (Secret, error) {
-	s.mu.Lock()
-	e, ok := s.entries[name]
-	s.mu.Unlock()
-	if ok && (s.ttl == 0 || s.now().Before(e.expires)) {
-		return e.secret, nil
+	if o, ok := s.remembered(name, true); ok {
+		return o.secret, o.err
 	}
-	return s.read(ctx, name)
-}
-
-// Refresh reads the secret name again from the vault, whatever the cache holds (after a
-// credential was rotated). Concurrent calls share one read.
-func (s *Store) Refresh(ctx context.Context, name string) (Secret, error) {
-	return s.read(ctx, name)
-}
-
-type readTimeKey struct{}
-
-// WithReadTime returns a context under which the time spent reading the vault (token included)
-// is added to *d, for the invocation's log line. d must not be shared between goroutines.
-func WithReadTime(ctx context.Context, d *time.Duration) context.Context {
-	return context.WithValue(ctx, readTimeKey{}, d)
-}
-
-func (s *Store) read(ctx context.Context, name string) (Secret, error) {
-	if d, ok := ctx.Value(readTimeKey{}).(*time.Duration); ok {
-		defer func(started time.Time) { *d += time.Since(started) }(time.Now())
+	if s.hooks.missed != nil {
+		s.hooks.missed(name)
 	}
-	// The read is shared by every caller waiting for it and runs on the first caller's context:
-	// a read must not outlive the invocation that started it (in Lambda the next invocation
-	// would find it still hanging). Each caller stops waiting at its own deadline.
-	ch := s.group.DoChan(name, func() (any, error) {
-		resp, err := s.client.GetSecret(ctx, name, "", nil)
-		if err != nil {
-			if s.explain != nil {
-				err = s.explain(err)
-			}
-			e := &Error{Name: name, Err: err}
-			var re *azcore.ResponseError
-			if errors.As(err, &re) {
-				e.StatusCode = re.StatusCode
-				e.NotFound = re.StatusCode == http.StatusNotFound
-			}
-			return Secret{}, e
+	return s.wait(ctx, &s.gets, name, func(readCtx context.Context) outcome {
+		// Another flight may have filled memory between the look above and this one.
+		if o, ok := s.remembered(name, true); ok {
+			return o
 		}
-		if resp.Attributes != nil && resp.Attributes.Enabled != nil && !*resp.Attributes.Enabled {
-			return Secret{}, &Error{Name: name, StatusCode: http.StatusOK, NotFound: true}
-		}
-		sec := Secret{Name: name}
-		if resp.Value != nil {
-			sec.Value = *resp.Value
-		}
-		if resp.ContentType != nil {
-			sec.ContentType = *resp.ContentType
-		}
-		if resp.ID != nil {
-			sec.Version = resp.ID.Version()
-		}
-		s.mu.Lock()
-		s.entries[name] = entry{secret: sec, expires: s.now().Add(s.ttl)}
-		s.mu.Unlock()
-		return sec, nil
+		return s.read(readCtx, name)
 	})
+}
+
+// Refresh reads the secret name again from the vault, whatever value memory holds (after a
+// credential was rotated), and keeps the new value for Get. Concurrent calls share one read. A
+// failure remembered from a read within RememberNotFound or RememberFailure is returned without
+// asking the vault, so a storm of refreshes (every request meeting a Graph 401) reads the vault
+// at most once per such period while it fails. Errors are as for Get.
+func (s *Store) Refresh(ctx context.Context, name string) (Secret, error) {
+	if o, ok := s.remembered(name, false); ok {
+		return o.secret, o.err
+	}
+	return s.wait(ctx, &s.refreshes, name, func(readCtx context.Context) outcome {
+		if o, ok := s.remembered(name, false); ok {
+			return o
+		}
+		return s.read(readCtx, name)
+	})
+}
+
+// outcome is what a flight gives every caller waiting for it.
+type outcome struct {
+	secret Secret
+	err    error
+	vault  bool // the vault was asked (else it came from memory)
+}
+
+// remembered returns what memory holds for name: the value while its TTL lasts (when useValue),
+// else a failure still remembered, as a copy of its *Error.
+func (s *Store) remembered(name string, useValue bool) (outcome, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if e, ok := s.entries[name]; ok && useValue && (s.ttl == 0 || now.Before(e.expires)) {
+		return outcome{secret: e.secret}, true
+	}
+	if f, ok := s.failures[name]; ok && now.Before(f.until) {
+		e := *f.err // a copy: no caller can change what the others get
+		return outcome{secret: Secret{Name: name}, err: &e}, true
+	}
+	return outcome{}, false
+}
+
+// wait joins the flight of name in g, or starts it with fn on a context that ctx's
+// cancellation does not end, and waits for it or for ctx, whichever ends first.
+func (s *Store) wait(ctx context.Context, g *singleflight.Group, name string, fn func(context.Context) outcome) (Secret, error) {
+	if err := ctx.Err(); err != nil {
+		return Secret{Name: name}, &Error{Name: name, Err: err}
+	}
+	started := time.Now()
+	ch := g.DoChan(name, func() (any, error) {
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.readTimeout)
+		defer cancel()
+		return fn(readCtx), nil
+	})
+	if s.hooks.joined != nil {
+		s.hooks.joined(name)
+	}
 	select {
 	case r := <-ch:
-		if r.Err != nil {
-			return Secret{}, r.Err
+		o := r.Val.(outcome)
+		if o.vault {
+			o.secret.Took = time.Since(started)
 		}
-		return r.Val.(Secret), nil
+		return o.secret, o.err
 	case <-ctx.Done():
-		return Secret{}, &Error{Name: name, Err: ctx.Err()}
+		return Secret{Name: name, Took: time.Since(started)}, &Error{Name: name, Err: ctx.Err()}
 	}
+}
+
+// read asks the vault for the current version of name and keeps what it learnt: the value, or
+// the failure for the time SPEC §6 gives it.
+func (s *Store) read(ctx context.Context, name string) outcome {
+	resp, err := s.client.GetSecret(ctx, name, "", nil)
+	if err != nil {
+		if s.explain != nil {
+			err = s.explain(err)
+		}
+		e := &Error{Name: name, Err: err}
+		var re *azcore.ResponseError
+		if errors.As(err, &re) {
+			e.StatusCode = re.StatusCode
+			e.NotFound = re.StatusCode == http.StatusNotFound
+		}
+		s.fail(e)
+		return outcome{secret: Secret{Name: name}, err: e, vault: true}
+	}
+	if resp.Attributes != nil && resp.Attributes.Enabled != nil && !*resp.Attributes.Enabled {
+		e := &Error{Name: name, StatusCode: http.StatusOK, NotFound: true}
+		s.fail(e)
+		return outcome{secret: Secret{Name: name}, err: e, vault: true}
+	}
+	sec := Secret{Name: name}
+	if resp.Value != nil {
+		sec.Value = *resp.Value
+	}
+	if resp.ContentType != nil {
+		sec.ContentType = *resp.ContentType
+	}
+	if resp.ID != nil {
+		sec.Version = resp.ID.Version()
+	}
+	s.mu.Lock()
+	s.entries[name] = entry{secret: sec, expires: s.now().Add(s.ttl)}
+	delete(s.failures, name)
+	s.mu.Unlock()
+	return outcome{secret: sec, vault: true}
+}
+
+// fail remembers e, unless the read ended on a deadline.
+func (s *Store) fail(e *Error) {
+	if errors.Is(e, context.DeadlineExceeded) || errors.Is(e, context.Canceled) {
+		return
+	}
+	memory := RememberFailure
+	if e.NotFound {
+		memory = RememberNotFound
+	}
+	s.mu.Lock()
+	s.failures[e.Name] = failure{err: e, until: s.now().Add(memory)}
+	s.mu.Unlock()
 }

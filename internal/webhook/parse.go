@@ -4,11 +4,35 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// MinTeamsKeyBytes is the least number of bytes a Teams security token must decode to. Teams
+// issues 32; a shorter key is a mistake in the vault, not a key to accept.
+const MinTeamsKeyBytes = 16
+
+// ErrWeakTeamsKey is wrapped by the error of a Teams security token that is not base64 or
+// decodes to fewer than MinTeamsKeyBytes bytes: a misconfiguration.
+var ErrWeakTeamsKey = errors.New("the Teams security token is not base64 of at least 16 bytes")
+
+// DecodeTeamsKey returns the HMAC key of a Teams outgoing webhook whose security token (the
+// base64 text Teams shows) is token; blanks around it are ignored. Its errors wrap
+// ErrWeakTeamsKey and never quote the token.
+func DecodeTeamsKey(token string) ([]byte, error) {
+	key, ok := decodeBase64(strings.TrimSpace(token))
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: it is not standard base64", ErrWeakTeamsKey)
+	case len(key) < MinTeamsKeyBytes:
+		return nil, fmt.Errorf("%w: it decodes to %d bytes", ErrWeakTeamsKey, len(key))
+	}
+	return key, nil
+}
 
 // The header parsers below need no secret and never panic (see the fuzz tests). Each returns
 // ok false for anything it does not fully understand.
@@ -22,6 +46,33 @@ func single(h http.Header, name string) (string, bool) {
 	}
 	v := strings.Trim(vs[0], " \t")
 	return v, v != ""
+}
+
+// present reports whether header name is in h at all, even empty: presence names a scheme.
+func present(h http.Header, name string) bool { return len(h.Values(name)) > 0 }
+
+// authorizationSchemes returns the first words of h's Authorization values, in lower case.
+func authorizationSchemes(h http.Header) map[string]bool {
+	schemes := map[string]bool{}
+	for _, v := range h.Values("Authorization") {
+		scheme, _, _ := strings.Cut(strings.Trim(v, " \t"), " ")
+		schemes[strings.ToLower(scheme)] = true
+	}
+	return schemes
+}
+
+// decodeBase64 decodes standard, padded, canonical base64. Go's decoder skips '\r' and '\n'
+// anywhere, even in strict mode, so any byte outside the alphabet is refused first.
+func decodeBase64(s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return nil, false
+		}
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	return b, err == nil
 }
 
 // splitAuthorization splits "<scheme> <credentials>" at its one space; the credentials hold no blank.
@@ -49,8 +100,8 @@ func parseBasicPassword(v string) (string, bool) {
 	if !ok || !strings.EqualFold(scheme, "Basic") {
 		return "", false
 	}
-	decoded, err := base64.StdEncoding.Strict().DecodeString(credentials)
-	if err != nil {
+	decoded, ok := decodeBase64(credentials)
+	if !ok {
 		return "", false
 	}
 	_, password, ok := strings.Cut(string(decoded), ":")
@@ -114,8 +165,8 @@ func parseTeamsAuthorization(v string) ([]byte, bool) {
 	if !ok || !strings.EqualFold(scheme, "HMAC") {
 		return nil, false
 	}
-	sig, err := base64.StdEncoding.Strict().DecodeString(credentials)
-	if err != nil || len(sig) != sha256.Size {
+	sig, ok := decodeBase64(credentials)
+	if !ok || len(sig) != sha256.Size {
 		return nil, false
 	}
 	return sig, true

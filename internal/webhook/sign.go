@@ -3,7 +3,7 @@ package webhook
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
+	"errors"
 )
 
 // The Sign functions compute what a caller sends, so tests and cmd/local can sign requests. They
@@ -27,12 +27,12 @@ func SignSlack(secret, timestamp string, body []byte) string {
 }
 
 // SignTeams returns the Authorization value a Teams outgoing webhook with security token
-// secretBase64 sends with body: "HMAC <base64>". It fails when secretBase64 is not base64; the
-// error does not quote it.
+// secretBase64 sends with body: "HMAC <base64>". It fails when secretBase64 is not standard
+// base64 (any length: it signs what Teams would, weak keys too); the error does not quote it.
 func SignTeams(secretBase64 string, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(secretBase64)
-	if err != nil {
-		return "", fmt.Errorf("teams security token is not base64: %w", err)
+	key, ok := decodeBase64(secretBase64)
+	if !ok {
+		return "", errors.New("teams security token is not standard base64")
 	}
 	return "HMAC " + base64.StdEncoding.EncodeToString(hmacSHA256(key, body)), nil
 }

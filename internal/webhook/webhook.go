@@ -1,11 +1,13 @@
 // Package webhook verifies the callers of the HTTP functions (SPEC §6): a shared token, an
 // HMAC-SHA256 signature of the raw body (GitHub, Jira, PagerDuty), Slack's v0 request signature
-// and a Teams outgoing webhook's HMAC. Secrets come from Key Vault through a Secrets reader that
-// does the caching; this package caches nothing itself.
+// and a Teams outgoing webhook's HMAC. A request is checked once, against the one scheme its
+// headers name, and Check says which scheme passed, so the caller can allow only what that
+// scheme may do. Secrets come from Key Vault through a Secrets reader that does the caching
+// (failed reads included); this package caches nothing itself.
 //
 // It never logs, and never returns or formats a secret, token or signature: a failed check is
 // always the same unauthorized problem, whatever part failed. A request that carries no
-// credential header of a configured scheme reads no secret at all.
+// credential header of a configured scheme, or only malformed ones, reads no secret at all.
 package webhook
 
 import (
@@ -13,13 +15,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -27,6 +29,17 @@ import (
 // SlackMaxSkew is how far a Slack request's timestamp may be from now, either way, before the
 // request is refused as a possible replay.
 const SlackMaxSkew = 5 * time.Minute
+
+// Scheme is a caller scheme of SPEC §6: what a request proved, and so what it may do.
+type Scheme string
+
+// The schemes, in the order Check prefers them when a request names several.
+const (
+	SchemeToken Scheme = "token" // Authorization: Bearer or Basic (password), X-Api-Key
+	SchemeHMAC  Scheme = "hmac"  // X-Hub-Signature-256, X-Hub-Signature, X-PagerDuty-Signature
+	SchemeSlack Scheme = "slack" // X-Slack-Signature with X-Slack-Request-Timestamp
+	SchemeTeams Scheme = "teams" // Authorization: HMAC
+)
 
 // Secrets reads a secret by name; *keyvault.Store satisfies it.
 type Secrets interface {
@@ -63,131 +76,180 @@ func (c *Checker) Configured() bool {
 	return n.Token != "" || n.HMAC != "" || n.Slack != "" || n.Teams != ""
 }
 
-// attempt is one configured scheme whose credential headers the request carries, parsed and
-// waiting for the secret that decides.
+// attempt is the one scheme a request is checked against, its credentials parsed.
 type attempt struct {
-	scheme     string // for the cause of a secretStoreUnavailable problem; never a value
+	scheme     Scheme
 	secretName string
-	verify     func(secret string) bool
+	variable   string // the configuration variable that names the secret, for causes
+	// verify decides with the secret (trimmed, not empty); nil when the request's credentials
+	// are malformed, so that no secret is read. Its error is a misconfigured secret.
+	verify func(secret string) (bool, error)
 }
 
-// Check returns nil when r, whose raw body is body, carries valid credentials for any
-// configured scheme. Otherwise it returns a *problem.Problem: unauthorized (the same answer
-// whatever failed), or, when a secret needed to decide could not be read and no other scheme
-// accepted the request, secretStoreUnavailable (misconfigured when the vault has no such
-// secret) with Err set to the cause.
-func (c *Checker) Check(ctx context.Context, r *http.Request, body []byte) error {
+// Check verifies r, whose raw body is body, and returns the scheme whose valid credentials it
+// carries. A configured scheme is named by the presence of its headers: token by X-Api-Key or
+// an Authorization header whose first word is Bearer or Basic; HMAC by X-Hub-Signature-256,
+// X-Hub-Signature or X-PagerDuty-Signature; Slack by X-Slack-Signature or
+// X-Slack-Request-Timestamp; Teams by an Authorization header whose first word is HMAC. When
+// the headers name several configured schemes, only the first in the order token, HMAC,
+// Slack, Teams is checked, whatever the others carry: a request never gets a second try with
+// another scheme. Headers of schemes that are not configured are ignored.
+//
+// On failure the scheme is "" and the error a *problem.Problem: unauthorized (no cause, the
+// same answer whatever failed); misconfigured when the secret is missing from Key Vault, may
+// not be read, is empty, or (Teams) is not base64 of at least MinTeamsKeyBytes bytes, with the
+// cause in Err (a *keyvault.Error, or a *config.Error, wrapping ErrWeakTeamsKey for Teams);
+// upstreamTimeout when ctx ended while Key Vault was read; secretStoreUnavailable for other
+// read failures, with the *keyvault.Error in Err.
+func (c *Checker) Check(ctx context.Context, r *http.Request, body []byte) (Scheme, error) {
 	if r == nil {
-		return unauthorized()
+		return "", unauthorized()
 	}
-	var unreadable error
-	notFound := false
-	for _, a := range c.attempts(r, body) {
-		s, err := c.secrets.Get(ctx, a.secretName)
-		if err != nil {
-			if unreadable == nil {
-				unreadable = fmt.Errorf("webhook %s scheme: %w", a.scheme, err)
-				var kv *keyvault.Error
-				notFound = errors.As(err, &kv) && kv.NotFound
-			}
-			continue
-		}
-		// Secrets pasted into Key Vault often carry a trailing newline. An empty secret would
-		// make every HMAC computable by anyone: that scheme fails.
-		secret := strings.TrimSpace(s.Value)
-		if secret != "" && a.verify(secret) {
-			return nil
-		}
+	a, ok := c.choose(r.Header, body)
+	if !ok || a.verify == nil {
+		return "", unauthorized()
 	}
-	if unreadable != nil {
-		if notFound {
-			p := problem.New(problem.Misconfigured, "A secret that verifies callers is missing from Key Vault.")
-			p.Err = unreadable
-			return p
-		}
-		p := problem.New(problem.SecretStoreUnavailable, "The secret that verifies callers could not be read; try again later.")
-		p.Err = unreadable
-		return p
+	s, err := c.secrets.Get(ctx, a.secretName)
+	if err != nil {
+		return "", unreadable(a, err)
 	}
-	return unauthorized()
+	// Secrets pasted into Key Vault often carry a trailing newline. An empty secret would make
+	// every HMAC computable by anyone.
+	secret := strings.TrimSpace(s.Value)
+	if secret == "" {
+		return "", misconfigured(a, errors.New("the secret is empty"))
+	}
+	match, err := a.verify(secret)
+	switch {
+	case err != nil:
+		return "", misconfigured(a, err)
+	case !match:
+		return "", unauthorized()
+	}
+	return a.scheme, nil
 }
 
 func unauthorized() *problem.Problem {
 	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
 }
 
-// attempts parses the credential headers of the configured schemes. It needs no secret, so a
-// request without credentials, or with malformed ones, reads none.
-func (c *Checker) attempts(r *http.Request, body []byte) []attempt {
-	var out []attempt
-	authorization, hasAuthorization := single(r.Header, "Authorization")
+func misconfigured(a attempt, err error) *problem.Problem {
+	p := problem.New(problem.Misconfigured, "The service is not configured correctly; its operators have the details in the logs.")
+	p.Err = &config.Error{Err: fmt.Errorf("%s: Key Vault secret %q: %w", a.variable, a.secretName, err)}
+	return p
+}
 
-	if c.names.Token != "" {
-		var tokens []string
-		if hasAuthorization {
-			if t, ok := parseBearer(authorization); ok {
-				tokens = append(tokens, t)
-			} else if t, ok := parseBasicPassword(authorization); ok {
-				tokens = append(tokens, t)
-			}
-		}
-		if t, ok := single(r.Header, "X-Api-Key"); ok {
+// unreadable is the problem of a secret that could not be read. Its detail names no secret.
+func unreadable(a attempt, err error) *problem.Problem {
+	cause := fmt.Errorf("webhook %s scheme: %w", a.scheme, err)
+	var kv *keyvault.Error
+	var p *problem.Problem
+	switch {
+	case errors.As(err, &kv) && (kv.NotFound || kv.StatusCode == http.StatusForbidden):
+		p = problem.New(problem.Misconfigured, "The service is not configured correctly; its operators have the details in the logs.")
+	case problem.IsTimeout(err):
+		p = problem.New(problem.UpstreamTimeout, "Key Vault did not answer in time.")
+	default:
+		p = problem.New(problem.SecretStoreUnavailable, "The secret that verifies callers could not be read; try again later.")
+	}
+	p.Err = cause
+	return p
+}
+
+// choose returns the attempt of the first configured scheme r's headers name. It needs no
+// secret.
+func (c *Checker) choose(h http.Header, body []byte) (attempt, bool) {
+	authorization := authorizationSchemes(h)
+	switch {
+	case c.names.Token != "" && (authorization["bearer"] || authorization["basic"] || present(h, "X-Api-Key")):
+		return c.tokenAttempt(h), true
+	case c.names.HMAC != "" && (present(h, "X-Hub-Signature-256") || present(h, "X-Hub-Signature") || present(h, "X-Pagerduty-Signature")):
+		return c.hmacAttempt(h, body), true
+	case c.names.Slack != "" && (present(h, "X-Slack-Signature") || present(h, "X-Slack-Request-Timestamp")):
+		return c.slackAttempt(h, body), true
+	case c.names.Teams != "" && authorization["hmac"]:
+		return c.teamsAttempt(h, body), true
+	}
+	return attempt{}, false
+}
+
+func (c *Checker) tokenAttempt(h http.Header) attempt {
+	a := attempt{scheme: SchemeToken, secretName: c.names.Token, variable: "WEBHOOK_TOKEN_SECRET_NAME"}
+	var tokens []string
+	if v, ok := single(h, "Authorization"); ok {
+		if t, ok := parseBearer(v); ok {
+			tokens = append(tokens, t)
+		} else if t, ok := parseBasicPassword(v); ok {
 			tokens = append(tokens, t)
 		}
-		if len(tokens) > 0 {
-			out = append(out, attempt{"token", c.names.Token, func(secret string) bool {
-				match := false
-				for _, t := range tokens {
-					match = equalToken(t, secret) || match // no early exit: same work either way
-				}
-				return match
-			}})
-		}
 	}
-
-	if c.names.HMAC != "" {
-		var sigs [][]byte
-		for _, name := range []string{"X-Hub-Signature-256", "X-Hub-Signature"} {
-			if v, ok := single(r.Header, name); ok {
-				if sig, ok := parseHubSignature(v); ok {
-					sigs = append(sigs, sig)
-				}
+	if t, ok := single(h, "X-Api-Key"); ok {
+		tokens = append(tokens, t)
+	}
+	if len(tokens) > 0 {
+		a.verify = func(secret string) (bool, error) {
+			match := false
+			for _, t := range tokens {
+				match = equalToken(t, secret) || match // no early exit: same work either way
 			}
-		}
-		if v, ok := single(r.Header, "X-Pagerduty-Signature"); ok {
-			sigs = append(sigs, parsePagerDutySignature(v)...)
-		}
-		if len(sigs) > 0 {
-			out = append(out, attempt{"hmac", c.names.HMAC, func(secret string) bool {
-				return anyEqual(hmacSHA256([]byte(secret), body), sigs)
-			}})
+			return match, nil
 		}
 	}
+	return a
+}
 
-	if c.names.Slack != "" {
-		sigHeader, okSig := single(r.Header, "X-Slack-Signature")
-		timestamp, okTS := single(r.Header, "X-Slack-Request-Timestamp")
-		if okSig && okTS {
-			if sig, ok := parseSlack(sigHeader, timestamp, c.now()); ok {
-				out = append(out, attempt{"slack", c.names.Slack, func(secret string) bool {
-					return hmac.Equal(hmacSHA256([]byte(secret), slackBase(timestamp, body)), sig)
-				}})
+func (c *Checker) hmacAttempt(h http.Header, body []byte) attempt {
+	a := attempt{scheme: SchemeHMAC, secretName: c.names.HMAC, variable: "WEBHOOK_HMAC_SECRET_NAME"}
+	var sigs [][]byte
+	for _, name := range []string{"X-Hub-Signature-256", "X-Hub-Signature"} {
+		if v, ok := single(h, name); ok {
+			if sig, ok := parseHubSignature(v); ok {
+				sigs = append(sigs, sig)
 			}
 		}
 	}
-
-	if c.names.Teams != "" && hasAuthorization {
-		if sig, ok := parseTeamsAuthorization(authorization); ok {
-			out = append(out, attempt{"teams", c.names.Teams, func(secret string) bool {
-				key, err := base64.StdEncoding.DecodeString(secret)
-				if err != nil {
-					return false // misconfigured secret: fail this scheme, say nothing
-				}
-				return hmac.Equal(hmacSHA256(key, body), sig)
-			}})
+	if v, ok := single(h, "X-Pagerduty-Signature"); ok {
+		sigs = append(sigs, parsePagerDutySignature(v)...)
+	}
+	if len(sigs) > 0 {
+		a.verify = func(secret string) (bool, error) {
+			return anyEqual(hmacSHA256([]byte(secret), body), sigs), nil
 		}
 	}
-	return out
+	return a
+}
+
+func (c *Checker) slackAttempt(h http.Header, body []byte) attempt {
+	a := attempt{scheme: SchemeSlack, secretName: c.names.Slack, variable: "SLACK_SIGNING_SECRET_NAME"}
+	sigHeader, okSig := single(h, "X-Slack-Signature")
+	timestamp, okTS := single(h, "X-Slack-Request-Timestamp")
+	if !okSig || !okTS {
+		return a
+	}
+	if sig, ok := parseSlack(sigHeader, timestamp, c.now()); ok {
+		a.verify = func(secret string) (bool, error) {
+			return hmac.Equal(hmacSHA256([]byte(secret), slackBase(timestamp, body)), sig), nil
+		}
+	}
+	return a
+}
+
+func (c *Checker) teamsAttempt(h http.Header, body []byte) attempt {
+	a := attempt{scheme: SchemeTeams, secretName: c.names.Teams, variable: "TEAMS_WEBHOOK_SECRET_NAME"}
+	v, ok := single(h, "Authorization")
+	if !ok {
+		return a
+	}
+	if sig, ok := parseTeamsAuthorization(v); ok {
+		a.verify = func(secret string) (bool, error) {
+			key, err := DecodeTeamsKey(secret)
+			if err != nil {
+				return false, err
+			}
+			return hmac.Equal(hmacSHA256(key, body), sig), nil
+		}
+	}
+	return a
 }
 
 // equalToken compares in constant time, also hiding the secret's length: it compares digests.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -128,6 +129,11 @@ func TestCheck(t *testing.T) {
 	ts := unixString(testNow)
 	otherTeams := base64.StdEncoding.EncodeToString([]byte("another-teams-key-of-32-bytes!!!"))
 	kvDown := errors.New("dial tcp 10.0.0.1:443: i/o timeout")
+	missing := &keyvault.Error{Name: tokenName, StatusCode: http.StatusNotFound, NotFound: true}
+	forbidden := &keyvault.Error{Name: hmacName, StatusCode: http.StatusForbidden}
+	late := &keyvault.Error{Name: slackName, Err: context.DeadlineExceeded}
+	key15 := base64.StdEncoding.EncodeToString([]byte("fifteen-bytes!!"))
+	key16 := base64.StdEncoding.EncodeToString([]byte("sixteen-bytes!!!"))
 
 	tests := []struct {
 		name      string
@@ -136,8 +142,10 @@ func TestCheck(t *testing.T) {
 		errs      map[string]error
 		now       time.Time // zero means testNow
 		header    http.Header
-		body      []byte // nil means body
-		want      problem.Code
+		body      []byte       // nil means body
+		scheme    Scheme       // the scheme that passed, when want is ""
+		want      problem.Code // "" means the check passes
+		wantIs    error        // when set, the error must wrap it
 		wantReads int
 	}{
 		// No credentials: no secret is read.
@@ -146,8 +154,8 @@ func TestCheck(t *testing.T) {
 		{name: "empty authorization", header: hdr("Authorization", ""), want: problem.Unauthorized},
 
 		// Token scheme.
-		{name: "bearer right", header: hdr("Authorization", "Bearer "+token), wantReads: 1},
-		{name: "bearer scheme in lower case", header: hdr("Authorization", "bearer "+token), wantReads: 1},
+		{name: "bearer right", header: hdr("Authorization", "Bearer "+token), scheme: SchemeToken, wantReads: 1},
+		{name: "bearer scheme in lower case", header: hdr("Authorization", "bearer "+token), scheme: SchemeToken, wantReads: 1},
 		{name: "bearer wrong same length", header: hdr("Authorization", "Bearer "+strings.Repeat("x", len(token))), want: problem.Unauthorized, wantReads: 1},
 		{name: "bearer shorter token", header: hdr("Authorization", "Bearer "+token[:len(token)-1]), want: problem.Unauthorized, wantReads: 1},
 		{name: "bearer longer token", header: hdr("Authorization", "Bearer "+token+"0"), want: problem.Unauthorized, wantReads: 1},
@@ -156,13 +164,13 @@ func TestCheck(t *testing.T) {
 		{name: "bearer with blank inside", header: hdr("Authorization", "Bearer "+token+" x"), want: problem.Unauthorized},
 		{name: "token without scheme", header: hdr("Authorization", token), want: problem.Unauthorized},
 		{name: "authorization repeated", header: hdr("Authorization", "Bearer "+token, "Authorization", "Bearer "+token), want: problem.Unauthorized},
-		{name: "api key right", header: hdr("X-Api-Key", token), wantReads: 1},
+		{name: "api key right", header: hdr("X-Api-Key", token), scheme: SchemeToken, wantReads: 1},
 		{name: "api key wrong", header: hdr("X-Api-Key", "nope"), want: problem.Unauthorized, wantReads: 1},
-		{name: "api key right, bearer wrong", header: hdr("Authorization", "Bearer nope", "X-Api-Key", token), wantReads: 1},
-		{name: "bearer right, api key wrong", header: hdr("Authorization", "Bearer "+token, "X-Api-Key", "nope"), wantReads: 1},
-		{name: "basic right", header: hdr("Authorization", basic("svc.servicenow:"+token)), wantReads: 1},
-		{name: "basic empty user name", header: hdr("Authorization", basic(":"+token)), wantReads: 1},
-		{name: "basic scheme in upper case", header: hdr("Authorization", "BASIC "+base64.StdEncoding.EncodeToString([]byte("u:"+token))), wantReads: 1},
+		{name: "api key right, bearer wrong", header: hdr("Authorization", "Bearer nope", "X-Api-Key", token), scheme: SchemeToken, wantReads: 1},
+		{name: "bearer right, api key wrong", header: hdr("Authorization", "Bearer "+token, "X-Api-Key", "nope"), scheme: SchemeToken, wantReads: 1},
+		{name: "basic right", header: hdr("Authorization", basic("svc.servicenow:"+token)), scheme: SchemeToken, wantReads: 1},
+		{name: "basic empty user name", header: hdr("Authorization", basic(":"+token)), scheme: SchemeToken, wantReads: 1},
+		{name: "basic scheme in upper case", header: hdr("Authorization", "BASIC "+base64.StdEncoding.EncodeToString([]byte("u:"+token))), scheme: SchemeToken, wantReads: 1},
 		{name: "basic wrong password", header: hdr("Authorization", basic("svc.servicenow:"+token+"x")), want: problem.Unauthorized, wantReads: 1},
 		{name: "basic token as user name", header: hdr("Authorization", basic(token+":x")), want: problem.Unauthorized, wantReads: 1},
 		{name: "basic ill-formed base64", header: hdr("Authorization", "Basic !!not-base64!!"), want: problem.Unauthorized},
@@ -170,42 +178,47 @@ func TestCheck(t *testing.T) {
 		{name: "basic non-canonical base64", header: hdr("Authorization", "Basic "+nonCanonical("u:"+token)), want: problem.Unauthorized},
 		{name: "basic without colon", header: hdr("Authorization", basic(token)), want: problem.Unauthorized},
 		{name: "basic empty password", header: hdr("Authorization", basic("svc.servicenow:")), want: problem.Unauthorized},
-		{name: "token secret pasted with blanks", secrets: map[string]string{tokenName: "\n  " + token + " \r\n"}, header: hdr("Authorization", "Bearer "+token), wantReads: 1},
-		{name: "empty token secret accepts nothing", secrets: map[string]string{tokenName: " \n"}, header: hdr("Authorization", basic("u:x")), want: problem.Unauthorized, wantReads: 1},
+		// Go's base64 decoder skips \r and \n even in strict mode (FuzzBasicAuth found this one).
+		{name: "basic with a carriage return in the base64", header: hdr("Authorization", "BAsiC OnRvay0z\rZjljMmE3ZDQxZThiNg=="), want: problem.Unauthorized},
+		{name: "basic with a newline in the base64", header: hdr("Authorization", "Basic OnRvay0z\nZjljMmE3ZDQxZThiNg=="), want: problem.Unauthorized},
+		{name: "basic with a carriage return at the end", header: hdr("Authorization", "Basic OnRvay0zZjljMmE3ZDQxZThiNg==\r"), want: problem.Unauthorized},
+		{name: "basic url-safe alphabet", header: hdr("Authorization", "Basic "+base64.URLEncoding.EncodeToString([]byte("u>?:"+token))), want: problem.Unauthorized},
+		{name: "token secret pasted with blanks", secrets: map[string]string{tokenName: "\n  " + token + " \r\n"}, header: hdr("Authorization", "Bearer "+token), scheme: SchemeToken, wantReads: 1},
+		{name: "empty token secret is a misconfiguration", secrets: map[string]string{tokenName: " \n"}, header: hdr("Authorization", basic("u:x")), want: problem.Misconfigured, wantReads: 1},
 
 		// HMAC scheme.
-		{name: "github published vector", secrets: map[string]string{hmacName: githubSecret}, body: []byte(githubBody), header: hdr("X-Hub-Signature-256", githubSignature), wantReads: 1},
-		{name: "github hex in upper case", secrets: map[string]string{hmacName: githubSecret}, body: []byte(githubBody), header: hdr("X-Hub-Signature-256", "sha256="+strings.ToUpper(strings.TrimPrefix(githubSignature, "sha256="))), wantReads: 1},
+		{name: "github published vector", secrets: map[string]string{hmacName: githubSecret}, body: []byte(githubBody), header: hdr("X-Hub-Signature-256", githubSignature), scheme: SchemeHMAC, wantReads: 1},
+		{name: "github hex in upper case", secrets: map[string]string{hmacName: githubSecret}, body: []byte(githubBody), header: hdr("X-Hub-Signature-256", "sha256="+strings.ToUpper(strings.TrimPrefix(githubSignature, "sha256="))), scheme: SchemeHMAC, wantReads: 1},
 		{name: "github wrong secret", body: []byte(githubBody), header: hdr("X-Hub-Signature-256", githubSignature), want: problem.Unauthorized, wantReads: 1},
 		{name: "github tampered body", header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, tampered)), want: problem.Unauthorized, wantReads: 1},
-		{name: "github right", header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)), wantReads: 1},
+		{name: "github right", header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
 		{name: "github prefix in upper case", header: hdr("X-Hub-Signature-256", "SHA256="+strings.TrimPrefix(SignGitHub(hmacSecret, body), "sha256=")), want: problem.Unauthorized},
 		{name: "github short hex", header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)[:70]), want: problem.Unauthorized},
 		{name: "github non-hex", header: hdr("X-Hub-Signature-256", "sha256="+strings.Repeat("zz", 32)), want: problem.Unauthorized},
 		{name: "hub signature sha1 form", header: hdr("X-Hub-Signature", "sha1="+strings.Repeat("ab", 20)), want: problem.Unauthorized},
-		{name: "jira right", header: hdr("X-Hub-Signature", SignGitHub(hmacSecret, body)), wantReads: 1},
+		{name: "jira right", header: hdr("X-Hub-Signature", SignGitHub(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
 		{name: "jira wrong", header: hdr("X-Hub-Signature", SignGitHub("other", body)), want: problem.Unauthorized, wantReads: 1},
-		{name: "hmac secret pasted with newline", secrets: map[string]string{hmacName: hmacSecret + "\n"}, header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)), wantReads: 1},
-		{name: "empty hmac secret accepts nothing", secrets: map[string]string{hmacName: "\n"}, header: hdr("X-Hub-Signature-256", SignGitHub("", body)), want: problem.Unauthorized, wantReads: 1},
-		{name: "pagerduty right", header: hdr("X-PagerDuty-Signature", SignPagerDuty(hmacSecret, body)), wantReads: 1},
-		{name: "pagerduty second of three matches", header: hdr("X-PagerDuty-Signature", SignPagerDuty("old", body)+","+SignPagerDuty(hmacSecret, body)+","+SignPagerDuty("new", body)), wantReads: 1},
-		{name: "pagerduty blanks after commas", header: hdr("X-PagerDuty-Signature", SignPagerDuty("old", body)+", "+SignPagerDuty(hmacSecret, body)), wantReads: 1},
-		{name: "pagerduty unknown version skipped", header: hdr("X-PagerDuty-Signature", "v2=abc,"+SignPagerDuty(hmacSecret, body)), wantReads: 1},
+		{name: "hmac secret pasted with newline", secrets: map[string]string{hmacName: hmacSecret + "\n"}, header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
+		{name: "empty hmac secret is a misconfiguration", secrets: map[string]string{hmacName: "\n"}, header: hdr("X-Hub-Signature-256", SignGitHub("", body)), want: problem.Misconfigured, wantReads: 1},
+		{name: "pagerduty right", header: hdr("X-PagerDuty-Signature", SignPagerDuty(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
+		{name: "pagerduty second of three matches", header: hdr("X-PagerDuty-Signature", SignPagerDuty("old", body)+","+SignPagerDuty(hmacSecret, body)+","+SignPagerDuty("new", body)), scheme: SchemeHMAC, wantReads: 1},
+		{name: "pagerduty blanks after commas", header: hdr("X-PagerDuty-Signature", SignPagerDuty("old", body)+", "+SignPagerDuty(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
+		{name: "pagerduty unknown version skipped", header: hdr("X-PagerDuty-Signature", "v2=abc,"+SignPagerDuty(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
 		{name: "pagerduty none matches", header: hdr("X-PagerDuty-Signature", SignPagerDuty("old", body)+","+SignPagerDuty("new", body)), want: problem.Unauthorized, wantReads: 1},
 		{name: "pagerduty tampered body", header: hdr("X-PagerDuty-Signature", SignPagerDuty(hmacSecret, tampered)), want: problem.Unauthorized, wantReads: 1},
 		{name: "pagerduty garbage", header: hdr("X-PagerDuty-Signature", "v2=zz,,v1=,v1=12"), want: problem.Unauthorized},
 
 		// Slack.
-		{name: "slack documented example", secrets: map[string]string{slackName: slackDocSecret}, now: time.Unix(1531420618+10, 0), body: []byte(slackDocBody), header: hdr("X-Slack-Signature", slackDocSignature, "X-Slack-Request-Timestamp", slackDocTimestamp), wantReads: 1},
-		{name: "slack right", header: hdr("X-Slack-Signature", SignSlack(slackSecret, ts, body), "X-Slack-Request-Timestamp", ts), wantReads: 1},
-		{name: "slack hex in upper case", header: hdr("X-Slack-Signature", "v0="+strings.ToUpper(strings.TrimPrefix(SignSlack(slackSecret, ts, body), "v0=")), "X-Slack-Request-Timestamp", ts), wantReads: 1},
+		{name: "slack documented example", secrets: map[string]string{slackName: slackDocSecret}, now: time.Unix(1531420618+10, 0), body: []byte(slackDocBody), header: hdr("X-Slack-Signature", slackDocSignature, "X-Slack-Request-Timestamp", slackDocTimestamp), scheme: SchemeSlack, wantReads: 1},
+		{name: "slack right", header: hdr("X-Slack-Signature", SignSlack(slackSecret, ts, body), "X-Slack-Request-Timestamp", ts), scheme: SchemeSlack, wantReads: 1},
+		{name: "slack hex in upper case", header: hdr("X-Slack-Signature", "v0="+strings.ToUpper(strings.TrimPrefix(SignSlack(slackSecret, ts, body), "v0=")), "X-Slack-Request-Timestamp", ts), scheme: SchemeSlack, wantReads: 1},
 		{name: "slack wrong secret", header: hdr("X-Slack-Signature", SignSlack("other", ts, body), "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized, wantReads: 1},
 		{name: "slack tampered body", header: hdr("X-Slack-Signature", SignSlack(slackSecret, ts, tampered), "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized, wantReads: 1},
 		{name: "slack signed another timestamp", header: hdr("X-Slack-Signature", SignSlack(slackSecret, unixString(testNow.Add(-time.Second)), body), "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized, wantReads: 1},
 		{name: "slack 6 min old", header: slackAt(testNow.Add(-6 * time.Minute)), want: problem.Unauthorized},
 		{name: "slack 6 min in the future", header: slackAt(testNow.Add(6 * time.Minute)), want: problem.Unauthorized},
-		{name: "slack exactly 5 min old", header: slackAt(testNow.Add(-5 * time.Minute)), wantReads: 1},
-		{name: "slack exactly 5 min in the future", header: slackAt(testNow.Add(5 * time.Minute)), wantReads: 1},
+		{name: "slack exactly 5 min old", header: slackAt(testNow.Add(-5 * time.Minute)), scheme: SchemeSlack, wantReads: 1},
+		{name: "slack exactly 5 min in the future", header: slackAt(testNow.Add(5 * time.Minute)), scheme: SchemeSlack, wantReads: 1},
 		{name: "slack 5 min 1 s old", header: slackAt(testNow.Add(-5*time.Minute - time.Second)), want: problem.Unauthorized},
 		{name: "slack 5 min 1 s in the future", header: slackAt(testNow.Add(5*time.Minute + time.Second)), want: problem.Unauthorized},
 		{name: "slack non-numeric timestamp", header: slackWith("yesterday"), want: problem.Unauthorized},
@@ -218,15 +231,22 @@ func TestCheck(t *testing.T) {
 		{name: "slack signature of another version", header: hdr("X-Slack-Signature", "v1="+strings.TrimPrefix(SignSlack(slackSecret, ts, body), "v0="), "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized},
 
 		// Teams.
-		{name: "teams vector", body: []byte(githubBody), header: hdr("Authorization", teamsHelloSignature), wantReads: 1},
-		{name: "teams right", header: hdr("Authorization", teams(t, teamsSecret, body)), wantReads: 1},
-		{name: "teams scheme in lower case", header: hdr("Authorization", "hmac "+strings.TrimPrefix(teams(t, teamsSecret, body), "HMAC ")), wantReads: 1},
+		{name: "teams vector", body: []byte(githubBody), header: hdr("Authorization", teamsHelloSignature), scheme: SchemeTeams, wantReads: 1},
+		{name: "teams right", header: hdr("Authorization", teams(t, teamsSecret, body)), scheme: SchemeTeams, wantReads: 1},
+		{name: "teams scheme in lower case", header: hdr("Authorization", "hmac "+strings.TrimPrefix(teams(t, teamsSecret, body), "HMAC ")), scheme: SchemeTeams, wantReads: 1},
 		{name: "teams wrong key", header: hdr("Authorization", teams(t, otherTeams, body)), want: problem.Unauthorized, wantReads: 1},
 		{name: "teams tampered body", header: hdr("Authorization", teams(t, teamsSecret, tampered)), want: problem.Unauthorized, wantReads: 1},
 		{name: "teams signature not base64", header: hdr("Authorization", "HMAC not*base64"), want: problem.Unauthorized},
 		{name: "teams signature too short", header: hdr("Authorization", "HMAC "+base64.StdEncoding.EncodeToString(make([]byte, 16))), want: problem.Unauthorized},
-		{name: "teams secret not base64", secrets: map[string]string{teamsName: "not base64!"}, header: hdr("Authorization", teams(t, teamsSecret, body)), want: problem.Unauthorized, wantReads: 1},
-		{name: "teams secret pasted with newline", secrets: map[string]string{teamsName: teamsSecret + "\r\n"}, header: hdr("Authorization", teams(t, teamsSecret, body)), wantReads: 1},
+		{name: "teams signature with a newline in the base64", header: hdr("Authorization", teamsSplit(t, "\n")), want: problem.Unauthorized},
+		{name: "teams signature with a carriage return in the base64", header: hdr("Authorization", teamsSplit(t, "\r")), want: problem.Unauthorized},
+		{name: "teams signature url-safe alphabet", header: hdr("Authorization", "HMAC "+base64.URLEncoding.EncodeToString([]byte(strings.Repeat("\xfb", 32)))), want: problem.Unauthorized},
+		{name: "teams secret not base64", secrets: map[string]string{teamsName: "not base64!"}, header: hdr("Authorization", teams(t, teamsSecret, body)), want: problem.Misconfigured, wantIs: ErrWeakTeamsKey, wantReads: 1},
+		{name: "teams secret with a newline inside", secrets: map[string]string{teamsName: teamsSecret[:20] + "\n" + teamsSecret[20:]}, header: hdr("Authorization", teams(t, teamsSecret, body)), want: problem.Misconfigured, wantIs: ErrWeakTeamsKey, wantReads: 1},
+		{name: "teams key of 15 bytes", secrets: map[string]string{teamsName: key15}, header: hdr("Authorization", teams(t, key15, body)), want: problem.Misconfigured, wantIs: ErrWeakTeamsKey, wantReads: 1},
+		{name: "teams key of 16 bytes", secrets: map[string]string{teamsName: key16}, header: hdr("Authorization", teams(t, key16, body)), scheme: SchemeTeams, wantReads: 1},
+		{name: "empty teams secret", secrets: map[string]string{teamsName: "\r\n"}, header: hdr("Authorization", teams(t, teamsSecret, body)), want: problem.Misconfigured, wantReads: 1},
+		{name: "teams secret pasted with newline", secrets: map[string]string{teamsName: teamsSecret + "\r\n"}, header: hdr("Authorization", teams(t, teamsSecret, body)), scheme: SchemeTeams, wantReads: 1},
 
 		// Unconfigured schemes.
 		{name: "bearer to hmac-only", names: &Names{HMAC: hmacName}, header: hdr("Authorization", "Bearer "+token), want: problem.Unauthorized},
@@ -235,13 +255,27 @@ func TestCheck(t *testing.T) {
 		{name: "slack to teams-only", names: &Names{Teams: teamsName}, header: hdr("X-Slack-Signature", SignSlack(slackSecret, ts, body), "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized},
 		{name: "nothing configured", names: &Names{}, header: hdr("Authorization", "Bearer "+token, "X-Api-Key", token), want: problem.Unauthorized},
 
-		// Key Vault failures.
-		{name: "key vault down for the only matching scheme", errs: map[string]error{tokenName: kvDown}, header: hdr("Authorization", "Bearer "+token), want: problem.SecretStoreUnavailable, wantReads: 1},
-		{name: "key vault down for one, another accepts", errs: map[string]error{tokenName: kvDown}, header: hdr("Authorization", "Bearer "+token, "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), wantReads: 2},
-		{name: "key vault down for one, the first accepts", errs: map[string]error{hmacName: kvDown}, header: hdr("Authorization", "Bearer "+token, "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), wantReads: 1},
-		{name: "key vault down for one, another rejects", errs: map[string]error{hmacName: kvDown}, header: hdr("Authorization", "Bearer nope", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.SecretStoreUnavailable, wantReads: 2},
+		// One scheme per request: the first named of token, HMAC, Slack, Teams; no second try.
+		{name: "valid hmac, junk bearer", header: hdr("Authorization", "Bearer nope", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.Unauthorized, wantReads: 1},
+		{name: "valid hmac, malformed bearer", header: hdr("Authorization", "Bearer", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.Unauthorized},
+		{name: "valid hmac, empty api key", header: hdr("X-Api-Key", "", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.Unauthorized},
+		{name: "valid bearer, junk hmac", header: hdr("Authorization", "Bearer "+token, "X-Hub-Signature-256", SignGitHub("other", body)), scheme: SchemeToken, wantReads: 1},
+		{name: "valid slack, junk api key", header: http.Header{"X-Api-Key": {"nope"}, "X-Slack-Signature": {SignSlack(slackSecret, ts, body)}, "X-Slack-Request-Timestamp": {ts}}, want: problem.Unauthorized, wantReads: 1},
+		{name: "valid slack, junk hub signature", header: http.Header{"X-Hub-Signature-256": {SignGitHub("other", body)}, "X-Slack-Signature": {SignSlack(slackSecret, ts, body)}, "X-Slack-Request-Timestamp": {ts}}, want: problem.Unauthorized, wantReads: 1},
+		{name: "valid teams, junk slack", header: hdr("Authorization", teams(t, teamsSecret, body), "X-Slack-Signature", "v0=00", "X-Slack-Request-Timestamp", ts), want: problem.Unauthorized},
+		{name: "valid slack, junk teams", header: http.Header{"Authorization": {"HMAC nope"}, "X-Slack-Signature": {SignSlack(slackSecret, ts, body)}, "X-Slack-Request-Timestamp": {ts}}, scheme: SchemeSlack, wantReads: 1},
+		{name: "valid teams, junk api key", header: hdr("Authorization", teams(t, teamsSecret, body), "X-Api-Key", "nope"), want: problem.Unauthorized, wantReads: 1},
+		{name: "unconfigured token does not take precedence", names: &Names{HMAC: hmacName}, header: hdr("Authorization", "Bearer nope", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
+		{name: "other authorization schemes name nothing", header: hdr("Authorization", "Negotiate abc", "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), scheme: SchemeHMAC, wantReads: 1},
+
+		// Key Vault failures: only the named scheme's secret is read.
+		{name: "key vault down", errs: map[string]error{tokenName: kvDown}, header: hdr("Authorization", "Bearer "+token), want: problem.SecretStoreUnavailable, wantIs: kvDown, wantReads: 1},
+		{name: "key vault down for the named scheme, another would pass", errs: map[string]error{tokenName: kvDown}, header: hdr("Authorization", "Bearer "+token, "X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.SecretStoreUnavailable, wantIs: kvDown, wantReads: 1},
+		{name: "key vault down for a scheme not named", errs: map[string]error{hmacName: kvDown}, header: hdr("Authorization", "Bearer "+token), scheme: SchemeToken, wantReads: 1},
 		{name: "key vault down but no credentials", errs: map[string]error{tokenName: kvDown, hmacName: kvDown}, header: hdr(), want: problem.Unauthorized},
-		{name: "secret missing from key vault", errs: map[string]error{tokenName: &keyvault.Error{Name: tokenName, StatusCode: http.StatusNotFound, NotFound: true}}, header: hdr("X-Api-Key", token), want: problem.Misconfigured, wantReads: 1},
+		{name: "secret missing from key vault", errs: map[string]error{tokenName: missing}, header: hdr("X-Api-Key", token), want: problem.Misconfigured, wantIs: missing, wantReads: 1},
+		{name: "secret may not be read", errs: map[string]error{hmacName: forbidden}, header: hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, body)), want: problem.Misconfigured, wantIs: forbidden, wantReads: 1},
+		{name: "caller's deadline while reading", errs: map[string]error{slackName: late}, header: slackAt(testNow), want: problem.UpstreamTimeout, wantIs: context.DeadlineExceeded, wantReads: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,7 +304,7 @@ func TestCheck(t *testing.T) {
 			}
 			r.Header = tt.header
 
-			err = c.Check(context.Background(), r, b)
+			scheme, err := c.Check(context.Background(), r, b)
 
 			var got problem.Code
 			if err != nil {
@@ -280,18 +314,32 @@ func TestCheck(t *testing.T) {
 				}
 				got = p.Code
 				assertNoLeak(t, err, values, tt.header)
-				if got == problem.Unauthorized {
+				assertNamesNoSecret(t, p)
+				switch got {
+				case problem.Unauthorized:
 					// The same answer, whatever failed.
 					if want := "The request does not carry valid credentials."; p.Detail != want || p.Status != http.StatusUnauthorized || p.Err != nil {
 						t.Errorf("unauthorized problem = %+v, want detail %q, status 401, no cause", p, want)
 					}
+				case problem.Misconfigured:
+					var cfg *config.Error
+					var kv *keyvault.Error
+					if !errors.As(err, &cfg) && !errors.As(err, &kv) {
+						t.Errorf("misconfigured cause = %v, want a *config.Error or a *keyvault.Error", p.Err)
+					}
 				}
-				if got == problem.SecretStoreUnavailable && !errors.Is(err, kvDown) {
-					t.Errorf("Check() cause = %v, want it to wrap %v", p.Err, kvDown)
+				if scheme != "" {
+					t.Errorf("Check() scheme = %q with an error, want none", scheme)
 				}
 			}
 			if got != tt.want {
 				t.Errorf("Check() code = %q (%v), want %q", got, err, tt.want)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Check() = %v, want it to wrap %v", err, tt.wantIs)
+			}
+			if err == nil && scheme != tt.scheme {
+				t.Errorf("Check() scheme = %q, want %q", scheme, tt.scheme)
 			}
 			if got, want := secrets.totalReads(), tt.wantReads; got != want {
 				t.Errorf("secret reads = %d, want %d", got, want)
@@ -308,6 +356,23 @@ func slackAt(at time.Time) http.Header {
 // slackWith signs a request with timestamp, so only the timestamp's form can make it fail.
 func slackWith(timestamp string) http.Header {
 	return hdr("X-Slack-Signature", SignSlack(slackSecret, timestamp, body), "X-Slack-Request-Timestamp", timestamp)
+}
+
+// teamsSplit is a valid Teams signature of body with sep inside its base64.
+func teamsSplit(t *testing.T, sep string) string {
+	t.Helper()
+	sig := teams(t, teamsSecret, body)
+	return sig[:15] + sep + sig[15:]
+}
+
+// assertNamesNoSecret fails when the answer part of p names a Key Vault secret.
+func assertNamesNoSecret(t *testing.T, p *problem.Problem) {
+	t.Helper()
+	for _, name := range []string{tokenName, hmacName, slackName, teamsName} {
+		if strings.Contains(p.Detail, name) || strings.Contains(p.Title, name) {
+			t.Errorf("problem %q names the secret %q", p.Detail, name)
+		}
+	}
 }
 
 // assertNoLeak fails when err, its cause included, quotes a secret or a credential header value.
@@ -334,9 +399,9 @@ func assertNoLeak(t *testing.T, err error, secrets map[string]string, h http.Hea
 func TestCheckNilRequest(t *testing.T) {
 	t.Parallel()
 	secrets := &fakeSecrets{values: defaultSecrets()}
-	err := New(secrets, allNames, nil).Check(context.Background(), nil, nil)
-	if p, ok := problem.As(err); !ok || p.Code != problem.Unauthorized {
-		t.Errorf("Check(nil) = %v, want unauthorized", err)
+	scheme, err := New(secrets, allNames, nil).Check(context.Background(), nil, nil)
+	if p, ok := problem.As(err); !ok || p.Code != problem.Unauthorized || scheme != "" {
+		t.Errorf("Check(nil) = %q, %v; want unauthorized", scheme, err)
 	}
 }
 
@@ -348,8 +413,8 @@ func TestCheckDefaultClock(t *testing.T) {
 	ts := unixString(time.Now())
 	r, _ := http.NewRequest(http.MethodPost, "https://example.test/sync", nil)
 	r.Header = hdr("X-Slack-Signature", SignSlack(slackSecret, ts, body), "X-Slack-Request-Timestamp", ts)
-	if err := c.Check(context.Background(), r, body); err != nil {
-		t.Errorf("Check() = %v, want nil", err)
+	if scheme, err := c.Check(context.Background(), r, body); err != nil || scheme != SchemeSlack {
+		t.Errorf("Check() = %q, %v; want slack", scheme, err)
 	}
 }
 
@@ -365,7 +430,8 @@ func TestCheckConcurrent(t *testing.T) {
 			b := []byte(fmt.Sprintf(`{"n":%d}`, i))
 			r, _ := http.NewRequest(http.MethodPost, "https://example.test/sync", nil)
 			r.Header = hdr("X-Hub-Signature-256", SignGitHub(hmacSecret, b))
-			errs <- c.Check(context.Background(), r, b)
+			_, err := c.Check(context.Background(), r, b)
+			errs <- err
 		})
 	}
 	wg.Wait()
@@ -431,5 +497,55 @@ func TestSignTeamsInvalidSecret(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("SignTeams() error %q quotes the secret", err)
+	}
+}
+
+func TestDecodeTeamsKey(t *testing.T) {
+	t.Parallel()
+	key32 := []byte("teams-outgoing-webhook-key-32byt")
+	tests := []struct {
+		name  string
+		token string
+		want  []byte // nil: an ErrWeakTeamsKey error
+	}{
+		{"teams token", teamsSecret, key32},
+		{"blanks around", " " + teamsSecret + "\r\n", key32},
+		{"16 bytes", base64.StdEncoding.EncodeToString([]byte("sixteen-bytes!!!")), []byte("sixteen-bytes!!!")},
+		{"15 bytes", base64.StdEncoding.EncodeToString([]byte("fifteen-bytes!!")), nil},
+		{"empty", "", nil},
+		{"not base64", "not base64!", nil},
+		{"newline inside", teamsSecret[:20] + "\n" + teamsSecret[20:], nil},
+		{"carriage return inside", teamsSecret[:20] + "\r" + teamsSecret[20:], nil},
+		{"unpadded", strings.TrimRight(teamsSecret, "="), nil},
+		{"url-safe alphabet", base64.URLEncoding.EncodeToString([]byte("\xfb\xff" + string(key32))), nil},
+		{"non-canonical padding bits", nonCanonical(string(key32[:29])), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeTeamsKey(tt.token)
+			if tt.want == nil {
+				if !errors.Is(err, ErrWeakTeamsKey) {
+					t.Fatalf("DecodeTeamsKey() = %x, %v; want ErrWeakTeamsKey", got, err)
+				}
+				if tt.token != "" && strings.Contains(err.Error(), strings.TrimSpace(tt.token)) {
+					t.Errorf("error %q quotes the token", err)
+				}
+				return
+			}
+			if err != nil || string(got) != string(tt.want) {
+				t.Errorf("DecodeTeamsKey() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSchemeNames pins the values callers log and branch on.
+func TestSchemeNames(t *testing.T) {
+	t.Parallel()
+	for got, want := range map[Scheme]string{SchemeToken: "token", SchemeHMAC: "hmac", SchemeSlack: "slack", SchemeTeams: "teams"} {
+		if string(got) != want {
+			t.Errorf("scheme %q, want %q", got, want)
+		}
 	}
 }
