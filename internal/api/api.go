@@ -19,6 +19,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // Intune is one tenant's windowsAutopilotSettings (tenant.Tenant in production). Each call
@@ -29,10 +30,10 @@ type Intune interface {
 	Sync(ctx context.Context) (tenant.Call, error)
 }
 
-// Callers checks HTTP callers (SPEC §6). Check returns nil when the request carries valid
-// credentials for a configured scheme.
+// Callers checks HTTP callers (SPEC §6). Check returns the scheme whose valid credentials the
+// request carries, or the problem of a refusal (webhook.Checker in production).
 type Callers interface {
-	Check(ctx context.Context, r *http.Request, body []byte) error
+	Check(ctx context.Context, r *http.Request, body []byte) (webhook.Scheme, error)
 }
 
 // Enqueuer sends a batch of messages to the fleet's SQS queue (SPEC §11 fan-out; awssqs.Queue in

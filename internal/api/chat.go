@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; a request gets less from its
@@ -26,8 +27,8 @@ func chatBudget(p chat.Platform) time.Duration {
 // chatSync serves `sync [wait] [tenant]` from Slack or Teams: the sync, and with "wait" its end as
 // far as the platform's deadline allows. Every outcome is a chat answer (SPEC §7).
 func (f *Function) chatSync(ctx context.Context, req *request) Outcome {
-	if f.d.Err != nil {
-		return failed(misconfigured(f.d.Err))
+	if p := f.chatProblem(req); p != nil {
+		return failed(p)
 	}
 	var wait time.Duration
 	if deadline, ok := ctx.Deadline(); req.chat.Wait && ok {
@@ -38,10 +39,22 @@ func (f *Function) chatSync(ctx context.Context, req *request) Outcome {
 
 // chatStatus serves `status [tenant]`.
 func (f *Function) chatStatus(ctx context.Context, req *request) Outcome {
-	if f.d.Err != nil {
-		return failed(misconfigured(f.d.Err))
+	if p := f.chatProblem(req); p != nil {
+		return failed(p)
 	}
 	return f.status(ctx, req)
+}
+
+// chatProblem refuses a chat command before it reaches a tenant: a broken configuration, or a
+// tenant word that is neither a registry name nor a GUID (never echoed: SPEC §7).
+func (f *Function) chatProblem(req *request) *problem.Problem {
+	switch {
+	case f.d.Err != nil:
+		return misconfigured(f.d.Err)
+	case req.chat.BadTenant:
+		return problem.New(problem.UnknownTenant, "No tenant of that name is configured; name a tenant by its registry name or its tenant id (a GUID).")
+	}
+	return nil
 }
 
 // chatHelp answers `help`, anything not understood, and `sync` at the status function (which

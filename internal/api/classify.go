@@ -22,7 +22,9 @@ const (
 )
 
 // classify turns an error from the Graph path into its problem (SPEC §5). The cause is kept
-// in Err for the log line; no error text reaches the answer.
+// in Err for the log line; no error text reaches the answer, and no answer names a Key Vault
+// secret, a role assignment, or an Entra or STS error code (SPEC §5: those go to the log line
+// and the diagnose report). A missing Graph permission is named: granting it is the fix.
 func classify(err error) *problem.Problem {
 	if p, ok := problem.As(err); ok {
 		return p
@@ -53,7 +55,7 @@ func classifyCause(err error) *problem.Problem {
 		return fromVault(vaultErr, authErr)
 	case errors.As(err, &authErr):
 		if rejected(authErr) {
-			return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the Graph app's credential; check the client id and the secret or certificate in Key Vault.")
+			return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the Graph app's credential; its operators find why in the logs or with diagnose.")
 		}
 		return problem.New(problem.GraphUnavailable, "Microsoft Entra ID did not issue a token for Graph; try again later.")
 	case errors.Is(err, graph.ErrMalformedAnswer):
@@ -91,11 +93,11 @@ func fromGraph(ge *graph.Error) *problem.Problem {
 func fromVault(ve *keyvault.Error, authErr *azidentity.AuthenticationFailedError) *problem.Problem {
 	switch {
 	case ve.NotFound:
-		return problem.New(problem.Misconfigured, fmt.Sprintf("Key Vault has no enabled secret named %q.", ve.Name))
+		return problem.New(problem.Misconfigured, "A secret the service needs is missing from Key Vault or disabled; its operators find which in the logs or with diagnose.")
 	case ve.StatusCode == http.StatusForbidden:
-		return problem.New(problem.Misconfigured, fmt.Sprintf("The identity that reads Key Vault may not read secret %q; grant it the Key Vault Secrets User role.", ve.Name))
+		return problem.New(problem.Misconfigured, "The identity that reads Key Vault may not read a secret the service needs; its operators find which in the logs or with diagnose.")
 	case errors.As(ve, &authErr) && rejected(authErr):
-		return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the identity that reads Key Vault; check AZURE_TENANT_ID, AZURE_CLIENT_ID and its credential.")
+		return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the identity that reads Key Vault; its operators find why in the logs or with diagnose.")
 	}
 	return problem.New(problem.SecretStoreUnavailable, "Key Vault could not be read; try again later.")
 }
@@ -105,8 +107,8 @@ func fromSTS(e *awssts.Error) *problem.Problem {
 	if e.Transient {
 		return problem.New(problem.SecretStoreUnavailable, "AWS STS did not issue the web identity token that proves the identity that reads Key Vault; try again later.")
 	}
-	return problem.New(problem.CredentialRejected, fmt.Sprintf(
-		"AWS STS refused the web identity token that proves the identity that reads Key Vault (%s): %s", e.Code, e.Fix))
+	return problem.New(problem.CredentialRejected,
+		"AWS STS refused the web identity token that proves the identity that reads Key Vault: the function's execution role needs the IAM permission sts:GetWebIdentityToken and the AWS account needs outbound identity federation enabled; its operators find which in the logs or with diagnose.")
 }
 
 // rejected reports whether Entra answered and said no (as opposed to not answering).

@@ -14,6 +14,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // MaxBodyBytes is the largest request body accepted (SPEC §5: larger is 413).
@@ -56,11 +57,13 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.write(w)
 }
 
-// serveHTTP reads the request, checks the caller, selects the action and runs it. A chat request
-// comes back with its command (the answer is a chat message) and its source set on inv.
+// serveHTTP reads the request, checks the caller, limits it to what its scheme may do, selects
+// the action and runs it. A chat request comes back with its command (the answer is a chat
+// message) and its source set on inv.
 func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time) (Action, Outcome, *chat.Command) {
 	req := &request{source: inv.source, sel: selector{via: viaHTTP, method: r.Method}}
-	// The status function takes POST only from chat (SPEC §7); that is known once the body is read.
+	// The status function takes POST only from chat (SPEC §7), which is known once the body is
+	// read and the caller checked.
 	if _, ok := f.route(req.sel); !ok && r.Method != http.MethodPost {
 		return "", f.methodNotAllowed(r.Method), nil
 	}
@@ -73,33 +76,38 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time
 		return "", failed(p), nil
 	}
 	req.body, req.contentType = body, r.Header.Get("Content-Type")
-	var cmd *chat.Command
-	if r.Method == http.MethodPost {
-		if c, isChat := chat.Parse(req.contentType, body); isChat {
-			cmd = &c
-			req.chat, req.tenant = c, c.Tenant
-			req.sel = selector{via: viaChat, word: c.Action}
-			req.source = Source(c.Platform)
-			inv.source = req.source
-		} else if _, ok := f.route(req.sel); !ok {
-			return "", f.methodNotAllowed(r.Method), nil
-		}
+	platform := chatPlatform(r, body)
+	if _, ok := f.route(req.sel); !ok && platform == "" {
+		return "", f.methodNotAllowed(r.Method), nil
 	}
 	// Everything from here on, the caller check's secret reads included, fits the budget: the
 	// Lambda deadline less a margin, API Gateway's 29 s, and for chat the platform's 3 s or 5 s.
 	ctx, cancel := withBudget(r.Context())
 	defer cancel()
 	budget := httpBudget
-	if cmd != nil {
-		budget = chatBudget(cmd.Platform)
+	if platform != "" {
+		budget = chatBudget(platform)
 	}
 	ctx, cancelHTTP := context.WithDeadline(ctx, arrived.Add(budget))
 	defer cancelHTTP()
-	if p := f.checkCaller(ctx, r, body); p != nil {
+	scheme, p := f.checkCaller(ctx, r, body)
+	if p != nil {
 		// A refused caller gets the problem itself, chat callers too: no chat answer to a stranger.
 		return "", failed(p), nil
 	}
-	if cmd == nil {
+	cmd, p := f.permit(scheme, r, body)
+	if p != nil {
+		return "", failed(p), nil
+	}
+	if cmd != nil && cmd.Platform == chat.Slack && scheme == webhook.SchemeSlack && chat.IsSlackSSLCheck(body) {
+		return ActionChatHelp, Outcome{Help: HelpSSLCheck}, cmd
+	}
+	if cmd != nil {
+		req.chat, req.tenant = *cmd, cmd.Tenant
+		req.sel = selector{via: viaChat, word: cmd.Action}
+		req.source = Source(cmd.Platform)
+		inv.source = req.source
+	} else {
 		if f.d.Err != nil {
 			return "", failed(misconfigured(f.d.Err)), nil
 		}
@@ -112,6 +120,69 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time
 		return "", f.methodNotAllowed(r.Method), cmd
 	}
 	return rt.action, rt.run(f, ctx, req), cmd
+}
+
+// schemeOpen is the "scheme" of a caller let in without a check (ALLOW_UNAUTHENTICATED, where API
+// Gateway itself authenticates): it may do everything, as the token may.
+const schemeOpen webhook.Scheme = "open"
+
+// chatPlatform tells, before the caller check, whether the request is for chat: its headers
+// name a chat signature, or its body is a chat command. It sets the request's budget.
+func chatPlatform(r *http.Request, body []byte) chat.Platform {
+	switch {
+	case r.Method != http.MethodPost:
+		return ""
+	case r.Header.Get("X-Slack-Signature") != "":
+		return chat.Slack
+	case strings.HasPrefix(strings.ToUpper(strings.TrimSpace(r.Header.Get("Authorization"))), "HMAC "):
+		return chat.Teams
+	}
+	cmd, _ := chat.Parse(r.Header.Get("Content-Type"), body)
+	return cmd.Platform
+}
+
+// teamsMaxSkew bounds how far a Teams activity's timestamp may be from the function's clock: the
+// HMAC covers the body only, so the timestamp is what keeps an old activity from being replayed.
+const teamsMaxSkew = 5 * time.Minute
+
+// permit limits a checked caller to what its scheme may do (SPEC §6) and reads the chat command
+// of a chat request. The token (and an open deployment) may do everything; an HMAC signature
+// may only POST to the sync function; a body that a Slack or Teams signature covers is acted on
+// only as that platform's chat, whatever its Content-Type.
+func (f *Function) permit(scheme webhook.Scheme, r *http.Request, body []byte) (*chat.Command, *problem.Problem) {
+	switch scheme {
+	case webhook.SchemeHMAC:
+		if f.kind != KindSync || r.Method != http.MethodPost {
+			return nil, problem.New(problem.Forbidden, "A signed webhook may only start a sync (POST to the sync function); use the token for anything else.")
+		}
+		return nil, nil
+	case webhook.SchemeSlack:
+		cmd, ok := chat.ParseSlack(body)
+		if !ok {
+			cmd = chat.Command{Platform: chat.Slack, Action: chat.ActionHelp}
+		}
+		return &cmd, nil
+	case webhook.SchemeTeams:
+		cmd, ok := chat.ParseTeams(body)
+		if !ok {
+			return &chat.Command{Platform: chat.Teams, Action: chat.ActionHelp}, nil
+		}
+		if now := f.d.Now(); cmd.Sent.IsZero() || cmd.Sent.Before(now.Add(-teamsMaxSkew)) || cmd.Sent.After(now.Add(teamsMaxSkew)) {
+			return nil, unauthorized()
+		}
+		return &cmd, nil
+	}
+	if r.Method != http.MethodPost {
+		return nil, nil
+	}
+	if cmd, ok := chat.Parse(r.Header.Get("Content-Type"), body); ok {
+		return &cmd, nil
+	}
+	return nil, nil
+}
+
+func unauthorized() *problem.Problem {
+	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
 }
 
 // options answers OPTIONS with the function's methods.
@@ -148,24 +219,28 @@ func tooLarge() *problem.Problem {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
 }
 
-func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte) *problem.Problem {
+// checkCaller returns the scheme the caller proved (schemeOpen when no check applies), or the
+// problem that refuses it.
+func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte) (webhook.Scheme, *problem.Problem) {
 	if f.d.AllowUnauthenticated {
-		return nil
+		return schemeOpen, nil
 	}
 	if f.d.Callers == nil && f.d.Err != nil && f.d.CallerChecksConfigured {
 		// Caller checks are configured but the configuration they need is broken: say so
 		// (SPEC §3), rather than send every caller hunting for a credential problem.
-		return misconfigured(f.d.Err)
+		return "", misconfigured(f.d.Err)
 	}
 	if f.d.Callers != nil {
-		if err := f.d.Callers.Check(ctx, r, body); err == nil {
-			return nil
-		} else if p, ok := problem.As(err); ok && p.Code != problem.Unauthorized {
+		scheme, err := f.d.Callers.Check(ctx, r, body)
+		if err == nil {
+			return scheme, nil
+		}
+		if p, ok := problem.As(err); ok && p.Code != problem.Unauthorized {
 			// The check itself could not run (e.g. Key Vault down): say so, not "unauthorized".
-			return p
+			return "", p
 		}
 	}
-	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
+	return "", unauthorized()
 }
 
 // parseQuery reads ?wait (the sync function) and ?tenant into req and its selector.

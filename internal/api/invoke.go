@@ -150,9 +150,10 @@ func (f *Function) badEvent(ctx context.Context, source Source, msg string) erro
 
 func invocationError(p *problem.Problem) *InvocationError {
 	msg := p.Detail
-	if p.Code == problem.Misconfigured && p.Err != nil {
-		// Configuration errors name the variable to fix and never hold a secret value.
-		msg += " " + p.Err.Error()
+	if (p.Code == problem.Misconfigured || p.Code == problem.CredentialRejected) && p.Err != nil {
+		// A Lambda error reaches only operators (IAM protects direct invocations): it names what
+		// to fix (the variable, the secret, STS's advice), never a secret value.
+		msg += " Cause: " + p.Err.Error()
 	}
 	if p.Tenant != "" {
 		msg = "tenant " + quote(p.Tenant) + ": " + msg

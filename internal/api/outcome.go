@@ -44,6 +44,8 @@ const (
 	HelpGeneral
 	// HelpSyncNotHere answers `sync` at the status function, which holds read rights only.
 	HelpSyncNotHere
+	// HelpSSLCheck answers Slack's SSL check of a slash command's URL: 200, empty body.
+	HelpSSLCheck
 )
 
 // SyncOutcome is what came of a sync request.

@@ -18,6 +18,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // staticToken is a fixed token for a Graph client talking to a local test server.
@@ -95,12 +96,12 @@ func TestSingleTenantSelectors(t *testing.T) {
 // deadlineCallers records the deadline its check gets and then finds Key Vault unavailable.
 type deadlineCallers struct{ deadline chan time.Time }
 
-func (c deadlineCallers) Check(ctx context.Context, _ *http.Request, _ []byte) error {
+func (c deadlineCallers) Check(ctx context.Context, _ *http.Request, _ []byte) (webhook.Scheme, error) {
 	deadline, _ := ctx.Deadline()
 	c.deadline <- deadline
 	p := problem.New(problem.SecretStoreUnavailable, "The secret that verifies callers could not be read; try again later.")
 	p.Err = errors.New("key vault: read secret: unavailable")
-	return p
+	return "", p
 }
 
 // TestCallerCheckWithinBudget: the caller check runs within the request's budget (2.5 s from

@@ -56,6 +56,8 @@ func renderHTTP(f *Function, o Outcome, cmd *chat.Command) (httpAnswer, error) {
 	var body any
 	a := httpAnswer{status: http.StatusOK, allow: o.Allow}
 	switch {
+	case cmd != nil && o.Help == HelpSSLCheck:
+		return a, nil
 	case cmd != nil:
 		body = renderChat(*cmd, o, f.d.Now())
 	case o.Problem != nil:
@@ -94,6 +96,8 @@ var encodeFailed = []byte(`{"type":"urn:autopilot-sync:problem:misconfigured","t
 
 func (a httpAnswer) write(w http.ResponseWriter) {
 	h := w.Header()
+	// No browser may read an answer as anything but what its Content-Type says.
+	h.Set("X-Content-Type-Options", "nosniff")
 	if a.allow != "" {
 		h.Set("Allow", a.allow)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Platform is the chat service a request came from.
@@ -37,8 +38,13 @@ type Command struct {
 	// Wait is set by "sync wait".
 	Wait bool
 	// Tenant is the optional tenant word of SPEC §11 ("sync contoso", "status contoso",
-	// "sync wait contoso"), lower-cased and not yet checked against the registry.
-	Tenant string
+	// "sync wait contoso"), lower-cased and not yet checked against the registry. Only a word
+	// shaped like a registry name ([a-z0-9-], 1–63) or a GUID is kept; any other word sets
+	// BadTenant instead, and is never echoed.
+	Tenant    string
+	BadTenant bool
+	// Sent is the Teams activity's timestamp (zero when absent or not RFC 3339).
+	Sent time.Time
 	// User is who asked (Slack user_name, Teams from.name), for logs and answers; never a secret.
 	User string
 }
@@ -60,16 +66,18 @@ func Parse(contentType string, body []byte) (cmd Command, ok bool) {
 	}
 	switch mediaType {
 	case "application/x-www-form-urlencoded":
-		return parseSlack(body)
+		return ParseSlack(body)
 	case "application/json":
-		return parseTeams(body)
+		return ParseTeams(body)
 	}
 	return Command{}, false
 }
 
-// parseSlack reads a slash command
-// (https://api.slack.com/interactivity/slash-commands#app_command_handling).
-func parseSlack(body []byte) (Command, bool) {
+// ParseSlack reads body as a slash command
+// (https://api.slack.com/interactivity/slash-commands#app_command_handling), whatever its
+// Content-Type: a body that a Slack signature covers is acted on only as Slack. ok is false
+// for a body that is not a form with a non-empty `command`.
+func ParseSlack(body []byte) (Command, bool) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil || strings.TrimSpace(form.Get("command")) == "" {
 		return Command{}, false
@@ -79,11 +87,19 @@ func parseSlack(body []byte) (Command, bool) {
 	return cmd, true
 }
 
+// IsSlackSSLCheck reports whether body is Slack's SSL check of a slash command's URL
+// (ssl_check=1), which expects an empty 200.
+func IsSlackSSLCheck(body []byte) bool {
+	form, err := url.ParseQuery(string(body))
+	return err == nil && form.Get("ssl_check") == "1"
+}
+
 // activity is the part of a Teams outgoing-webhook activity that Parse reads
 // (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/add-outgoing-webhook).
 type activity struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	Timestamp string `json:"timestamp"`
 	From struct {
 		Name string `json:"name"`
 	} `json:"from"`
@@ -96,7 +112,9 @@ var (
 	tag = regexp.MustCompile(`<[^>]*>`)
 )
 
-func parseTeams(body []byte) (Command, bool) {
+// ParseTeams reads body as a Teams outgoing-webhook activity of type message, whatever its
+// Content-Type: a body that a Teams signature covers is acted on only as Teams.
+func ParseTeams(body []byte) (Command, bool) {
 	var a activity
 	if err := json.Unmarshal(body, &a); err != nil || !strings.EqualFold(a.Type, "message") {
 		return Command{}, false
@@ -106,6 +124,9 @@ func parseTeams(body []byte) (Command, bool) {
 	// strings.Fields splits on U+00A0 too, which is what &nbsp; becomes.
 	cmd := words(strings.Fields(html.UnescapeString(text)))
 	cmd.Platform, cmd.User = Teams, a.From.Name
+	if t, err := time.Parse(time.RFC3339Nano, a.Timestamp); err == nil {
+		cmd.Sent = t
+	}
 	return cmd, true
 }
 
@@ -125,7 +146,7 @@ func words(ws []string) Command {
 		case 1:
 			return Command{Action: ActionStatus}
 		case 2:
-			return Command{Action: ActionStatus, Tenant: ws[1]}
+			return withTenant(Command{Action: ActionStatus}, ws[1])
 		}
 	case ActionSync:
 		cmd := Command{Action: ActionSync}
@@ -133,8 +154,8 @@ func words(ws []string) Command {
 			switch {
 			case w == waitWord && !cmd.Wait:
 				cmd.Wait = true
-			case cmd.Tenant == "":
-				cmd.Tenant = w
+			case cmd.Tenant == "" && !cmd.BadTenant:
+				cmd = withTenant(cmd, w)
 			default:
 				return help
 			}
@@ -142,4 +163,20 @@ func words(ws []string) Command {
 		return cmd
 	}
 	return help
+}
+
+var (
+	tenantName = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
+	tenantGUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// withTenant sets the tenant word when it is shaped like a registry name or a GUID (the words
+// are lower-cased already), and BadTenant otherwise.
+func withTenant(cmd Command, word string) Command {
+	if tenantName.MatchString(word) || tenantGUID.MatchString(word) {
+		cmd.Tenant = word
+	} else {
+		cmd.BadTenant = true
+	}
+	return cmd
 }

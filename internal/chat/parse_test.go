@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,6 +66,38 @@ const (
 	jsonType = "application/json; charset=utf-8"
 )
 
+func TestTeamsTimestamp(t *testing.T) {
+	t.Parallel()
+	got, ok := chat.ParseTeams(sample(t, "teams-sync.json"))
+	if want := time.Date(2026, 11, 28, 15, 0, 7, 437000000, time.UTC); !ok || !got.Sent.Equal(want) {
+		t.Errorf("Sent = %v, want %v", got.Sent, want)
+	}
+	if got, _ := chat.ParseTeams([]byte(`{"type":"message","text":"sync","timestamp":"yesterday"}`)); !got.Sent.IsZero() {
+		t.Errorf("a timestamp that is not RFC 3339: Sent = %v", got.Sent)
+	}
+}
+
+// TestSignedBodiesWhateverTheirContentType: ParseSlack and ParseTeams read a body as their
+// platform's, whatever it was sent as; IsSlackSSLCheck tells Slack's SSL check.
+func TestSignedBodiesWhateverTheirContentType(t *testing.T) {
+	t.Parallel()
+	if got, ok := chat.ParseSlack(slackBody(t, map[string]string{"text": "status"})); !ok || got.Action != "status" {
+		t.Errorf("ParseSlack = %+v, %v", got, ok)
+	}
+	if _, ok := chat.ParseSlack([]byte(`{"type":"message","text":"sync"}`)); ok {
+		t.Error("ParseSlack took a JSON body")
+	}
+	if got, ok := chat.ParseTeams([]byte(`{"type":"message","text":"sync"}`)); !ok || got.Action != "sync" {
+		t.Errorf("ParseTeams = %+v, %v", got, ok)
+	}
+	if _, ok := chat.ParseTeams([]byte("command=%2Fa&text=sync")); ok {
+		t.Error("ParseTeams took a form")
+	}
+	if !chat.IsSlackSSLCheck([]byte("ssl_check=1&token=x")) || chat.IsSlackSSLCheck(slackBody(t, nil)) {
+		t.Error("IsSlackSSLCheck")
+	}
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	slack := func(action string, wait bool, tenant string) chat.Command {
@@ -114,7 +147,11 @@ func TestParse(t *testing.T) {
 		{"teams br tags", jsonType, teamsBody(t, "<at>Autopilot</at>sync<br/>wait"), teams("sync", true, ""), true},
 		{"teams only the mention", jsonType, teamsBody(t, "<at>Autopilot</at>&nbsp;\n"), teams("help", false, ""), true},
 		{"teams empty text", jsonType, teamsBody(t, ""), teams("help", false, ""), true},
-		{"teams escaped tag is a word", jsonType, teamsBody(t, "<at>Autopilot</at> status &lt;b&gt;"), teams("status", false, "<b>"), true},
+		{"teams escaped tag is no tenant word", jsonType, teamsBody(t, "<at>Autopilot</at> status &lt;b&gt;"), chat.Command{Platform: chat.Teams, Action: "status", BadTenant: true, User: "Megan Bowen"}, true},
+		{"teams markdown link is no tenant word", jsonType, teamsBody(t, "<at>Autopilot</at> sync [sign-in](https://evil.example)"), chat.Command{Platform: chat.Teams, Action: "sync", BadTenant: true, User: "Megan Bowen"}, true},
+		{"slack long word is no tenant word", form, slackBody(t, text("status "+strings.Repeat("a", 64))), chat.Command{Platform: chat.Slack, Action: "status", BadTenant: true, User: "Steve"}, true},
+		{"slack 63 characters is a tenant word", form, slackBody(t, text("status "+strings.Repeat("a", 63))), slack("status", false, strings.Repeat("a", 63)), true},
+		{"slack sync wait with a bad tenant word", form, slackBody(t, text("sync wait <!channel>")), chat.Command{Platform: chat.Slack, Action: "sync", Wait: true, BadTenant: true, User: "Steve"}, true},
 		{"teams unknown words", jsonType, teamsBody(t, "<at>Autopilot</at> what can you do?"), teams("help", false, ""), true},
 		{"teams conversation update", jsonType, sample(t, "teams-conversation-update.json"), chat.Command{}, false},
 		{"teams type in capitals", jsonType, []byte(`{"type":"Message","text":"<at>A</at> status","from":{"name":"x"}}`), chat.Command{Platform: chat.Teams, Action: "status", User: "x"}, true},
@@ -136,6 +173,7 @@ func TestParse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, ok := chat.Parse(tt.contentType, tt.body)
+			got.Sent = time.Time{} // TestTeamsTimestamp checks it
 			if ok != tt.wantOK {
 				t.Fatalf("Parse ok = %v, want %v", ok, tt.wantOK)
 			}

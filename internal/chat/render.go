@@ -74,7 +74,7 @@ func Render(p Platform, o Outcome, now time.Time) any {
 	now = now.UTC()
 	paragraphs, note := compose(st, o, now)
 	if o.Tenant != "" {
-		paragraphs[0] = st.esc(o.Tenant) + ": " + paragraphs[0]
+		paragraphs[0] = st.echoed(o.Tenant) + ": " + paragraphs[0]
 	}
 	text := strings.Join(paragraphs, st.paragraphBreak)
 	if p == Teams {
@@ -112,6 +112,9 @@ type style struct {
 	deadline string
 	// syncExample shows how to reach the sync function.
 	syncExample string
+	// echo makes text that came from outside (a tenant word, a value Graph added) inert in the
+	// platform's markup; esc only escapes HTML, for our own details, which may use Markdown.
+	echo *strings.Replacer
 }
 
 var styles = map[Platform]style{
@@ -120,20 +123,32 @@ var styles = map[Platform]style{
 		paragraphBreak: "\n",
 		deadline:       "the 3 seconds Slack allows",
 		syncExample:    "`/autopilot-sync sync`",
+		echo:           slackEscaper,
 	},
 	Teams: {
 		code:           func(w string) string { return "**" + w + "**" },
 		paragraphBreak: "\n\n",
 		deadline:       "the 5 seconds Teams allows",
 		syncExample:    "**@autopilot-sync sync**",
+		echo:           teamsEscaper,
 	},
 }
 
-// escaper escapes text the caller does not control: Slack mrkdwn and Teams HTML both need
-// &, < and > escaped (Slack would otherwise read <!channel> or <url|label>).
-var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+var (
+	// slackEscaper escapes Slack mrkdwn as Slack documents: &, < and > (Slack would otherwise
+	// read <!channel> or <url|label>).
+	slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	// teamsEscaper escapes the HTML and the Markdown that a Teams message renders: entities for
+	// &, < and >, a backslash before every Markdown mark ([label](url) links, emphasis, code,
+	// headings, lists, tables).
+	teamsEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+		`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "{", `\{`, "}", `\}`, "[", `\[`, "]", `\]`,
+		"(", `\(`, ")", `\)`, "#", `\#`, "+", `\+`, "-", `\-`, "!", `\!`, "|", `\|`, "~", `\~`)
+)
 
-func (style) esc(s string) string { return escaper.Replace(s) }
+func (style) esc(s string) string { return slackEscaper.Replace(s) }
+
+func (st style) echoed(s string) string { return st.echo.Replace(s) }
 
 // intuneHint says where to look when a sync failed.
 const intuneHint = "check Windows Autopilot devices in the Intune admin center"
@@ -221,7 +236,7 @@ func statusText(st style, s autopilot.Status, now time.Time) []string {
 		case graph.SyncStatusUnknown, "":
 			lines = append(lines, "Sync status is unknown.")
 		default: // a value Graph added later: shown as it is
-			lines = append(lines, "Sync status: "+st.esc(string(s.SyncStatus))+".")
+			lines = append(lines, "Sync status: "+st.echoed(string(s.SyncStatus))+".")
 		}
 		if last != "" {
 			lines = append(lines, "Last sync: "+last+".")

@@ -229,7 +229,7 @@ func TestRender(t *testing.T) {
 			name:  "unknown tenant",
 			o:     chat.Outcome{Action: "sync", Problem: unknownTenant, Tenant: "<!channel>&co"},
 			slack: slackWant("&lt;!channel&gt;&amp;co: No tenant \"&lt;!channel&gt;&amp;co\" in the registry; known: contoso, fabrikam."),
-			teams: teamsWant("&lt;!channel&gt;&amp;co: No tenant \"&lt;!channel&gt;&amp;co\" in the registry; known: contoso, fabrikam."),
+			teams: teamsWant("&lt;\\!channel&gt;&amp;co: No tenant \"&lt;!channel&gt;&amp;co\" in the registry; known: contoso, fabrikam."),
 		},
 		{
 			name:  "bad request",

@@ -32,6 +32,8 @@ const (
 	CredentialRejected     Code = "credentialRejected"
 	UpstreamTimeout        Code = "upstreamTimeout"
 	Misconfigured          Code = "misconfigured"
+	// Forbidden: valid credentials of a scheme that may not do this (SPEC §6).
+	Forbidden Code = "forbidden"
 )
 
 type meta struct {
@@ -57,6 +59,7 @@ var table = map[Code]meta{
 	CredentialRejected:     {http.StatusBadGateway, "Credential rejected"},
 	UpstreamTimeout:        {http.StatusGatewayTimeout, "Upstream timeout"},
 	Misconfigured:          {http.StatusInternalServerError, "Service misconfigured"},
+	Forbidden:              {http.StatusForbidden, "Forbidden"},
 }
 
 // Status returns the HTTP status of code (500 for a code not in the table).
