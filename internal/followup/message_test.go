@@ -29,10 +29,10 @@ func withDone(m Message) Message {
 func TestMessageRoundTrip(t *testing.T) {
 	t.Parallel()
 	for name, m := range map[string]Message{
-		"first check":                  typical(),
+		"first check":                   typical(),
 		"no targets (a scheduled sync)": New("id", "", t0, Targets{}),
-		"teams":                        New("id", "", t0, Targets{Teams: true}),
-		"delivery retry":               withDone(typical()),
+		"teams":                         New("id", "", t0, Targets{Teams: true}),
+		"delivery retry":                withDone(typical()),
 		"error outcome": func() Message {
 			m := typical()
 			m.Outcome = &Outcome{Result: Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}
