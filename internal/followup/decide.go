@@ -72,7 +72,7 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 	}
 	if r.Code != "" {
 		if r.Transient {
-			return Plan{Retry: true}
+			return Plan{Retry: true, message: m, now: now}
 		}
 		return deliver(withOutcome(m, Outcome{Result: Error, At: now, Code: r.Code}), now)
 	}
@@ -137,6 +137,10 @@ func deliver(m Message, now time.Time) Plan {
 	}
 	return p
 }
+
+// Message returns the message the plan is about, carrying the outcome once known; its
+// Attempt is the check's number, or the delivery round's once an outcome is known (for logs).
+func (p Plan) Message() Message { return p.message }
 
 // Settle returns what remains once the plan's notices were delivered, again listing the
 // targets whose delivery failed in a way worth another try (outbound.Retry: a 5xx, a timeout,
