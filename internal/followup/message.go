@@ -1,0 +1,355 @@
+package followup
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const (
+	// Version is the version of the message shape this package writes and reads.
+	Version = 1
+	// Kind tells a follow-up message from the other messages the sync function consumes.
+	Kind = "followUp"
+	// MaxMessageBytes bounds a message Decode accepts. A message holds at most two URLs of
+	// 2 KiB each; SQS would take 256 KiB.
+	MaxMessageBytes = 8 << 10
+	// MaxURLBytes bounds a target URL (SPEC §13: callback URLs of at most 2 KB).
+	MaxURLBytes = 2048
+
+	maxIDLength     = 64
+	maxTenantLength = 64
+	maxAttempt      = 10000
+	maxTextLength   = 64
+	// futureSkew is how far after now a message's times may lie (clocks of two instances).
+	futureSkew = 5 * time.Minute
+)
+
+// ErrMalformed marks every error of Decode and Encode: the message cannot be acted on and
+// is dropped, not retried.
+var ErrMalformed = errors.New("malformed follow-up message")
+
+// Target names one place a follow-up reports to.
+type Target string
+
+// The targets of SPEC §13.
+const (
+	Slack    Target = "slack"
+	Teams    Target = "teams"
+	Callback Target = "callback"
+)
+
+// Targets are the places a follow-up still owes a report. The zero value has none: a
+// scheduled or fleet sync is followed for its log line and metrics only.
+type Targets struct {
+	// Slack is the slash command's response_url, already checked against
+	// SLACK_RESPONSE_URL_PREFIXES. A secret for logging purposes.
+	Slack string `json:"slack,omitempty"`
+	// Teams reports that the sync was started from Teams: the outcome goes to the Workflows URL
+	// that Key Vault holds (TEAMS_NOTIFY_URL_SECRET_NAME), which never travels in a message.
+	Teams bool `json:"teams,omitempty"`
+	// Callback is the callbackUrl, already matched to a urlPrefix. A secret for logging
+	// purposes. Its prefix and headers are looked up again at delivery, so a prefix removed
+	// from CALLBACK_TARGETS_SECRET_NAME stops its callbacks and rotated headers apply.
+	Callback string `json:"callback,omitempty"`
+}
+
+// List returns the targets present, in a fixed order.
+func (t Targets) List() []Target {
+	var list []Target
+	if t.Slack != "" {
+		list = append(list, Slack)
+	}
+	if t.Teams {
+		list = append(list, Teams)
+	}
+	if t.Callback != "" {
+		list = append(list, Callback)
+	}
+	return list
+}
+
+// Has reports whether target x is present.
+func (t Targets) Has(x Target) bool {
+	switch x {
+	case Slack:
+		return t.Slack != ""
+	case Teams:
+		return t.Teams
+	case Callback:
+		return t.Callback != ""
+	}
+	return false
+}
+
+// without returns t less target x.
+func (t Targets) without(x Target) Targets {
+	switch x {
+	case Slack:
+		t.Slack = ""
+	case Teams:
+		t.Teams = false
+	case Callback:
+		t.Callback = ""
+	}
+	return t
+}
+
+// Result is a follow-up's outcome.
+type Result string
+
+// The outcomes of SPEC §13, and Pending for the log line of a check that only reschedules.
+const (
+	Completed Result = "completed"
+	Failed    Result = "failed"
+	TimedOut  Result = "timedOut"
+	Error     Result = "error"
+	Pending   Result = "pending"
+)
+
+// Outcome is how a followed sync ended.
+type Outcome struct {
+	Result Result `json:"result"`
+	// At is when the outcome was found: the callbacks' timestamp, and the start of the hour
+	// in which failed deliveries are tried again.
+	At time.Time `json:"at"`
+	// SyncStatus and LastSyncDateTime are the settings last read; empty for Error.
+	SyncStatus       string     `json:"syncStatus,omitempty"`
+	LastSyncDateTime *time.Time `json:"lastSyncDateTime,omitempty"`
+	// SyncDurationSeconds is lastSyncDateTime − requestedAt, never negative, for Completed
+	// and Failed only.
+	SyncDurationSeconds *int64 `json:"syncDurationSeconds,omitempty"`
+	// Code is the problem code (SPEC §5, §11) that ended the follow-up, for Error only.
+	Code string `json:"code,omitempty"`
+}
+
+// Message is one follow-up queue message: everything a check and a delivery need.
+type Message struct {
+	V    int    `json:"v"`
+	Kind string `json:"kind"`
+	// ID identifies the follow-up: the same in every message of it, and the callbacks'
+	// webhook-id.
+	ID string `json:"id"`
+	// Tenant is the registry name of the tenant (SPEC §11); empty without a registry.
+	Tenant      string    `json:"tenant,omitempty"`
+	RequestedAt time.Time `json:"requestedAt"`
+	// Attempt numbers, from 1, the check this message asks for while Outcome is nil, and the
+	// delivery round once Outcome is set (round 1 ran with the check that found the outcome).
+	Attempt int     `json:"attempt"`
+	Targets Targets `json:"targets"`
+	// Outcome is set once the sync has ended and only deliveries remain.
+	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// NewID returns a fresh follow-up id (a random UUID).
+func NewID() string { return uuid.NewString() }
+
+// New returns the first message of a follow-up of the sync Graph accepted at requestedAt.
+// tenant is the registry name, or empty without a registry.
+func New(id, tenant string, requestedAt time.Time, targets Targets) Message {
+	return Message{V: Version, Kind: Kind, ID: id, Tenant: tenant, RequestedAt: requestedAt.UTC(), Attempt: 1, Targets: targets}
+}
+
+// NeedsCheck reports whether the settings must be read before Decide: the outcome is not
+// known yet.
+func (m Message) NeedsCheck() bool { return m.Outcome == nil }
+
+// Encode returns the message's JSON, or an error wrapping ErrMalformed when the message is
+// not one that Decode would accept (a URL over 2 KB, say).
+func (m Message) Encode() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(b) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(b), MaxMessageBytes)
+	}
+	return b, nil
+}
+
+// IsFollowUp reports whether body is meant as a follow-up message (its kind says so), well
+// formed or not; other messages (a fleet's {"tenant":…}) are not.
+func IsFollowUp(body []byte) bool {
+	var probe struct {
+		Kind string `json:"kind"`
+	}
+	return json.Unmarshal(body, &probe) == nil && probe.Kind == Kind
+}
+
+// Decode reads a message received at now. Every error wraps ErrMalformed and names what is
+// wrong without quoting the message (which holds URLs that are secrets).
+func Decode(body []byte, now time.Time) (Message, error) {
+	if len(body) > MaxMessageBytes {
+		return Message{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(body), MaxMessageBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var m Message
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err))
+	}
+	if dec.More() {
+		return Message{}, fmt.Errorf("%w: data after the message", ErrMalformed)
+	}
+	if err := m.validate(); err != nil {
+		return Message{}, err
+	}
+	m.RequestedAt = m.RequestedAt.UTC()
+	latest := now.Add(futureSkew)
+	if m.RequestedAt.After(latest) {
+		return Message{}, fmt.Errorf("%w: requestedAt lies in the future", ErrMalformed)
+	}
+	if o := m.Outcome; o != nil {
+		o.At = o.At.UTC()
+		if o.At.After(latest) {
+			return Message{}, fmt.Errorf("%w: outcome.at lies in the future", ErrMalformed)
+		}
+		if o.LastSyncDateTime != nil {
+			t := o.LastSyncDateTime.UTC()
+			o.LastSyncDateTime = &t
+		}
+	}
+	return m, nil
+}
+
+// jsonProblem says what is wrong with undecodable JSON without quoting it.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var parse *time.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("not JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return "not a JSON object"
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s has the wrong type", clip(typ.Field))
+	case errors.As(err, &parse):
+		return "a time is not RFC 3339"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + clip(strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return "a field has the wrong type or format"
+}
+
+// validate checks everything that does not depend on the clock.
+func (m Message) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+	switch {
+	case m.V != Version:
+		return bad("version %d, want %d", m.V, Version)
+	case m.Kind != Kind:
+		return bad("kind is not %q", Kind)
+	case !validName(m.ID, maxIDLength, "_") || m.ID == "":
+		return bad("id must be 1-%d letters, digits, '-' or '_'", maxIDLength)
+	case !validName(m.Tenant, maxTenantLength, ""):
+		return bad("tenant must be at most %d letters, digits or '-'", maxTenantLength)
+	case !sane(m.RequestedAt):
+		return bad("requestedAt is missing or out of range")
+	case m.Attempt < 1 || m.Attempt > maxAttempt:
+		return bad("attempt must be 1-%d", maxAttempt)
+	}
+	if err := validURL(m.Targets.Slack, false); err != nil {
+		return bad("targets.slack %s", err)
+	}
+	if err := validURL(m.Targets.Callback, true); err != nil {
+		return bad("targets.callback %s", err)
+	}
+	if o := m.Outcome; o != nil {
+		switch {
+		case o.Result != Completed && o.Result != Failed && o.Result != TimedOut && o.Result != Error:
+			return bad("outcome.result is not completed, failed, timedOut or error")
+		case !sane(o.At):
+			return bad("outcome.at is missing or out of range")
+		case o.LastSyncDateTime != nil && !sane(*o.LastSyncDateTime):
+			return bad("outcome.lastSyncDateTime is out of range")
+		case !validText(o.SyncStatus):
+			return bad("outcome.syncStatus must be at most %d printable characters", maxTextLength)
+		case (o.Code != "") != (o.Result == Error) || !validName(o.Code, maxTextLength, ""):
+			return bad("outcome.code must be a problem code, for an error only")
+		case o.SyncDurationSeconds != nil && (*o.SyncDurationSeconds < 0 || o.Result != Completed && o.Result != Failed):
+			return bad("outcome.syncDurationSeconds must be non-negative, for completed or failed only")
+		}
+	}
+	return nil
+}
+
+// sane reports whether t is set and between the years 2000 and 9998 (JSON cannot encode a
+// time past 9999, and a time derived from it must stay encodable).
+func sane(t time.Time) bool {
+	return !t.IsZero() && t.Year() >= 2000 && t.Year() <= 9998
+}
+
+// validName reports whether s is at most limit ASCII letters, digits, '-' and extra.
+func validName(s string, limit int, extra string) bool {
+	if len(s) > limit {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validText reports whether s is at most maxTextLength printable ASCII characters.
+func validText(s string) bool {
+	if len(s) > maxTextLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validURL checks a target URL: empty, or an absolute https URL (http too when plainOK, for
+// cmd/local's loopback callbacks) of printable ASCII, at most MaxURLBytes long. Delivery checks
+// it again against the configured prefixes.
+func validURL(s string, plainOK bool) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > MaxURLBytes {
+		return fmt.Errorf("is longer than %d bytes", MaxURLBytes)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] > 0x7e {
+			return errors.New("holds a character that is not printable ASCII")
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || !(u.Scheme == "https" || plainOK && u.Scheme == "http") {
+		return errors.New("is not an absolute https URL")
+	}
+	return nil
+}
+
+// clip shortens a field name quoted in an error.
+func clip(s string) string {
+	const limit = 40
+	if len(s) > limit {
+		return s[:limit] + "…"
+	}
+	return s
+}

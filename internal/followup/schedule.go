@@ -1,0 +1,127 @@
+package followup
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults and bounds of SPEC §13.
+const (
+	DefaultFirstCheck = 60 * time.Second
+	DefaultMaxAge     = 60 * time.Minute
+	MinFirstCheck     = time.Second
+	MaxFirstCheck     = 900 * time.Second
+	MinMaxAge         = time.Second
+	MaxMaxAge         = 12 * time.Hour
+
+	// MaxDelay is the longest delay SQS takes for one message (DelaySeconds ≤ 900).
+	MaxDelay = 900 * time.Second
+	// FinishSkew is how much older than the request a lastSyncDateTime may be and still count
+	// as the sync's end (clocks of Intune and the function).
+	FinishSkew = 5 * time.Second
+	// SlackNoticeAfter is when a Slack user whose sync has not finished is told it still runs.
+	SlackNoticeAfter = 29 * time.Minute
+	// SlackExpiry is how long Slack honours a response_url.
+	SlackExpiry = 30 * time.Minute
+	// DeliveryWindow is how long after the outcome failed deliveries are tried again.
+	DeliveryWindow = time.Hour
+)
+
+// backoff holds the delays after the first, second, … check or delivery round; the last one
+// repeats.
+var backoff = [...]time.Duration{60 * time.Second, 120 * time.Second, 240 * time.Second, 480 * time.Second, 900 * time.Second}
+
+// after returns the backoff delay after try n (n ≥ 1).
+func after(n int) time.Duration {
+	switch {
+	case n < 1:
+		n = 1
+	case n > len(backoff):
+		n = len(backoff)
+	}
+	return backoff[n-1]
+}
+
+// Schedule is the configured timing of follow-ups.
+type Schedule struct {
+	// FirstCheck is the delay of the first check (FOLLOWUP_FIRST_CHECK).
+	FirstCheck time.Duration
+	// MaxAge is how long after the request the outcome becomes timedOut (FOLLOWUP_MAX_AGE).
+	MaxAge time.Duration
+}
+
+// DefaultSchedule returns the schedule of unset variables.
+func DefaultSchedule() Schedule {
+	return Schedule{FirstCheck: DefaultFirstCheck, MaxAge: DefaultMaxAge}
+}
+
+// ParseSchedule reads the values of FOLLOWUP_FIRST_CHECK and FOLLOWUP_MAX_AGE ("" means the
+// default). A value is a Go duration ("60s", "5m", "1h30m") or a number of seconds. It returns
+// every problem at once, each naming its variable.
+func ParseSchedule(firstCheck, maxAge string) (Schedule, error) {
+	s := DefaultSchedule()
+	var errs []error
+	if v := strings.TrimSpace(firstCheck); v != "" {
+		d, err := parseDuration("FOLLOWUP_FIRST_CHECK", v, MinFirstCheck, MaxFirstCheck)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case d%time.Second != 0:
+			errs = append(errs, fmt.Errorf("FOLLOWUP_FIRST_CHECK: %s is not a whole number of seconds (SQS delays are)", d))
+		default:
+			s.FirstCheck = d
+		}
+	}
+	if v := strings.TrimSpace(maxAge); v != "" {
+		d, err := parseDuration("FOLLOWUP_MAX_AGE", v, MinMaxAge, MaxMaxAge)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			s.MaxAge = d
+		}
+	}
+	return s, errors.Join(errs...)
+}
+
+func parseDuration(name, v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseInt(v, 10, 64)
+		if nerr != nil {
+			return 0, fmt.Errorf("%s: %q is not a duration such as 60s or 5m", name, v)
+		}
+		if n < 0 || n > int64(hi/time.Second) {
+			return 0, fmt.Errorf("%s: %s s is out of range %s to %s", name, v, lo, hi)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("%s: %s is out of range %s to %s", name, d, lo, hi)
+	}
+	return d, nil
+}
+
+// FirstDelay is the delay of a follow-up's first message: FirstCheck, never past MaxAge.
+func (s Schedule) FirstDelay() time.Duration {
+	return queueDelay(min(s.FirstCheck, s.MaxAge))
+}
+
+// DelaySeconds is d as SQS's DelaySeconds: whole seconds, rounded up, 0 to 900.
+func DelaySeconds(d time.Duration) int32 {
+	if d >= MaxDelay {
+		return int32(MaxDelay / time.Second)
+	}
+	return int32(max((d+time.Second-1)/time.Second, 0))
+}
+
+// queueDelay rounds d up to whole seconds, at least 1 s and at most MaxDelay, so that a
+// message never comes back before its time and a check never loops without a pause.
+func queueDelay(d time.Duration) time.Duration {
+	if d >= MaxDelay {
+		return MaxDelay
+	}
+	return max((d+time.Second-1)/time.Second*time.Second, time.Second)
+}
