@@ -25,6 +25,7 @@ const (
 	ActionChatSync      Action = "chatSync"
 	ActionChatStatus    Action = "chatStatus"
 	ActionChatHelp      Action = "chatHelp"
+	ActionFollowUp      Action = "followUp"
 )
 
 // route is one row of the action table: the action, every way a source selects it, and its
@@ -44,6 +45,7 @@ var routes = []route{
 	{ActionSyncWait, on(httpAt(syncFn, http.MethodPost).with(paramWait)), (*Function).syncWait},
 	{ActionScheduledSync, on(scheduled(syncFn), direct(syncFn, "sync"), queued(syncFn, kindFleet)), (*Function).scheduledSync},
 	{ActionFanOut, on(directAll(syncFn, "sync")), (*Function).fanOut},
+	{ActionFollowUp, on(queued(syncFn, kindFollowUp)), (*Function).followUp},
 	{ActionSQSMessage, on(queued(syncFn, kindUnknown)), (*Function).dropMessage},
 	{ActionStatus, on(httpAt(statusFn, http.MethodGet), scheduled(statusFn), direct(both, "status")), (*Function).status},
 	{ActionFleetStatus, on(httpAt(statusFn, http.MethodGet).with(paramAll), directAll(both, "status")), (*Function).fleetStatus},

@@ -49,6 +49,8 @@ type Deps struct {
 	Intune  Intune
 	// Fleet enqueues one sync per tenant (SPEC §11 fan-out); nil when FLEET_QUEUE_URL is unset.
 	Fleet Enqueuer
+	// FollowUp follows syncs to their end (SPEC §13); nil when FOLLOWUP_QUEUE_URL is unset.
+	FollowUp *FollowUp
 	// Err is the configuration error found at cold start: every request answers 500 misconfigured.
 	Err error
 	// Callers checks HTTP callers; nil lets every caller in only when AllowUnauthenticated is set.

@@ -34,7 +34,12 @@ func (f *Function) chatSync(ctx context.Context, req *request) Outcome {
 	if deadline, ok := ctx.Deadline(); req.chat.Wait && ok {
 		wait = time.Until(deadline) - chatWaitMargin
 	}
-	return f.syncTenant(ctx, req.tenant, wait)
+	targets, note := f.chatTargets(req.chat)
+	o := f.syncTenant(ctx, req.tenant, wait, targets)
+	if s := o.Sync; s != nil && (s.FollowUp != nil || note == chat.FollowUpRefused) {
+		s.ChatFollowUp = note
+	}
+	return o
 }
 
 // chatStatus serves `status [tenant]`.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -201,7 +202,13 @@ func (f *Function) consumeOne(ctx context.Context, rec events.SQSMessage) (retry
 	o := f.run(ctx, rt, req)
 	_, status, _ := renderResult(o)
 	inv.end(ctx, rt.action, o, status, nil)
-	return o.Problem != nil && o.Problem.Code.Transient()
+	if o.Problem == nil {
+		return false
+	}
+	// A follow-up is kept (redelivered, then in the dead-letter queue) while the configuration
+	// is broken: fixing it must not have lost the caller's report.
+	return o.Problem.Code.Transient() || o.Problem.Code == QueueUnavailable ||
+		rt.action == ActionFollowUp && o.Problem.Code == problem.Misconfigured
 }
 
 // fleetMessage is the body of a fan-out message.
@@ -213,6 +220,10 @@ type fleetMessage struct {
 func queueRequest(rec events.SQSMessage) *request {
 	req := &request{source: SourceSQS, sel: selector{via: viaQueue, name: kindUnknown},
 		message: []byte(rec.Body), messageID: rec.MessageId}
+	if followup.IsFollowUp([]byte(rec.Body)) {
+		req.sel.name = kindFollowUp
+		return req
+	}
 	var msg fleetMessage
 	if json.Unmarshal([]byte(rec.Body), &msg) == nil && strings.TrimSpace(msg.Tenant) != "" {
 		req.sel.name, req.tenant = kindFleet, strings.ToLower(strings.TrimSpace(msg.Tenant))

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -21,6 +22,8 @@ type Outcome struct {
 	Fleet *FleetStatus
 	// Enqueued is the answer of a fan-out.
 	Enqueued *Enqueued
+	// FollowUp is what a follow-up check did (followUp).
+	FollowUp *FollowUpOutcome
 	// Problem is the failure. With Sync set, a Problem of code syncInProgress or syncThrottled is
 	// Graph's 409 or 429: an HTTP caller gets it, a schedule gets a result.
 	Problem *problem.Problem
@@ -58,6 +61,10 @@ type SyncOutcome struct {
 	// Waited is set when the action followed the sync (?wait); Status holds the settings last read.
 	Waited bool
 	Status autopilot.Status
+	// FollowUp is the follow-up enqueued to report the sync's end (SPEC §13); nil when none was.
+	FollowUp *FollowUpRef
+	// ChatFollowUp is what a chat answer says of it.
+	ChatFollowUp chat.FollowUp
 }
 
 // Calls adds up what an action's calls saw of Graph and Key Vault, for the log line.

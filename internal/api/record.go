@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -35,6 +36,11 @@ const (
 	MetricSyncInProgress = "SyncInProgress"
 	MetricSyncThrottled  = "SyncThrottled"
 	MetricSyncFailed     = "SyncFailed"
+	// The outcomes of followed syncs (SPEC §13): 0 or 1 on each check's line.
+	MetricSyncOutcomeCompleted = "SyncOutcomeCompleted"
+	MetricSyncOutcomeFailed    = "SyncOutcomeFailed"
+	MetricSyncOutcomeTimedOut  = "SyncOutcomeTimedOut"
+	MetricSyncDurationSeconds  = "SyncDurationSeconds"
 )
 
 // invocation is one invocation being served: an HTTP request, a scheduled or direct event, or
@@ -99,6 +105,18 @@ func (inv *invocation) end(ctx context.Context, action Action, o Outcome, status
 		metrics = append(metrics, emfMetric{c.name, "Count"})
 		attrs = append(attrs, slog.Int(c.name, c.value))
 	}
+	if fo := o.FollowUp; fo != nil {
+		attrs = append(attrs, followUpAttrs(fo)...)
+		if fo.Checked {
+			for _, c := range outcomeCounts(fo) {
+				metrics = append(metrics, emfMetric{c.name, "Count"})
+				attrs = append(attrs, slog.Int(c.name, c.value))
+			}
+			if fo.SyncDurationSeconds != nil {
+				metrics = append(metrics, emfMetric{MetricSyncDurationSeconds, "Seconds"})
+			}
+		}
+	}
 	attrs = append(attrs, slog.Any("_aws", emf{
 		Timestamp: inv.started.UnixMilli(),
 		CloudWatchMetrics: []emfDirective{{
@@ -131,6 +149,51 @@ type emfDirective struct {
 type emfMetric struct {
 	Name string `json:"Name"`
 	Unit string `json:"Unit"`
+}
+
+// followUpAttrs are a follow-up's fields on its invocation line: outcome, followUpId,
+// syncDurationSeconds, and how each delivery went (target names and statuses, never a URL).
+func followUpAttrs(fo *FollowUpOutcome) []slog.Attr {
+	attrs := []slog.Attr{slog.String("outcome", string(fo.Result)), slog.String("followUpId", fo.ID)}
+	if fo.SyncDurationSeconds != nil {
+		attrs = append(attrs, slog.Int64(MetricSyncDurationSeconds, *fo.SyncDurationSeconds), slog.Int64("syncDurationSeconds", *fo.SyncDurationSeconds))
+	}
+	if len(fo.Deliveries) > 0 {
+		ds := make([]map[string]any, len(fo.Deliveries))
+		for i, d := range fo.Deliveries {
+			ds[i] = map[string]any{"target": string(d.Target), "verdict": d.Verdict.String()}
+			if d.Status != 0 {
+				ds[i]["status"] = d.Status
+			}
+			if d.Err != nil {
+				ds[i]["error"] = d.Err.Error()
+			}
+		}
+		attrs = append(attrs, slog.Any("deliveries", ds))
+	}
+	if len(fo.GaveUp) > 0 {
+		names := make([]string, len(fo.GaveUp))
+		for i, t := range fo.GaveUp {
+			names[i] = string(t)
+		}
+		attrs = append(attrs, slog.Any("gaveUp", names))
+	}
+	return attrs
+}
+
+// outcomeCounts are the outcome metrics of a follow-up check: each 0 or 1 (pending is all 0).
+func outcomeCounts(fo *FollowUpOutcome) []count {
+	is := func(r followup.Result) int {
+		if fo.Result == r {
+			return 1
+		}
+		return 0
+	}
+	return []count{
+		{MetricSyncOutcomeCompleted, is(followup.Completed)},
+		{MetricSyncOutcomeFailed, is(followup.Failed)},
+		{MetricSyncOutcomeTimedOut, is(followup.TimedOut)},
+	}
 }
 
 type count struct {

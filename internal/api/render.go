@@ -17,6 +17,8 @@ type Started struct {
 	Result            autopilot.Result `json:"result"`
 	RequestedAt       time.Time        `json:"requestedAt"`
 	NextSyncAllowedAt time.Time        `json:"nextSyncAllowedAt"`
+	// FollowUp names the follow-up that will report the sync's end (SPEC §13).
+	FollowUp *FollowUpRef `json:"followUp,omitempty"`
 }
 
 // Followed is the HTTP answer to a sync followed with ?wait: its result and the settings last
@@ -26,12 +28,14 @@ type Followed struct {
 	RequestedAt       time.Time        `json:"requestedAt"`
 	NextSyncAllowedAt time.Time        `json:"nextSyncAllowedAt"`
 	autopilot.Status
+	FollowUp *FollowUpRef `json:"followUp,omitempty"`
 }
 
 // Scheduled is the result of a scheduled, direct or queued sync (SPEC §8): none of its results
 // is an error, there is nothing to retry.
 type Scheduled struct {
 	Result                        autopilot.Result `json:"result"`
+	FollowUp                      *FollowUpRef     `json:"followUp,omitempty"`
 	Tenant                        string           `json:"tenant,omitempty"`
 	RequestedAt                   *time.Time       `json:"requestedAt,omitempty"`
 	NextSyncAllowedAt             *time.Time       `json:"nextSyncAllowedAt,omitempty"`
@@ -67,10 +71,10 @@ func renderHTTP(f *Function, o Outcome, cmd *chat.Command) (httpAnswer, error) {
 		if o.Sync.Result == autopilot.InProgress {
 			a.status = http.StatusAccepted
 		}
-		body = Followed{Result: o.Sync.Result, RequestedAt: o.Sync.RequestedAt, NextSyncAllowedAt: o.Sync.NextSyncAllowedAt, Status: o.Sync.Status}
+		body = Followed{Result: o.Sync.Result, RequestedAt: o.Sync.RequestedAt, NextSyncAllowedAt: o.Sync.NextSyncAllowedAt, Status: o.Sync.Status, FollowUp: o.Sync.FollowUp}
 	case o.Sync != nil:
 		a.status = http.StatusAccepted
-		body = Started{Result: o.Sync.Result, RequestedAt: o.Sync.RequestedAt, NextSyncAllowedAt: o.Sync.NextSyncAllowedAt}
+		body = Started{Result: o.Sync.Result, RequestedAt: o.Sync.RequestedAt, NextSyncAllowedAt: o.Sync.NextSyncAllowedAt, FollowUp: o.Sync.FollowUp}
 	case o.Status != nil:
 		body = o.Status
 	case o.Fleet != nil:
@@ -143,7 +147,7 @@ func renderChat(cmd chat.Command, o Outcome, now time.Time) any {
 	if o.Problem != nil {
 		out.TimedOut = o.Problem.Code == problem.UpstreamTimeout
 	} else if s := o.Sync; s != nil {
-		out.Result, out.RequestedAt, out.NextSyncAllowedAt = s.Result, s.RequestedAt, s.NextSyncAllowedAt
+		out.Result, out.RequestedAt, out.NextSyncAllowedAt, out.FollowUp = s.Result, s.RequestedAt, s.NextSyncAllowedAt, s.ChatFollowUp
 		if s.Waited {
 			out.Status = &s.Status
 		}
@@ -158,7 +162,7 @@ func renderResult(o Outcome) (result any, status int, err error) {
 	if s := o.Sync; s != nil {
 		switch s.Result {
 		case autopilot.Started:
-			return Scheduled{Result: s.Result, RequestedAt: &s.RequestedAt, NextSyncAllowedAt: &s.NextSyncAllowedAt}, http.StatusOK, nil
+			return Scheduled{Result: s.Result, RequestedAt: &s.RequestedAt, NextSyncAllowedAt: &s.NextSyncAllowedAt, FollowUp: s.FollowUp}, http.StatusOK, nil
 		case autopilot.InProgress:
 			p := o.Problem
 			return Scheduled{Result: s.Result, SyncStatus: p.SyncStatus, LastManualSyncTriggerDateTime: p.LastManualSyncTriggerDateTime}, http.StatusOK, nil

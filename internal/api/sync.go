@@ -9,34 +9,50 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // syncNow serves POST /sync: 202 started, or the 409/429 problems with what is known of the wait.
+// A callbackUrl in the body is checked before the sync (SPEC §13).
 func (f *Function) syncNow(ctx context.Context, req *request) Outcome {
-	return f.syncTenant(ctx, req.tenant, 0)
+	return f.syncHTTP(ctx, req, 0)
 }
 
 // syncWait serves POST /sync?wait=N: the sync, then its end as far as N allows (SPEC §5).
 func (f *Function) syncWait(ctx context.Context, req *request) Outcome {
-	return f.syncTenant(ctx, req.tenant, req.wait)
+	return f.syncHTTP(ctx, req, req.wait)
+}
+
+func (f *Function) syncHTTP(ctx context.Context, req *request, wait time.Duration) Outcome {
+	callback, p := f.callbackTarget(ctx, req.contentType, req.body)
+	if p != nil {
+		return failed(p) // no sync is started
+	}
+	return f.syncTenant(ctx, req.tenant, wait, followup.Targets{Callback: callback})
 }
 
 // scheduledSync serves schedules, direct invocations and fleet messages: the same sync, whose
-// 409 and 429 the result renderer turns into results (SPEC §8).
+// 409 and 429 the result renderer turns into results (SPEC §8). Its end is followed too, with
+// no caller to tell: the log line and the metrics are its report.
 func (f *Function) scheduledSync(ctx context.Context, req *request) Outcome {
-	return f.syncTenant(ctx, req.tenant, 0)
+	return f.syncTenant(ctx, req.tenant, 0, followup.Targets{})
 }
 
 // syncTenant selects the tenant and starts its sync; with wait > 0 it then follows the sync.
-func (f *Function) syncTenant(ctx context.Context, selector string, wait time.Duration) Outcome {
+// A sync Graph accepted is followed to its end (SPEC §13) unless the wait already saw it.
+func (f *Function) syncTenant(ctx context.Context, selector string, wait time.Duration, targets followup.Targets) Outcome {
 	in, name, p := f.selectTenant(ctx, selector)
 	if p != nil {
 		return failed(p) // no sync was asked for: no sync metrics
 	}
 	o := f.sync(ctx, in, wait)
 	o.about(name)
+	// A sync that ?wait saw finish needs no follow-up: its own answer carried the end.
+	if s := o.Sync; f.d.FollowUp != nil && (s.Result == autopilot.Started || s.Waited && s.Result == autopilot.InProgress) {
+		s.FollowUp = f.enqueueFollowUp(ctx, name, s.RequestedAt, targets)
+	}
 	return o
 }
 

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"mime"
 	"net/url"
@@ -47,6 +48,14 @@ type Command struct {
 	Sent time.Time
 	// User is who asked (Slack user_name, Teams from.name), for logs and answers; never a secret.
 	User string
+	// ResponseURL is a Slack slash command's response_url, where a follow-up may post later
+	// (SPEC §13). It is a credential for logging purposes: String hides it.
+	ResponseURL string
+}
+
+// String describes cmd without its response_url.
+func (cmd Command) String() string {
+	return fmt.Sprintf("%s %s command (tenant %q, wait %v)", cmd.Platform, cmd.Action, cmd.Tenant, cmd.Wait)
 }
 
 // Parse recognises a chat request from its Content-Type and raw body:
@@ -83,7 +92,7 @@ func ParseSlack(body []byte) (Command, bool) {
 		return Command{}, false
 	}
 	cmd := words(strings.Fields(form.Get("text")))
-	cmd.Platform, cmd.User = Slack, form.Get("user_name")
+	cmd.Platform, cmd.User, cmd.ResponseURL = Slack, form.Get("user_name"), form.Get("response_url")
 	return cmd, true
 }
 

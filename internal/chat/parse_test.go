@@ -174,6 +174,10 @@ func TestParse(t *testing.T) {
 			t.Parallel()
 			got, ok := chat.Parse(tt.contentType, tt.body)
 			got.Sent = time.Time{} // TestTeamsTimestamp checks it
+			if got.Platform == chat.Slack && got.ResponseURL != "https://hooks.slack.com/commands/1234/5678" && tt.name != "slack ssl check" {
+				t.Errorf("ResponseURL = %q", got.ResponseURL)
+			}
+			got.ResponseURL = ""
 			if ok != tt.wantOK {
 				t.Fatalf("Parse ok = %v, want %v", ok, tt.wantOK)
 			}

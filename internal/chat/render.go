@@ -34,7 +34,22 @@ type Outcome struct {
 	TimedOut bool
 	// Tenant names the selected tenant; empty when none was selected.
 	Tenant string
+	// FollowUp says whether the end of a started sync will be posted later (SPEC §13).
+	FollowUp FollowUp
 }
+
+// FollowUp is what a sync answer says of the follow-up.
+type FollowUp int
+
+// What an answer says of the follow-up.
+const (
+	// FollowUpUnsaid: follow-ups are off, or none applies: the answer says nothing.
+	FollowUpUnsaid FollowUp = iota
+	// FollowUpComing: the outcome will be posted here when the sync ends.
+	FollowUpComing
+	// FollowUpRefused: the platform's reply address is not an allowed one: none will come.
+	FollowUpRefused
+)
 
 // SlackMessage is the answer to a Slack slash command
 // (https://api.slack.com/interactivity/slash-commands#responding_to_commands).
@@ -208,7 +223,12 @@ func syncText(st style, o Outcome, now time.Time) string {
 	if !o.NextSyncAllowedAt.IsZero() {
 		fmt.Fprintf(&b, " Next manual sync allowed at %s.", future(o.NextSyncAllowedAt, now))
 	}
-	if o.Result != autopilot.Completed && o.Result != autopilot.Failed && o.Result != autopilot.InProgress {
+	switch {
+	case o.FollowUp == FollowUpComing:
+		b.WriteString(" I will post here when it has finished.")
+	case o.FollowUp == FollowUpRefused:
+		b.WriteString(" No follow-up will come: this command's reply address is not an allowed one; use " + st.code("status") + " to follow it.")
+	case o.Result != autopilot.Completed && o.Result != autopilot.Failed && o.Result != autopilot.InProgress:
 		fmt.Fprintf(&b, " Use %s to follow it.", st.code("status"))
 	}
 	return b.String()

@@ -57,6 +57,16 @@ type Config struct {
 	TenantRegistrySecretName string
 	FleetQueueURL            string
 
+	// Follow-up of SPEC §13 (the sync function); the values are validated where they are used
+	// (wiring), so that the status function never links what only the sync function needs.
+	FollowUpQueueURL          string
+	FollowUpFirstCheck        string // FOLLOWUP_FIRST_CHECK, e.g. "60s"
+	FollowUpMaxAge            string // FOLLOWUP_MAX_AGE, e.g. "60m"
+	SlackResponseURLPrefixes  string // comma-separated; "" means Slack's and GovSlack's hosts
+	TeamsNotifyURLSecretName  string
+	CallbackTargetsSecretName string
+	CallbackSigningSecretName string
+
 	AllowUnauthenticated bool
 
 	// AWS is what Lambda puts in the environment for the AWS SDK clients (STS, SQS).
@@ -89,6 +99,13 @@ func Load(getenv func(string) string) (Config, error) {
 		TeamsWebhookSecretName:    get("TEAMS_WEBHOOK_SECRET_NAME"),
 		TenantRegistrySecretName:  get("TENANT_REGISTRY_SECRET_NAME"),
 		FleetQueueURL:             get("FLEET_QUEUE_URL"),
+		FollowUpQueueURL:          get("FOLLOWUP_QUEUE_URL"),
+		FollowUpFirstCheck:        get("FOLLOWUP_FIRST_CHECK"),
+		FollowUpMaxAge:            get("FOLLOWUP_MAX_AGE"),
+		SlackResponseURLPrefixes:  get("SLACK_RESPONSE_URL_PREFIXES"),
+		TeamsNotifyURLSecretName:  get("TEAMS_NOTIFY_URL_SECRET_NAME"),
+		CallbackTargetsSecretName: get("CALLBACK_TARGETS_SECRET_NAME"),
+		CallbackSigningSecretName: get("CALLBACK_SIGNING_SECRET_NAME"),
 		AWS:                       awsenv.Read(getenv),
 		LogFormat:                 get("AWS_LAMBDA_LOG_FORMAT"),
 		LogLevel:                  get("AWS_LAMBDA_LOG_LEVEL"),
@@ -146,6 +163,9 @@ func Load(getenv func(string) string) (Config, error) {
 		{"SLACK_SIGNING_SECRET_NAME", c.SlackSigningSecretName},
 		{"TEAMS_WEBHOOK_SECRET_NAME", c.TeamsWebhookSecretName},
 		{"TENANT_REGISTRY_SECRET_NAME", c.TenantRegistrySecretName},
+		{"TEAMS_NOTIFY_URL_SECRET_NAME", c.TeamsNotifyURLSecretName},
+		{"CALLBACK_TARGETS_SECRET_NAME", c.CallbackTargetsSecretName},
+		{"CALLBACK_SIGNING_SECRET_NAME", c.CallbackSigningSecretName},
 	} {
 		if s.value != "" && !validSecretName(s.value) {
 			bad(s.env, "%q is not a Key Vault secret name (1-127 letters, digits and dashes)", s.value)

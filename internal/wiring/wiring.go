@@ -14,6 +14,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
@@ -22,6 +23,14 @@ import (
 // tenant behind the bootstrap identity and Key Vault, or the fleet's registry, and the caller
 // checks.
 func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) api.Deps {
+	d, _ := Build(cfg, cfgErr, o, log)
+	return d
+}
+
+// Build is Deps, and the Key Vault store they read (nil when the configuration is broken), for
+// what the sync function adds (WithFollowUp).
+func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) (api.Deps, *keyvault.Store) {
+	var store *keyvault.Store
 	d := api.Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated,
 		CallerChecksConfigured: cfg.AuthSchemesConfigured(), TenantID: cfg.GraphTenantID}
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
@@ -40,6 +49,7 @@ func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) a
 		if err != nil {
 			d.Err = err
 		} else {
+			store = vault
 			d.Intune = t
 			if cfg.TenantRegistrySecretName != "" {
 				d.Tenants = api.Fleet{Fleet: tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
@@ -61,7 +71,7 @@ func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) a
 	if !cfg.AllowUnauthenticated && !cfg.AuthSchemesConfigured() {
 		log.Warn("no caller authentication is configured (WEBHOOK_TOKEN_SECRET_NAME, WEBHOOK_HMAC_SECRET_NAME, SLACK_SIGNING_SECRET_NAME, TEAMS_WEBHOOK_SECRET_NAME) and ALLOW_UNAUTHENTICATED is not true: every HTTP request will answer 401")
 	}
-	return d
+	return d, store
 }
 
 // WithQueue adds the fan-out queue of FLEET_QUEUE_URL to d (SPEC §11), or the error building it.
