@@ -268,10 +268,10 @@ func (r runner) cold(ctx context.Context, v *variant) error {
 		return err
 	}
 	defer p.stop()
-	if _, err := p.invoke(v.event, v.wantStatus); err != nil {
+	if _, err := p.invoke(ctx, v.event, v.wantStatus); err != nil {
 		return err
 	}
-	v.m.cold = append(v.m.cold, time.Since(p.started))
+	v.m.cold = append(v.m.cold, time.Since(p.Started()))
 	v.m.coldRequests = describeCold(r.emu.Counts())
 	rss, err := p.peakRSS()
 	if err != nil {
@@ -279,7 +279,7 @@ func (r runner) cold(ctx context.Context, v *variant) error {
 	}
 	v.m.coldRSS = append(v.m.coldRSS, rss)
 	p.stop() // flush the output before reading it
-	if h, vault, graph, ok := p.out.coldLine(); ok {
+	if h, vault, graph, ok := coldLine(p.Output()); ok {
 		v.m.coldHandler = append(v.m.coldHandler, h)
 		v.m.coldVault = append(v.m.coldVault, vault)
 		v.m.coldGraph = append(v.m.coldGraph, graph)
@@ -299,7 +299,7 @@ func (r runner) warm(ctx context.Context, v *variant) error {
 		if v.beforeInvoke != nil {
 			v.beforeInvoke()
 		}
-		return p.invoke(v.event, v.wantStatus)
+		return p.invoke(ctx, v.event, v.wantStatus)
 	}
 	for i := 0; i < 1+r.o.warmup; i++ {
 		if _, err := invoke(); err != nil {

@@ -5,7 +5,7 @@
 //
 // Addresses are never picked free and used later by the invoke side. The emulator listens for
 // invocations on 127.0.0.1:0, and Start learns the port the kernel gave it from /proc (the
-// emulator never reports it). The runtime API cannot listen on port 0: the emulator hands the
+// emulator never reports it; the kernel's sock_diag does). The runtime API cannot listen on port 0: the emulator hands the
 // bootstrap the address as configured, port 0 included. So its port is chosen by Start, and when
 // another process takes that port first the emulator fails to bind ("address already in use") and
 // Start retries with a new port, a bounded number of times. A listener only counts as ready when
@@ -45,7 +45,7 @@ const (
 	stopGrace = 5 * time.Second
 	// firstPoll and lastPoll bound the interval between two looks at the emulator's listeners:
 	// short at first, so a benchmark's cold start is not rounded up by the wait.
-	firstPoll, lastPoll = 100 * time.Microsecond, 2 * time.Millisecond
+	firstPoll, lastPoll = 100 * time.Microsecond, time.Millisecond
 )
 
 // errAddrInUse marks a start that failed because a port was taken.

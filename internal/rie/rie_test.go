@@ -1,7 +1,9 @@
 package rie
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,31 +241,71 @@ func TestStopEndsTheEmulatorAndTheBootstrap(t *testing.T) {
 	}
 }
 
-func TestParseListening(t *testing.T) {
+// diagMessage is one netlink message of a sock_diag dump, as the kernel sends it.
+func diagMessage(t *testing.T, typ uint16, body any) []byte {
+	t.Helper()
+	var data bytes.Buffer
+	if body != nil {
+		if err := binary.Write(&data, binary.NativeEndian, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msg bytes.Buffer
+	hdr := syscall.NlMsghdr{Len: uint32(syscall.NLMSG_HDRLEN + data.Len()), Type: typ, Seq: 1}
+	if err := binary.Write(&msg, binary.NativeEndian, hdr); err != nil {
+		t.Fatal(err)
+	}
+	msg.Write(data.Bytes())
+	return msg.Bytes()
+}
+
+func TestParseDiag(t *testing.T) {
 	t.Parallel()
-	table := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:A0F1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1 0000000000000000 100 0 0 10 0
-   2: 0100007F:C350 0100007F:A0F1 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0000000000000000 20 4 30 10 -1
-   3: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 444 1 0000000000000000 100 0 0 10 0
-   4: garbage
-`)
+	socket := func(state uint8, port uint16, inode uint32) inetDiagMsg {
+		m := inetDiagMsg{Family: syscall.AF_INET, State: state, Inode: inode}
+		binary.BigEndian.PutUint16(m.ID.Sport[:], port)
+		return m
+	}
+	listening := diagMessage(t, sockDiagByFamily, socket(tcpListen, 41234, 111))
+	established := diagMessage(t, sockDiagByFamily, socket(1, 50000, 222))
+	done := diagMessage(t, syscall.NLMSG_DONE, int32(0))
+	refused := diagMessage(t, syscall.NLMSG_ERROR, int32(-int32(syscall.EPERM)))
 	tests := []struct {
-		name   string
-		inodes map[string]bool
-		want   []int
+		name     string
+		data     []byte
+		want     map[uint32]int
+		wantDone bool
+		wantErr  error
 	}{
-		{"own listeners only", map[string]bool{"111": true, "222": true}, []int{0xA0F1, 0x1F90}},
-		{"an established socket is no listener", map[string]bool{"333": true}, nil},
-		{"none of its own", map[string]bool{}, nil},
+		{"one part", slices.Concat(listening, established, done), map[uint32]int{111: 41234}, true, nil},
+		{"more to come", listening, map[uint32]int{111: 41234}, false, nil},
+		{"an error", refused, map[uint32]int{}, false, syscall.EPERM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if diff := cmp.Diff(tt.want, parseListening(table, tt.inodes)); diff != "" {
-				t.Errorf("ports (-want +got):\n%s", diff)
+			got := map[uint32]int{}
+			done, err := parseDiag(tt.data, got)
+			if done != tt.wantDone || !errors.Is(err, tt.wantErr) {
+				t.Errorf("parseDiag = %v, %v; want %v, %v", done, err, tt.wantDone, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("listeners (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestListeningPorts checks the whole lookup on a listener of this process.
+func TestListeningPorts(t *testing.T) {
+	t.Parallel()
+	port := takenPort(t)
+	ports, err := listeningPorts(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ports, port) {
+		t.Errorf("listeningPorts = %v, lacks this process's listener on %d", ports, port)
 	}
 }
 
