@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
@@ -20,7 +20,7 @@ func main() {
 	cfg, err := config.Load(os.Getenv)
 	deps := api.Wire(cfg, err, tenant.Options{}, log)
 	if err == nil && cfg.FleetQueueURL != "" {
-		q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})
+		q, err := awssqs.New(cfg.FleetQueueURL, awssqs.Options{})
 		deps = api.WithQueue(deps, q, err)
 	}
 	lambda.Start(api.New(api.KindSync, deps).Invoke)
