@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,7 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 )
 
@@ -137,7 +138,7 @@ func run(ctx context.Context, o options, command string) error {
 			eventFile: "httpapi-status.json", wantStatus: 200},
 	}
 	for _, v := range variants {
-		if v.event, err = events.FS.ReadFile(v.eventFile); err != nil {
+		if v.event, err = fs.ReadFile(autopilotsync.SampleEvents, v.eventFile); err != nil {
 			return fmt.Errorf("event %s: %w", v.eventFile, err)
 		}
 	}
