@@ -59,7 +59,7 @@ type Queue struct {
 }
 
 // New returns a Queue for queueURL. It sends nothing; it fails when queueURL is not an absolute
-// http(s) URL or no region can be found. Credentials are read from the environment at each
+// http(s) URL or no region can be found (the caller names the setting the URL came from). Credentials are read from the environment at each
 // signing (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for a role's temporary credentials,
 // AWS_SESSION_TOKEN, as Lambda sets them).
 func New(queueURL string, o Options) (*Queue, error) {
@@ -69,11 +69,11 @@ func New(queueURL string, o Options) (*Queue, error) {
 	}
 	u, err := url.Parse(queueURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("FLEET_QUEUE_URL: %.200q is not an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/fleet", queueURL)
+		return nil, fmt.Errorf("%.200q is not an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/fleet", queueURL)
 	}
 	region := firstOf(o.Region, awsenv.Region(getenv), regionOf(u.Hostname()))
 	if region == "" {
-		return nil, errors.New("AWS_REGION: not set, and the region of FLEET_QUEUE_URL is not in its host")
+		return nil, fmt.Errorf("AWS_REGION: not set, and the host of the queue URL %.200q names no region", queueURL)
 	}
 	endpoint := firstOf(o.Endpoint, awsenv.Endpoint(getenv, "SQS"))
 
@@ -160,7 +160,7 @@ func (q *Queue) callError(op string, err error) error {
 	what := op + " failed"
 	switch {
 	case errors.As(err, &notFound):
-		what = "the queue does not exist (check FLEET_QUEUE_URL and AWS_REGION)"
+		what = "the queue does not exist (check its URL and AWS_REGION)"
 	case errors.As(err, &api) && strings.Contains(api.ErrorCode(), "AccessDenied"):
 		what = "access denied (with a customer managed KMS key, the role also needs kms:GenerateDataKey and kms:Decrypt on it)"
 	}

@@ -546,10 +546,10 @@ func TestNew(t *testing.T) {
 		{"region from a standard URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/fleet", awssqs.Options{Getenv: noEnv}, ""},
 		{"region from a legacy URL", "https://eu-west-1.queue.amazonaws.com/123456789012/fleet", awssqs.Options{Getenv: noEnv}, ""},
 		{"region from AWS_REGION", "http://127.0.0.1:4566/000000000000/fleet", awssqs.Options{Getenv: env("")}, ""},
-		{"no region", "http://127.0.0.1:4566/000000000000/fleet", awssqs.Options{Getenv: noEnv}, "AWS_REGION"},
-		{"not a URL", "fleet", awssqs.Options{Getenv: env("")}, "FLEET_QUEUE_URL"},
-		{"empty", "", awssqs.Options{Getenv: env("")}, "FLEET_QUEUE_URL"},
-		{"ftp", "ftp://sqs.eu-west-1.amazonaws.com/1/q", awssqs.Options{Getenv: env("")}, "FLEET_QUEUE_URL"},
+		{"no region", "http://127.0.0.1:4566/000000000000/fleet", awssqs.Options{Getenv: noEnv}, "AWS_REGION: not set"},
+		{"not a URL", "fleet", awssqs.Options{Getenv: env("")}, `"fleet" is not an SQS queue URL`},
+		{"empty", "", awssqs.Options{Getenv: env("")}, `"" is not an SQS queue URL`},
+		{"ftp", "ftp://sqs.eu-west-1.amazonaws.com/1/q", awssqs.Options{Getenv: env("")}, "is not an SQS queue URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
