@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/rie"
 )
 
 // lambdaFlags are the build flags of SPEC §2 (and the Makefile): no RPC shim, reproducible paths,
@@ -61,8 +63,7 @@ func flavour(flags []string) string {
 // buildRIE builds the Lambda Runtime Interface Emulator from the tool declared in go.mod.
 func (b builder) buildRIE(ctx context.Context) (string, error) {
 	out := filepath.Join(b.dir, "aws-lambda-rie")
-	if err := b.goBuild(ctx, b.root, goarchHost, out,
-		"github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", "-trimpath"); err != nil {
+	if err := b.goBuild(ctx, b.root, goarchHost, out, rie.Tool, "-trimpath"); err != nil {
 		return "", err
 	}
 	return out, nil

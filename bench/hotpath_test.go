@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
@@ -48,7 +49,7 @@ var hotPaths = []hotPath{
 // aws-lambda-go builds (request id and deadline).
 func (h hotPath) setup(tb testing.TB) (*api.Function, json.RawMessage, context.Context) {
 	tb.Helper()
-	raw, err := events.FS.ReadFile(h.eventFile)
+	raw, err := fs.ReadFile(autopilotsync.SampleEvents, h.eventFile)
 	if err != nil {
 		tb.Fatal(err)
 	}

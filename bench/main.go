@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,7 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 )
 
@@ -137,7 +138,7 @@ func run(ctx context.Context, o options, command string) error {
 			eventFile: "httpapi-status.json", wantStatus: 200},
 	}
 	for _, v := range variants {
-		if v.event, err = events.FS.ReadFile(v.eventFile); err != nil {
+		if v.event, err = fs.ReadFile(autopilotsync.SampleEvents, v.eventFile); err != nil {
 			return fmt.Errorf("event %s: %w", v.eventFile, err)
 		}
 	}
@@ -268,10 +269,10 @@ func (r runner) cold(ctx context.Context, v *variant) error {
 		return err
 	}
 	defer p.stop()
-	if _, err := p.invoke(v.event, v.wantStatus); err != nil {
+	if _, err := p.invoke(ctx, v.event, v.wantStatus); err != nil {
 		return err
 	}
-	v.m.cold = append(v.m.cold, time.Since(p.started))
+	v.m.cold = append(v.m.cold, time.Since(p.Started()))
 	v.m.coldRequests = describeCold(r.emu.Counts())
 	rss, err := p.peakRSS()
 	if err != nil {
@@ -279,7 +280,7 @@ func (r runner) cold(ctx context.Context, v *variant) error {
 	}
 	v.m.coldRSS = append(v.m.coldRSS, rss)
 	p.stop() // flush the output before reading it
-	if h, vault, graph, ok := p.out.coldLine(); ok {
+	if h, vault, graph, ok := coldLine(p.Output()); ok {
 		v.m.coldHandler = append(v.m.coldHandler, h)
 		v.m.coldVault = append(v.m.coldVault, vault)
 		v.m.coldGraph = append(v.m.coldGraph, graph)
@@ -299,7 +300,7 @@ func (r runner) warm(ctx context.Context, v *variant) error {
 		if v.beforeInvoke != nil {
 			v.beforeInvoke()
 		}
-		return p.invoke(v.event, v.wantStatus)
+		return p.invoke(ctx, v.event, v.wantStatus)
 	}
 	for i := 0; i < 1+r.o.warmup; i++ {
 		if _, err := invoke(); err != nil {

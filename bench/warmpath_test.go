@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -45,7 +46,7 @@ func BenchmarkWarmPath(b *testing.B) {
 	}
 	for _, h := range hotPaths[:2] {
 		b.Run(h.name, func(b *testing.B) {
-			raw, err := events.FS.ReadFile(h.eventFile)
+			raw, err := fs.ReadFile(autopilotsync.SampleEvents, h.eventFile)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,13 +11,13 @@ import (
 
 	awsevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 )
 
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := events.FS.ReadFile(name)
+	data, err := fs.ReadFile(autopilotsync.SampleEvents, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/rie"
 )
 
 // binaries are built once for the whole package, in TestMain.
@@ -44,8 +40,11 @@ func run(m *testing.M) int {
 	binaries.rie = filepath.Join(dir, "aws-lambda-rie")
 	binaries.sync = filepath.Join(dir, "sync", "bootstrap")
 	binaries.status = filepath.Join(dir, "status", "bootstrap")
+	if err := rie.Build(context.Background(), binaries.rie); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	builds := []struct{ out, pkg string }{
-		{binaries.rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"},
 		{binaries.sync, "github.com/autopilot-sync/autopilot-sync/functions/sync"},
 		{binaries.status, "github.com/autopilot-sync/autopilot-sync/functions/status"},
 	}
@@ -174,124 +173,50 @@ func (e *env) secretValues() []secretValue {
 
 // function is one bootstrap binary running under aws-lambda-rie.
 type function struct {
-	kind   string // "sync" or "status"
-	url    string
-	client *http.Client
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	kind string // "sync" or "status"
+	rie  *rie.Function
+	logs *rie.Output // what the emulator and the function wrote
 }
 
 // start runs binary under aws-lambda-rie with e's environment plus extra, and stops it when the
 // test ends.
 func (e *env) start(t *testing.T, binary string, extra map[string]string) *function {
 	t.Helper()
-	apiAddr, runtimeAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(binaries.rie,
-		"--runtime-interface-emulator-address", apiAddr,
-		"--runtime-api-address", runtimeAddr,
-		binary)
-	cmd.Env = os.Environ()
+	environ := os.Environ()
 	for k, v := range e.vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
 	for k, v := range extra {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
 	e.noteSecrets(extra)
-	logs := &syncBuffer{}
-	leaks.addLog(t.Name()+" ("+filepath.Base(filepath.Dir(binary))+" function)", logs)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	kind := filepath.Base(filepath.Dir(binary))
+	f, err := rie.Start(t.Context(), rie.Options{RIE: binaries.rie, Bootstrap: binary, Env: environ})
+	if err != nil {
 		t.Fatal(err)
 	}
+	leaks.addLog(t.Name()+" ("+kind+" function)", f.Output())
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+		if err := f.Stop(); err != nil {
+			t.Error(err)
 		}
 		if t.Failed() {
-			t.Logf("function output:\n%s", logs.String())
+			t.Logf("function output:\n%s", f.Output())
 		}
 	})
-	waitListening(t, apiAddr)
-	return &function{
-		kind:   filepath.Base(filepath.Dir(binary)),
-		url:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
-		client: &http.Client{Timeout: 60 * time.Second},
-		logs:   logs,
-	}
+	return &function{kind: kind, rie: f, logs: f.Output()}
 }
 
 // invoke sends one event through the runtime API and returns the function's raw answer.
 func (f *function) invoke(t *testing.T, event []byte) json.RawMessage {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, f.url, bytes.NewReader(event))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := f.rie.Invoke(t.Context(), event)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaks.addAnswer(t.Name(), body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("invoke: HTTP %d: %s", resp.StatusCode, body)
-	}
 	checkContract(t, f.kind, event, body)
 	return body
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("runtime emulator did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // httpAnswer is a decoded API Gateway HTTP API (or Function URL) response.

@@ -144,7 +144,7 @@ func TestLeakCheckFindsPlantedSecrets(t *testing.T) {
 	)
 	var c leakCollector
 	c.addSecrets("TestX", []secretValue{{kind: "access token", value: token}, {kind: "Key Vault secret graph-credential", value: secret}, {kind: "short", value: "abc"}})
-	var logs syncBuffer
+	var logs strings.Builder
 	fmt.Fprintf(&logs, "{\"msg\":\"invocation\",\"authorization\":\"Bearer %s\"}\n{\"msg\":\"fine\"}\n", token)
 	c.addLog("TestY (sync function)", &logs)
 	c.addAnswer("TestZ", []byte(`{"detail":"abc `+secret+`"}`))

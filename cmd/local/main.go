@@ -30,22 +30,59 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
+	stop()
+	code := exitCode(err)
+	if code != 0 {
 		fmt.Fprintln(os.Stderr, "local:", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
+}
+
+// exitCode is the process's exit status for run's result: -h (flag.ErrHelp, after the usage)
+// is no failure.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
+}
+
+// timeouts bound what one client can hold of the server and how long a stop waits for clients.
+type timeouts struct {
+	readHeader, read, write, idle time.Duration
+	// shutdownGrace is how long a stop lets requests in progress finish before it closes their
+	// connections.
+	shutdownGrace time.Duration
+}
+
+// defaultTimeouts: a request's headers within 5 s and its body (64 KiB at most) within 10 s; the
+// answer within 40 s, room for ?wait=25 and the Graph calls around it; a keep-alive connection
+// idle for a minute is closed; Ctrl-C waits at most 5 s for requests in progress.
+var defaultTimeouts = timeouts{readHeader: 5 * time.Second, read: 10 * time.Second, write: 40 * time.Second, idle: time.Minute, shutdownGrace: 5 * time.Second}
+
+// local is what a run needs beyond its command line; tests change it.
+type local struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	// ready, when non-nil, receives the server's base URL once it listens.
+	ready chan<- string
+	// emu, when non-nil and KEY_VAULT_URL is unset, is used instead of an emulator of its own:
+	// tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns it (run
+	// seeds it and never closes it); -sync-duration does not apply to it.
+	emu       *emulator.Emulator
+	timeouts  timeouts
+	connState func(net.Conn, http.ConnState) // the server's ConnState hook, for tests
 }
 
 // run serves until ctx ends. ready, when non-nil, receives the server's base URL once it listens.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
-	return runWith(ctx, args, getenv, stdout, stderr, ready, nil)
+	return local{getenv: getenv, stdout: stdout, stderr: stderr, ready: ready, timeouts: defaultTimeouts}.run(ctx, args)
 }
 
-// runWith is run, on emu instead of an emulator of its own when emu is non-nil and KEY_VAULT_URL
-// is unset: tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns
-// emu (runWith seeds it and never closes it); -sync-duration does not apply to it.
-func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string, emu *emulator.Emulator) error {
+// run serves until ctx ends. It returns flag.ErrHelp after printing the usage for -h.
+func (l local) run(ctx context.Context, args []string) error {
+	getenv, stdout, stderr := l.getenv, l.stdout, l.stderr
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultAddr := getenv("LOCAL_ADDR")
@@ -57,6 +94,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *syncDuration <= 0 {
+		return fmt.Errorf("-sync-duration %v: must be positive, such as 1m or 90s (how long a sync stays inProgress on the embedded emulator)", *syncDuration)
+	}
 
 	var (
 		opts     tenant.Options
@@ -66,7 +106,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		if err := requireLoopback(*addr); err != nil {
 			return err
 		}
-		e := emu
+		e := l.emu
 		if e == nil {
 			started, err := emulator.Start(emulator.Options{SyncDuration: *syncDuration})
 			if err != nil {
@@ -96,6 +136,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	mux.Handle("/sync", syncFn)
 	mux.Handle("/status", statusFn)
 	mux.HandleFunc("GET /openapi.yaml", serveOpenAPI)
+	mux.HandleFunc("/openapi.yaml", openAPIMethodNotAllowed)
 	mux.HandleFunc("/", notFound)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -103,10 +144,19 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	t := l.timeouts
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		ConnState:         l.connState,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	printBanner(stdout, base, emulated, cfg)
-	if ready != nil {
-		ready <- base
+	if l.ready != nil {
+		l.ready <- base
 	}
 
 	errc := make(chan error, 1)
@@ -116,9 +166,15 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), t.shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	switch err := srv.Shutdown(shutdownCtx); {
+	case errors.Is(err, context.DeadlineExceeded):
+		// Requests still being read or answered after the grace, such as a client that sends
+		// its body slowly: cut them off rather than wait for their timeouts.
+		_ = srv.Close()
+		fmt.Fprintf(stderr, "local: closed the connections still busy %v after the stop\n", t.shutdownGrace)
+	case err != nil:
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -188,6 +244,12 @@ func printSigningHelp(w io.Writer, cfg config.Config) {
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write(autopilotsync.OpenAPI)
+}
+
+// openAPIMethodNotAllowed answers any method but GET and HEAD on /openapi.yaml.
+func openAPIMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	api.WriteProblem(w, problem.New(problem.MethodNotAllowed, r.Method+" is not supported here; use GET /openapi.yaml."))
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {

@@ -83,14 +83,19 @@ func TestLocalOnEmulator(t *testing.T) {
 // waits for it (failing the test on a shutdown error) and may be called more than once.
 func startLocal(t *testing.T, emu *emulator.Emulator) (base string, stdout *lockedBuffer, stop func()) {
 	t.Helper()
+	base, stdout, _, stop = startLocalWith(t, local{emu: emu, timeouts: defaultTimeouts})
+	return base, stdout, stop
+}
+
+// startLocalWith is startLocal with l's settings; its getenv, output and ready are the test's.
+func startLocalWith(t *testing.T, l local) (base string, stdout, stderr *lockedBuffer, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	stdout = &lockedBuffer{}
-	var stderr lockedBuffer
-	go func() {
-		done <- runWith(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, stdout, &stderr, ready, emu)
-	}()
+	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+	l.getenv, l.stdout, l.stderr, l.ready = func(string) string { return "" }, stdout, stderr, ready
+	go func() { done <- l.run(ctx, []string{"-addr", "127.0.0.1:0"}) }()
 	select {
 	case base = <-ready:
 	case err := <-done:
@@ -101,7 +106,7 @@ func startLocal(t *testing.T, emu *emulator.Emulator) (base string, stdout *lock
 		t.Fatal("server did not start")
 	}
 	var once sync.Once
-	return base, stdout, func() {
+	return base, stdout, stderr, func() {
 		once.Do(func() {
 			cancel()
 			select {

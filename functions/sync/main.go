@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	"github.com/autopilot-sync/autopilot-sync/internal/fanout"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
@@ -21,7 +21,7 @@ func main() {
 	slog.SetDefault(log)
 	deps := wiring.Deps(cfg, err, tenant.Options{}, log)
 	if err == nil && cfg.FleetQueueURL != "" {
-		q, err := fanout.New(cfg.FleetQueueURL, fanout.Options{})
+		q, err := awssqs.New(cfg.FleetQueueURL, awssqs.Options{AWS: cfg.AWS})
 		deps = wiring.WithQueue(deps, q, err)
 	}
 	lambda.Start(api.New(api.KindSync, deps).Invoke)

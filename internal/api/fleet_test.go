@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	samples "github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
@@ -240,7 +241,7 @@ func TestSampleInvocations(t *testing.T) {
 		{"direct-fanout.json", `"enqueued":5`},
 		{"sqs-fleet.json", `"batchItemFailures":[]`},
 	} {
-		raw, err := samples.FS.ReadFile(tt.file)
+		raw, err := fs.ReadFile(autopilotsync.SampleEvents, tt.file)
 		if err != nil {
 			t.Fatal(err)
 		}

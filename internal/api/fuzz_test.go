@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -178,12 +178,12 @@ type sampleRequest struct {
 }
 
 func FuzzServeHTTP(f *testing.F) {
-	names, err := fs.Glob(events.FS, "*.json")
+	names, err := fs.Glob(autopilotsync.SampleEvents, "*.json")
 	if err != nil {
 		f.Fatal(err)
 	}
 	for i, name := range names {
-		data, err := events.FS.ReadFile(name)
+		data, err := fs.ReadFile(autopilotsync.SampleEvents, name)
 		if err != nil {
 			f.Fatal(err)
 		}

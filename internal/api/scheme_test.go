@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	samples "github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
@@ -326,12 +326,12 @@ func TestChatEchoesNothing(t *testing.T) {
 // valid credentials never reaches Graph, and no answer or error holds a secret value. (Schedules,
 // direct invocations and SQS batches are IAM-protected: they may reach Graph, never a secret.)
 func FuzzInvokeWithoutCredentials(f *testing.F) {
-	names, err := fs.Glob(samples.FS, "*.json")
+	names, err := fs.Glob(autopilotsync.SampleEvents, "*.json")
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, name := range names {
-		raw, err := samples.FS.ReadFile(name)
+		raw, err := fs.ReadFile(autopilotsync.SampleEvents, name)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -1,16 +1,20 @@
 // Package moto runs moto_server, a local emulation of AWS services (SQS here), for the tests of
-// the fleet's queue: started on a free loopback port and stopped when the test ends. It is test
-// support only: no function binary imports it.
+// the fleet's queue, and stops it when the test ends. moto_server listens on 127.0.0.1:0 and
+// Start reads the address it got from the line it prints (" * Running on http://127.0.0.1:PORT"),
+// so no port is picked free and used later. It is test support only: no function binary imports
+// it.
 package moto
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"net"
-	"net/http"
+	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +26,16 @@ import (
 // Region is the region tests use with moto_server.
 const Region = "us-east-1"
 
-// Start starts moto_server (a local SQS, among others) on a free loopback port, waits until
-// it answers and stops it when the test ends. Without moto_server it skips, except in CI.
+// startTimeout bounds moto_server's start (Python imports included) on a loaded machine.
+const startTimeout = 60 * time.Second
+
+// running is werkzeug's line that names the address it listens on, the port it bound included.
+var running = regexp.MustCompile(`Running on (http://127\.0\.0\.1:[0-9]+)`)
+
+// Start starts moto_server (a local SQS, among others) on a loopback port of the kernel's
+// choosing, waits until it says where it listens and returns that endpoint
+// ("http://127.0.0.1:PORT"). It stops the server when the test ends. Without moto_server it
+// skips, except in CI.
 func Start(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("moto_server")
@@ -33,23 +45,20 @@ func Start(t testing.TB) string {
 		}
 		t.Skip("moto_server is not on PATH (pip install 'moto[server]'): skipping the tests against a local SQS")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-
-	var out bytes.Buffer
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", port)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", "0")
+	out := &lockedBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, pw), io.MultiWriter(out, pw)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pyenv shim starts python as a child
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -60,23 +69,47 @@ func Start(t testing.TB) string {
 		}
 	})
 
-	endpoint := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
+	endpoint := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		found := false
+		for sc.Scan() {
+			if m := running.FindStringSubmatch(sc.Text()); m != nil && !found {
+				found = true
+				endpoint <- m[1]
+			}
 		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited: %s", out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 30s: %s", out.String())
-		}
+		_, _ = io.Copy(io.Discard, pr) // a line too long for the scanner must not block the server
+	}()
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case e := <-endpoint:
+		return e
+	case <-exited:
+		t.Fatalf("moto_server exited before it listened:\n%s", out)
+	case <-timer.C:
+		t.Fatalf("moto_server did not say where it listens within %v:\n%s", startTimeout, out)
 	}
+	return ""
+}
+
+// lockedBuffer is moto_server's output, kept for failure messages.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // SQSClient is an SQS client of the moto_server at endpoint.

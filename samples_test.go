@@ -1,4 +1,4 @@
-package events_test
+package autopilotsync_test
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/autopilot-sync/autopilot-sync/events"
+	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
 )
 
@@ -54,18 +54,18 @@ var samples = []struct {
 	{"schedule-scheduler.json", eventBridge, "", request{}},
 }
 
-func v2() any          { return new(awsevents.APIGatewayV2HTTPRequest) }
-func restAPI() any     { return new(awsevents.APIGatewayProxyRequest) }
-func functionURL() any { return new(awsevents.LambdaFunctionURLRequest) }
-func eventBridge() any { return new(awsevents.EventBridgeEvent) }
-func sqsBatch() any    { return new(awsevents.SQSEvent) }
+func v2() any          { return new(events.APIGatewayV2HTTPRequest) }
+func restAPI() any     { return new(events.APIGatewayProxyRequest) }
+func functionURL() any { return new(events.LambdaFunctionURLRequest) }
+func eventBridge() any { return new(events.EventBridgeEvent) }
+func sqsBatch() any    { return new(events.SQSEvent) }
 
 // direct invocations have no aws-lambda-go type: they are the caller's own JSON.
 func direct() any { return new(map[string]any) }
 
 func read(t *testing.T, file string) []byte {
 	t.Helper()
-	raw, err := events.FS.ReadFile(file)
+	raw, err := fs.ReadFile(autopilotsync.SampleEvents, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func read(t *testing.T, file string) []byte {
 
 func TestEveryFileHasACase(t *testing.T) {
 	t.Parallel()
-	files, err := fs.Glob(events.FS, "*")
+	files, err := fs.Glob(autopilotsync.SampleEvents, "*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSchedules(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			var ev awsevents.EventBridgeEvent
+			var ev events.EventBridgeEvent
 			if err := json.Unmarshal(read(t, file), &ev); err != nil {
 				t.Fatal(err)
 			}
