@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,13 +139,15 @@ func TestSignedChat(t *testing.T) {
 		}
 	}
 
+	// A Teams activity must be stamped within 5 minutes of the function's clock (SPEC §6).
 	var teamsBody string
 	httpAPIEvent(t, "httpapi-teams-sync.json", func(ev *awsevents.APIGatewayV2HTTPRequest) { teamsBody = ev.Body })
+	teamsBody = regexp.MustCompile(`"timestamp":"[^"]*"`).ReplaceAllString(teamsBody, `"timestamp":"`+time.Now().UTC().Format(time.RFC3339Nano)+`"`)
 	sig, err := webhook.SignTeams(teamsSecret, []byte(teamsBody))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = decodeHTTP(t, fn.invoke(t, withHeaders(t, "httpapi-teams-sync.json", map[string]string{"authorization": sig}, nil)))
+	got = decodeHTTP(t, fn.invoke(t, withHeaders(t, "httpapi-teams-sync.json", map[string]string{"authorization": sig}, &teamsBody)))
 	answer = got.json(t)
 	if text, _ := answer["text"].(string); got.StatusCode != 200 || answer["type"] != "message" || !strings.Contains(text, "Next sync allowed in") {
 		t.Errorf("teams sync while throttled: %d %s", got.StatusCode, got.Body)

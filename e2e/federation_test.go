@@ -168,7 +168,7 @@ func TestFederatedSTSRefusals(t *testing.T) {
 		wantLog    string // in the function's log
 	}{
 		{"access denied", fakests.AccessDenied, 502, "credentialRejected", "sts:GetWebIdentityToken", "sts:GetWebIdentityToken"},
-		{"federation disabled", fakests.FederationDisabled, 502, "credentialRejected", "enable-outbound-web-identity-federation", "aws iam enable-outbound-web-identity-federation"},
+		{"federation disabled", fakests.FederationDisabled, 502, "credentialRejected", "outbound identity federation", "aws iam enable-outbound-web-identity-federation"},
 		{"throttled", fakests.Throttling, 503, "secretStoreUnavailable", "", "Throttling"},
 	}
 	for _, tc := range tests {

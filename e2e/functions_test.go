@@ -240,7 +240,12 @@ func TestUnknownEventThenServes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	fn := e.start(t, binaries.sync, nil)
-	for _, bad := range []string{`{"hello":"world"}`, `[1,2]`, `"text"`, `{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"%%%","isBase64Encoded":true}`} {
+	// Junk base64 in an HTTP event is the caller's error: a 400 answer, not a Lambda error.
+	junk := decodeHTTP(t, fn.invoke(t, []byte(`{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"%%%","isBase64Encoded":true}`)))
+	if junk.StatusCode != 400 || junk.json(t)["code"] != "badRequest" {
+		t.Errorf("junk base64: %d %s, want 400 badRequest", junk.StatusCode, junk.Body)
+	}
+	for _, bad := range []string{`{"hello":"world"}`, `[1,2]`, `"text"`} {
 		le := decodeError(t, fn.invoke(t, []byte(bad)))
 		if !strings.Contains(le.ErrorMessage, "expects") && !strings.Contains(le.ErrorMessage, "malformed") {
 			t.Errorf("%s: error %q does not say what was expected", bad, le.ErrorMessage)
