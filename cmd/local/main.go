@@ -23,6 +23,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
+	"github.com/autopilot-sync/autopilot-sync/internal/outbound"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/wiring"
@@ -91,8 +92,12 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	addr := fs.String("addr", defaultAddr, "address to listen on (env LOCAL_ADDR)")
 	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress")
+	receiveAddr := fs.String("receive", "", "run only a receiver on this loopback address that prints every request it gets (to watch follow-up callbacks), e.g. 127.0.0.1:9000")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *receiveAddr != "" {
+		return receive(ctx, *receiveAddr, l.stdout, l.ready)
 	}
 	if *syncDuration <= 0 {
 		return fmt.Errorf("-sync-duration %v: must be positive, such as 1m or 90s (how long a sync stays inProgress on the embedded emulator)", *syncDuration)
@@ -129,7 +134,17 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	cfg, cfgErr := config.Load(getenv)
 	log := logs.New(stderr, cfg.LogFormat, cfg.LogLevel)
-	syncFn := api.New(api.KindSync, wiring.Deps(cfg, cfgErr, opts, log))
+	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
+	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
+	queue := newDelayedQueue(log)
+	defer queue.Close()
+	syncDeps, vault := wiring.Build(cfg, cfgErr, opts, log)
+	if cfgErr == nil && vault != nil {
+		syncDeps = wiring.WithFollowUp(syncDeps, cfg, vault, queue, nil, wiring.FollowUpOptions{
+			Outbound: outbound.Options{AllowLoopback: emulated != nil}, Loopback: emulated != nil, Log: log})
+	}
+	syncFn := api.New(api.KindSync, syncDeps)
+	queue.fn = syncFn
 	statusFn := api.New(api.KindStatus, wiring.Deps(cfg, cfgErr, opts, log))
 
 	mux := http.NewServeMux()
@@ -212,8 +227,14 @@ func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Conf
   curl -i -X POST %[1]s/sync
   curl -i %[1]s/status
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
-Ctrl-C stops.
 `, base)
+	if e != nil {
+		fmt.Fprintf(w, `Watch a sync's outcome arrive (the first check runs FOLLOWUP_FIRST_CHECK, default 60s, after the sync):
+  go run ./cmd/local -receive 127.0.0.1:9000      # in another terminal
+  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync
+`, base)
+	}
+	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
 // printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).
