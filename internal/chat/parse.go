@@ -109,7 +109,7 @@ type activity struct {
 	Type      string `json:"type"`
 	Text      string `json:"text"`
 	Timestamp string `json:"timestamp"`
-	From struct {
+	From      struct {
 		Name string `json:"name"`
 	} `json:"from"`
 }
