@@ -19,10 +19,14 @@ func main() {
 	cfg, err := config.Load(os.Getenv)
 	log := logs.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(log)
-	deps := wiring.Deps(cfg, err, tenant.Options{}, log)
+	deps, vault := wiring.Build(cfg, err, tenant.Options{}, log)
 	if err == nil && cfg.FleetQueueURL != "" {
 		q, err := awssqs.New(cfg.FleetQueueURL, awssqs.Options{AWS: cfg.AWS})
 		deps = wiring.WithQueue(deps, q, err)
+	}
+	if err == nil && cfg.FollowUpQueueURL != "" {
+		q, err := awssqs.New(cfg.FollowUpQueueURL, awssqs.Options{AWS: cfg.AWS})
+		deps = wiring.WithFollowUp(deps, cfg, vault, q, err, wiring.FollowUpOptions{Log: log})
 	}
 	lambda.Start(api.New(api.KindSync, deps).Invoke)
 }
