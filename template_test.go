@@ -845,8 +845,10 @@ func jsonText(v any) string {
 }
 
 // ref and getAtt are the JSON of {"Ref": name} and {"Fn::GetAtt": [name, attr]}.
-func ref(name string) string          { return jsonText(map[string]any{"Ref": name}) }
-func getAtt(name, attr string) string { return jsonText(map[string]any{"Fn::GetAtt": []any{name, attr}}) }
+func ref(name string) string { return jsonText(map[string]any{"Ref": name}) }
+func getAtt(name, attr string) string {
+	return jsonText(map[string]any{"Fn::GetAtt": []any{name, attr}})
+}
 
 // environment is a translated function's environment variables.
 func (s *stack) environment(t *testing.T, fn string) map[string]string {
