@@ -4,14 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/followup"
+	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 )
 
 // TestTemplateLint runs cfn-lint (SPEC §10). Outside CI a machine without
@@ -600,5 +608,620 @@ func TestTemplateDiagnoseOutputs(t *testing.T) {
 		if got != want {
 			t.Errorf("template.yaml: output %s:\n got %s\nwant %s", tc.output, got, want)
 		}
+	}
+}
+
+// --- the template as CloudFormation sees it (SAM translated) ------------------------------------
+
+// samTranslate is a Python program that translates template.yaml with the AWS SAM translator
+// (the samtranslator package that cfn-lint depends on, so it is there wherever cfn-lint is) and
+// prints the CloudFormation template as JSON. CodeUri becomes an S3 URI, as `sam deploy` makes it
+// after packaging. The translation keeps Conditions and Fn::If: cfnTemplate resolves them.
+const samTranslate = `
+import json, os, sys
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+from samtranslator.yaml_helper import yaml_parse
+from samtranslator.translator.transform import transform
+with open(sys.argv[1]) as f:
+    t = yaml_parse(f.read())
+for r in t.get("Resources", {}).values():
+    if r.get("Type") == "AWS::Serverless::Function":
+        r["Properties"]["CodeUri"] = "s3://bucket/key"
+class NoManagedPolicies:
+    def load(self):
+        return {}
+json.dump(transform(t, {}, NoManagedPolicies()), sys.stdout)
+`
+
+var translated struct {
+	once sync.Once
+	tmpl map[string]any
+	err  error
+}
+
+// cfnTemplate returns template.yaml translated by the SAM translator. Outside CI a machine
+// without python3 and samtranslator skips; in CI it is a failure, as cfn-lint's absence is.
+func cfnTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	translated.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, "python3", "-c", samTranslate, "template.yaml")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			translated.err = fmt.Errorf("python3 (samtranslator) could not translate template.yaml: %w\n%s", err, stderr.String())
+			return
+		}
+		translated.err = json.Unmarshal(stdout.Bytes(), &translated.tmpl)
+	})
+	if err := translated.err; err != nil {
+		missing := errors.Is(err, exec.ErrNotFound) || strings.Contains(err.Error(), "No module named 'samtranslator'")
+		if missing && os.Getenv("CI") != "true" {
+			t.Skipf("the SAM translator is not installed (pip install cfn-lint brings it): %v", err)
+		}
+		t.Fatal(err)
+	}
+	return translated.tmpl
+}
+
+// stack is the translated template deployed with some parameter values: its conditions
+// evaluated, Fn::If resolved and AWS::NoValue dropped, resources and outputs whose condition is
+// false left out.
+type stack struct {
+	params     map[string]string
+	conditions map[string]bool
+	resources  map[string]map[string]any // logical id → resource (Type, Properties, …)
+	outputs    map[string]map[string]any
+}
+
+// deploy resolves the translated template for params (the parameters' defaults for the others).
+func deploy(t *testing.T, params map[string]string) *stack {
+	t.Helper()
+	tmpl := cfnTemplate(t)
+	s := &stack{params: map[string]string{}, conditions: map[string]bool{},
+		resources: map[string]map[string]any{}, outputs: map[string]map[string]any{}}
+	for name, p := range object(t, tmpl["Parameters"]) {
+		s.params[name] = scalar(object(t, p)["Default"])
+	}
+	for k, v := range params {
+		if _, ok := s.params[k]; !ok {
+			t.Fatalf("no parameter %s in template.yaml", k)
+		}
+		s.params[k] = v
+	}
+	defs := object(t, tmpl["Conditions"])
+	var eval func(name string, depth int) bool
+	eval = func(name string, depth int) bool {
+		if v, ok := s.conditions[name]; ok {
+			return v
+		}
+		def, ok := defs[name]
+		if !ok || depth > len(defs) {
+			t.Fatalf("condition %s: undefined or circular", name)
+		}
+		v, ok := s.value(t, def, func(c string) bool { return eval(c, depth+1) }).(bool)
+		if !ok {
+			t.Fatalf("condition %s is not boolean", name)
+		}
+		s.conditions[name] = v
+		return v
+	}
+	for name := range defs {
+		eval(name, 0)
+	}
+	cond := func(name string) bool {
+		v, ok := s.conditions[name]
+		if !ok {
+			t.Fatalf("no condition %s", name)
+		}
+		return v
+	}
+	for section, into := range map[string]map[string]map[string]any{"Resources": s.resources, "Outputs": s.outputs} {
+		for name, r := range object(t, tmpl[section]) {
+			r := object(t, r)
+			if c, ok := r["Condition"].(string); ok && !cond(c) {
+				continue
+			}
+			into[name] = object(t, s.value(t, r, cond))
+		}
+	}
+	return s
+}
+
+// noValue marks AWS::NoValue while a value is resolved.
+type noValue struct{}
+
+// value resolves v: conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) to booleans,
+// Fn::If to its branch, Ref of a parameter to its value; AWS::NoValue disappears from objects
+// and arrays. Other functions (Fn::GetAtt, Fn::Sub, Ref of a resource) stay as they are.
+func (s *stack) value(t *testing.T, v any, cond func(string) bool) any {
+	t.Helper()
+	args := func(x any, n int) []any {
+		a, ok := x.([]any)
+		if !ok || n > 0 && len(a) != n {
+			t.Fatalf("malformed arguments %v", x)
+		}
+		return a
+	}
+	boolean := func(x any) bool {
+		b, ok := s.value(t, x, cond).(bool)
+		if !ok {
+			t.Fatalf("%v is not a condition", x)
+		}
+		return b
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 1 {
+			for fn, x := range v {
+				switch fn {
+				case "Ref":
+					if x == "AWS::NoValue" {
+						return noValue{}
+					}
+					if p, ok := s.params[x.(string)]; ok {
+						return p
+					}
+				case "Condition":
+					return cond(x.(string))
+				case "Fn::Equals":
+					a := args(x, 2)
+					return fmt.Sprint(s.value(t, a[0], cond)) == fmt.Sprint(s.value(t, a[1], cond))
+				case "Fn::Not":
+					return !boolean(args(x, 1)[0])
+				case "Fn::And", "Fn::Or":
+					and := fn == "Fn::And"
+					for _, c := range args(x, 0) {
+						if boolean(c) != and {
+							return !and
+						}
+					}
+					return and
+				case "Fn::If":
+					a := args(x, 3)
+					if cond(a[0].(string)) {
+						return s.value(t, a[1], cond)
+					}
+					return s.value(t, a[2], cond)
+				}
+			}
+		}
+		out := map[string]any{}
+		for k, x := range v {
+			if r := s.value(t, x, cond); r != (noValue{}) {
+				out[k] = r
+			}
+		}
+		return out
+	case []any:
+		out := []any{}
+		for _, x := range v {
+			if r := s.value(t, x, cond); r != (noValue{}) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return v
+}
+
+func object(t *testing.T, v any) map[string]any {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok && v != nil {
+		t.Fatalf("%v is not an object", v)
+	}
+	return m
+}
+
+// scalar is a JSON string, number or boolean as text.
+func scalar(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+// path follows keys through nested objects; nil when one is missing.
+func path(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// jsonText is v as JSON, for comparisons and messages.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// ref and getAtt are the JSON of {"Ref": name} and {"Fn::GetAtt": [name, attr]}.
+func ref(name string) string { return jsonText(map[string]any{"Ref": name}) }
+func getAtt(name, attr string) string {
+	return jsonText(map[string]any{"Fn::GetAtt": []any{name, attr}})
+}
+
+// environment is a translated function's environment variables.
+func (s *stack) environment(t *testing.T, fn string) map[string]string {
+	t.Helper()
+	r, ok := s.resources[fn]
+	if !ok {
+		t.Fatalf("no resource %s", fn)
+	}
+	env := map[string]string{}
+	for k, v := range object(t, path(r, "Properties", "Environment", "Variables")) {
+		if sv, ok := v.(string); ok {
+			env[k] = sv
+		} else {
+			env[k] = jsonText(v)
+		}
+	}
+	return env
+}
+
+// followUpVariables are SPEC §13's additions to §3, by the template parameter that sets them.
+var followUpVariables = map[string]string{
+	"FOLLOWUP_FIRST_CHECK":         "FollowUpFirstCheck",
+	"FOLLOWUP_MAX_AGE":             "FollowUpMaxAge",
+	"SLACK_RESPONSE_URL_PREFIXES":  "SlackResponseUrlPrefixes",
+	"TEAMS_NOTIFY_URL_SECRET_NAME": "TeamsNotifyUrlSecretName",
+	"CALLBACK_TARGETS_SECRET_NAME": "CallbackTargetsSecretName",
+	"CALLBACK_SIGNING_SECRET_NAME": "CallbackSigningSecretName",
+}
+
+// TestTemplateFollowUpEnvironment checks which follow-up variables the sync function gets for
+// the parameters a deployer may give (SPEC §10, §13): the queue URL with FollowUp=Enabled, each
+// secret name when it is set, nothing at all with FollowUp=Disabled, and never any on the
+// status function, which does not follow syncs.
+func TestTemplateFollowUpEnvironment(t *testing.T) {
+	secrets := map[string]string{"TeamsNotifyUrlSecretName": "teams-notify-url",
+		"CallbackTargetsSecretName": "callback-targets", "CallbackSigningSecretName": "callback-signing"}
+	tests := []struct {
+		name   string
+		params map[string]string
+		want   []string // the follow-up variables set, besides FOLLOWUP_QUEUE_URL
+		queue  bool
+	}{
+		{"defaults", nil, []string{"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES"}, true},
+		{"every secret", secrets, []string{"CALLBACK_SIGNING_SECRET_NAME", "CALLBACK_TARGETS_SECRET_NAME",
+			"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "TEAMS_NOTIFY_URL_SECRET_NAME"}, true},
+		{"callbacks unsigned", map[string]string{"CallbackTargetsSecretName": "callback-targets", "FollowUpFirstCheck": "30s", "FollowUpMaxAge": "2h"},
+			[]string{"CALLBACK_TARGETS_SECRET_NAME", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES"}, true},
+		{"disabled", map[string]string{"FollowUp": "Disabled"}, nil, false},
+		{"disabled with every secret", with(secrets, "FollowUp", "Disabled"), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := deploy(t, tt.params)
+			env := s.environment(t, "SyncFunction")
+			var got []string
+			for name, param := range followUpVariables {
+				v, ok := env[name]
+				if !ok {
+					continue
+				}
+				got = append(got, name)
+				if want := s.params[param]; v != want {
+					t.Errorf("SyncFunction %s = %q, want %q (parameter %s)", name, v, want, param)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("SyncFunction follow-up variables: got %q, want %q", got, tt.want)
+			}
+			q, ok := env["FOLLOWUP_QUEUE_URL"]
+			if ok != tt.queue || ok && q != ref("FollowUpQueue") {
+				t.Errorf("SyncFunction FOLLOWUP_QUEUE_URL = %q (set %v), want %s set %v", q, ok, ref("FollowUpQueue"), tt.queue)
+			}
+			for name := range s.environment(t, "StatusFunction") {
+				if name == "FOLLOWUP_QUEUE_URL" || followUpVariables[name] != "" {
+					t.Errorf("StatusFunction has %s: it never follows a sync", name)
+				}
+			}
+			if !tt.queue {
+				// Nothing of the follow-up is left, and nothing refers to it.
+				for name, r := range s.resources {
+					if strings.HasPrefix(name, "FollowUp") || name == "SyncOutcomeAlarm" {
+						t.Errorf("resource %s exists with FollowUp=Disabled", name)
+					}
+					if strings.Contains(jsonText(r), `"FollowUp`) {
+						t.Errorf("resource %s refers to a follow-up resource with FollowUp=Disabled", name)
+					}
+				}
+				for name := range s.outputs {
+					if strings.HasPrefix(name, "FollowUp") {
+						t.Errorf("output %s exists with FollowUp=Disabled", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// with returns a copy of m with k set to v.
+func with(m map[string]string, k, v string) map[string]string {
+	m = maps.Clone(m)
+	m[k] = v
+	return m
+}
+
+// TestTemplateQueueConsumers checks every SQS event source mapping (the fleet's and the
+// follow-up's) as AWS advises for Lambda consumers, and the follow-up queue as SPEC §13 needs
+// it: a standard queue (FIFO queues take no per-message DelaySeconds), encrypted (its messages
+// hold response_urls and callback URLs), with a dead-letter queue after 5 receives and an
+// alarm on it.
+func TestTemplateQueueConsumers(t *testing.T) {
+	s := deploy(t, map[string]string{"TenantRegistrySecretName": "tenant-registry"})
+	consumed := map[string]bool{}
+	for name, r := range s.resources {
+		if r["Type"] != "AWS::Lambda::EventSourceMapping" {
+			continue
+		}
+		p := object(t, r["Properties"])
+		arn, _ := path(p, "EventSourceArn", "Fn::GetAtt").([]any)
+		if len(arn) != 2 || arn[1] != "Arn" {
+			t.Errorf("%s: EventSourceArn %s is not a queue's Fn::GetAtt Arn", name, jsonText(p["EventSourceArn"]))
+			continue
+		}
+		queue := arn[0].(string)
+		consumed[queue] = true
+		fn, _ := path(p, "FunctionName", "Ref").(string)
+		timeout, _ := path(s.resources[fn], "Properties", "Timeout").(float64)
+		if fn == "" || timeout <= 0 {
+			t.Errorf("%s: FunctionName %s is not a function with a Timeout", name, jsonText(p["FunctionName"]))
+			continue
+		}
+		if got := jsonText(p["FunctionResponseTypes"]); got != `["ReportBatchItemFailures"]` {
+			t.Errorf("%s: FunctionResponseTypes %s, want [ReportBatchItemFailures]", name, got)
+		}
+		if b, _ := p["BatchSize"].(float64); b < 1 || b > 10 {
+			t.Errorf("%s: BatchSize %v, want 1-10", name, p["BatchSize"])
+		}
+		if path(p, "ScalingConfig", "MaximumConcurrency") == nil {
+			t.Errorf("%s: no ScalingConfig.MaximumConcurrency", name)
+		}
+		q := object(t, path(s.resources[queue], "Properties"))
+		if v, _ := q["VisibilityTimeout"].(float64); v < 6*timeout {
+			t.Errorf("%s: VisibilityTimeout %v, want at least 6 x %s's Timeout %v", queue, q["VisibilityTimeout"], fn, timeout)
+		}
+		if q["SqsManagedSseEnabled"] != true {
+			t.Errorf("%s: SqsManagedSseEnabled is not true", queue)
+		}
+		if fifo, _ := q["FifoQueue"].(bool); fifo {
+			t.Errorf("%s is FIFO: its messages cannot have their own DelaySeconds", queue)
+		}
+		dlq, _ := path(q, "RedrivePolicy", "deadLetterTargetArn", "Fn::GetAtt").([]any)
+		if len(dlq) != 2 || path(q, "RedrivePolicy", "maxReceiveCount") != 5.0 {
+			t.Errorf("%s: RedrivePolicy %s, want a dead-letter queue after maxReceiveCount 5", queue, jsonText(q["RedrivePolicy"]))
+			continue
+		}
+		dead := object(t, path(s.resources[dlq[0].(string)], "Properties"))
+		if d, r := dead["MessageRetentionPeriod"].(float64), q["MessageRetentionPeriod"].(float64); d <= r {
+			t.Errorf("%s: retention %v s, want more than %s's %v s (a moved message keeps its enqueue time)", dlq[0], d, queue, r)
+		}
+		alarmed := false
+		for _, a := range s.resources {
+			alarmed = alarmed || a["Type"] == "AWS::CloudWatch::Alarm" && path(a, "Properties", "Namespace") == "AWS/SQS" &&
+				jsonText(path(a, "Properties", "Dimensions")) == jsonText([]any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq[0], "QueueName"}}}})
+		}
+		if !alarmed {
+			t.Errorf("%s: no alarm on its dead-letter queue %s", queue, dlq[0])
+		}
+	}
+	for _, q := range []string{"FleetQueue", "FollowUpQueue"} {
+		if !consumed[q] {
+			t.Errorf("no event source mapping consumes %s", q)
+		}
+	}
+	if got := path(s.resources["FollowUpEventSourceMapping"], "Properties", "FunctionName"); jsonText(got) != ref("SyncFunction") {
+		t.Errorf("FollowUpEventSourceMapping feeds %s, want the sync function", jsonText(got))
+	}
+	for output, queue := range map[string]string{"FollowUpQueueUrl": "FollowUpQueue", "FollowUpDeadLetterQueueUrl": "FollowUpDeadLetterQueue"} {
+		if got := jsonText(s.outputs[output]["Value"]); got != ref(queue) {
+			t.Errorf("output %s = %s, want %s", output, got, ref(queue))
+		}
+	}
+}
+
+// TestTemplateFollowUpPermissions checks that only the sync function's role may use the
+// follow-up queue: send (the checks it schedules) and what its event source mapping needs.
+func TestTemplateFollowUpPermissions(t *testing.T) {
+	s := deploy(t, nil)
+	queue := getAtt("FollowUpQueue", "Arn")
+	granted := map[string][]string{} // role → actions on the follow-up queue
+	for name, r := range s.resources {
+		if r["Type"] != "AWS::IAM::Role" {
+			continue
+		}
+		for _, p := range path(r, "Properties", "Policies").([]any) {
+			for _, st := range path(p, "PolicyDocument", "Statement").([]any) {
+				st := object(t, st)
+				var actions []string
+				switch a := st["Action"].(type) {
+				case string:
+					actions = []string{a}
+				case []any:
+					for _, x := range a {
+						actions = append(actions, x.(string))
+					}
+				}
+				onQueue := jsonText(st["Resource"]) == queue
+				for _, a := range actions {
+					if strings.HasPrefix(a, "sqs:") && (strings.Contains(a, "*") || st["Resource"] == "*") {
+						t.Errorf("%s: %s on %s: SQS permissions must name their action and queue", name, a, jsonText(st["Resource"]))
+					}
+					if onQueue {
+						granted[name] = append(granted[name], a)
+					}
+				}
+				if !onQueue && strings.Contains(jsonText(st), "FollowUpQueue") {
+					t.Errorf("%s: a statement names the follow-up queue among others: %s", name, jsonText(st))
+				}
+			}
+		}
+	}
+	for _, actions := range granted {
+		slices.Sort(actions)
+	}
+	want := map[string][]string{"SyncFunctionRole": {"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"}}
+	if !maps.EqualFunc(granted, want, slices.Equal) {
+		t.Errorf("permissions on the follow-up queue: got %v, want %v", granted, want)
+	}
+	if strings.Contains(jsonText(s.resources["StatusFunction"]), "FollowUp") {
+		t.Error("StatusFunction refers to the follow-up")
+	}
+}
+
+// TestTemplateOutcomeAlarm checks the alarm of SPEC §13 (SyncOutcomeFailed + SyncOutcomeTimedOut
+// ≥ 1) against the Embedded Metric Format figures the invocation line writes: the namespace and
+// the dimension function = the sync function's kind, as the SyncFailed alarm reads them.
+func TestTemplateOutcomeAlarm(t *testing.T) {
+	s := deploy(t, map[string]string{"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"})
+	metric := func(name string) string {
+		return jsonText(map[string]any{"Namespace": api.MetricsNamespace, "MetricName": name,
+			"Dimensions": []any{map[string]any{"Name": "function", "Value": string(api.KindSync)}}})
+	}
+	failed := object(t, path(s.resources["SyncFailedAlarm"], "Properties"))
+	if got, want := jsonText(map[string]any{"Namespace": failed["Namespace"], "MetricName": failed["MetricName"], "Dimensions": failed["Dimensions"]}), metric(api.MetricSyncFailed); got != want {
+		t.Errorf("SyncFailedAlarm reads %s, want %s", got, want)
+	}
+
+	a := object(t, path(s.resources["SyncOutcomeAlarm"], "Properties"))
+	if a == nil {
+		t.Fatal("no SyncOutcomeAlarm")
+	}
+	ids := map[string]string{} // metric → its id
+	var expression string
+	returned := 0
+	for _, m := range a["Metrics"].([]any) {
+		m := object(t, m)
+		if m["ReturnData"] != false {
+			returned++
+		}
+		if e, ok := m["Expression"].(string); ok {
+			expression = e
+			continue
+		}
+		stat := object(t, m["MetricStat"])
+		name, _ := path(stat, "Metric", "MetricName").(string)
+		if got, want := jsonText(stat["Metric"]), metric(name); got != want {
+			t.Errorf("SyncOutcomeAlarm metric %s: %s, want %s", m["Id"], got, want)
+		}
+		if stat["Stat"] != "Sum" {
+			t.Errorf("SyncOutcomeAlarm metric %s: Stat %v, want Sum", m["Id"], stat["Stat"])
+		}
+		ids[name] = m["Id"].(string)
+	}
+	if len(ids) != 2 || ids["SyncOutcomeFailed"] == "" || ids["SyncOutcomeTimedOut"] == "" {
+		t.Errorf("SyncOutcomeAlarm metrics %v, want SyncOutcomeFailed and SyncOutcomeTimedOut", ids)
+	}
+	wantExpr := fmt.Sprintf("FILL(%s, 0) + FILL(%s, 0)", ids["SyncOutcomeFailed"], ids["SyncOutcomeTimedOut"])
+	if expression != wantExpr || returned != 1 {
+		t.Errorf("SyncOutcomeAlarm expression %q (%d returned), want %q the only one returned", expression, returned, wantExpr)
+	}
+	if a["Threshold"] != 1.0 || a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != "notBreaching" {
+		t.Errorf("SyncOutcomeAlarm: %v %v %v, want >= 1, missing data not breaching", a["ComparisonOperator"], a["Threshold"], a["TreatMissingData"])
+	}
+	topic := jsonText([]any{s.params["AlarmTopicArn"]})
+	if jsonText(a["AlarmActions"]) != topic || jsonText(a["OKActions"]) != topic {
+		t.Errorf("SyncOutcomeAlarm actions %s / %s, want %s", jsonText(a["AlarmActions"]), jsonText(a["OKActions"]), topic)
+	}
+}
+
+// TestTemplateFollowUpParameters checks the follow-up parameters against the code that reads
+// their variables: the defaults are the code's, and every value a parameter's AllowedPattern
+// lets through is one the code reads (the ranges beyond a pattern's reach the code reports).
+func TestTemplateFollowUpParameters(t *testing.T) {
+	tmpl := cfnTemplate(t)
+	params := object(t, tmpl["Parameters"])
+	param := func(name string) (def string, allowed *regexp.Regexp) {
+		t.Helper()
+		p := object(t, params[name])
+		if p == nil {
+			t.Fatalf("no parameter %s", name)
+		}
+		if pat, ok := p["AllowedPattern"].(string); ok {
+			allowed = regexp.MustCompile(pat)
+		}
+		return scalar(p["Default"]), allowed
+	}
+	if def, _ := param("FollowUp"); def != "Enabled" {
+		t.Errorf("FollowUp defaults to %q, want Enabled (SPEC §10: the template creates the queue)", def)
+	}
+	first, firstRE := param("FollowUpFirstCheck")
+	maxAge, maxAgeRE := param("FollowUpMaxAge")
+	if got, err := followup.ParseSchedule(first, maxAge); err != nil || got != followup.DefaultSchedule() {
+		t.Errorf("defaults %q, %q read as %+v (%v), want the code's %+v", first, maxAge, got, err, followup.DefaultSchedule())
+	}
+	prefixes, prefixesRE := param("SlackResponseUrlPrefixes")
+	if prefixes != notify.DefaultSlackPrefixes {
+		t.Errorf("SlackResponseUrlPrefixes defaults to %q, want the code's %q", prefixes, notify.DefaultSlackPrefixes)
+	}
+	for _, name := range []string{"TeamsNotifyUrlSecretName", "CallbackTargetsSecretName", "CallbackSigningSecretName"} {
+		if def, re := param(name); def != "" || re == nil || !re.MatchString("") || !re.MatchString("callback-targets-2") || re.MatchString("a_b") {
+			t.Errorf("%s: default %q, pattern %v: want empty (off) and Key Vault secret names", name, def, re)
+		}
+	}
+
+	for _, tc := range []struct {
+		param string
+		re    *regexp.Regexp
+		value string
+		ok    bool
+	}{
+		{"FollowUpFirstCheck", firstRE, "60s", true},
+		{"FollowUpFirstCheck", firstRE, "90", true},
+		{"FollowUpFirstCheck", firstRE, "2m30s", true},
+		{"FollowUpFirstCheck", firstRE, "15m", true},
+		{"FollowUpFirstCheck", firstRE, "1.5s", false},
+		{"FollowUpFirstCheck", firstRE, "1h", false},
+		{"FollowUpFirstCheck", firstRE, "500ms", false},
+		{"FollowUpFirstCheck", firstRE, "", false},
+		{"FollowUpFirstCheck", firstRE, "-1", false},
+		{"FollowUpMaxAge", maxAgeRE, "60m", true},
+		{"FollowUpMaxAge", maxAgeRE, "12h", true},
+		{"FollowUpMaxAge", maxAgeRE, "1h30m", true},
+		{"FollowUpMaxAge", maxAgeRE, "3600", true},
+		{"FollowUpMaxAge", maxAgeRE, "1d", false},
+		{"FollowUpMaxAge", maxAgeRE, "60 m", false},
+		{"SlackResponseUrlPrefixes", prefixesRE, "https://hooks.slack.com/", true},
+		{"SlackResponseUrlPrefixes", prefixesRE, "https://hooks.slack.com/,https://hooks.slack-gov.com/", true},
+		{"SlackResponseUrlPrefixes", prefixesRE, "https://hooks.slack.com", false},
+		{"SlackResponseUrlPrefixes", prefixesRE, "http://hooks.slack.com/", false},
+		{"SlackResponseUrlPrefixes", prefixesRE, "https://hooks.slack.com/, https://hooks.slack-gov.com/", false},
+		{"SlackResponseUrlPrefixes", prefixesRE, "", false},
+	} {
+		t.Run(tc.param+"="+tc.value, func(t *testing.T) {
+			if tc.re == nil {
+				t.Fatalf("%s has no AllowedPattern", tc.param)
+			}
+			if got := tc.re.MatchString(tc.value); got != tc.ok {
+				t.Fatalf("AllowedPattern %s matches %q: %v, want %v", tc.re, tc.value, got, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			var err error
+			switch tc.param {
+			case "FollowUpFirstCheck":
+				_, err = followup.ParseSchedule(tc.value, "")
+			case "FollowUpMaxAge":
+				_, err = followup.ParseSchedule("", tc.value)
+			default:
+				_, err = notify.ParseSlackPrefixes(tc.value)
+			}
+			if err != nil {
+				t.Errorf("the pattern lets %q through, but the code refuses it: %v", tc.value, err)
+			}
+		})
 	}
 }

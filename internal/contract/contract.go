@@ -1,6 +1,7 @@
 // Package contract checks HTTP answers against openapi.yaml, so that the document cannot drift
 // from the code: the api unit tests, the local server's tests and the end-to-end tests pass every
-// answer they see through Check. It is test support only: no function binary imports it.
+// answer they see through Check, and every callback a receiver gets through CheckCallback. It is
+// test support only: no function binary imports it.
 package contract
 
 import (
@@ -23,8 +24,12 @@ import (
 // serverURL is the document's local server; requests are matched against it.
 const serverURL = "http://127.0.0.1:8080"
 
+// callbackWebhook is the webhooks entry of openapi.yaml that documents callbacks (SPEC §13).
+const callbackWebhook = "syncOutcome"
+
 var (
 	loadOnce sync.Once
+	document *openapi3.T
 	router   routers.Router
 	loadErr  error
 )
@@ -41,6 +46,7 @@ func load() (routers.Router, error) {
 			loadErr = fmt.Errorf("openapi.yaml is not valid: %w", err)
 			return
 		}
+		document = doc
 		router, loadErr = legacy.NewRouter(doc)
 	})
 	return router, loadErr
@@ -93,6 +99,36 @@ func Check(x Exchange) error {
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		return fmt.Errorf("%s %s?%s → %d does not match openapi.yaml: %w\nbody: %.500s", x.Method, x.Path, x.RawQuery, x.Status, err, x.Body)
+	}
+	return nil
+}
+
+// CheckCallback returns an error when a callback request, as its receiver got it (header and
+// body), is not one the webhooks entry syncOutcome of openapi.yaml documents: a body that does
+// not match CallbackEvent, a Standard Webhooks header of the wrong form, a Content-Type other
+// than application/json.
+func CheckCallback(header http.Header, body []byte) error {
+	if _, err := load(); err != nil {
+		return err
+	}
+	item := document.Webhooks[callbackWebhook]
+	if item == nil || item.Post == nil {
+		return fmt.Errorf("openapi.yaml: no webhooks entry %s with a post operation", callbackWebhook)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "https://receiver.invalid/", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req,
+		Route:   &routers.Route{Spec: document, Path: "/", PathItem: item, Method: http.MethodPost, Operation: item.Post},
+		Options: &openapi3filter.Options{MultiError: true},
+	}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		return fmt.Errorf("callback does not match the webhook %s of openapi.yaml: %w\nbody: %.500s", callbackWebhook, err, body)
 	}
 	return nil
 }
