@@ -162,8 +162,10 @@ func invocationError(p *problem.Problem) *InvocationError {
 	return &InvocationError{Code: p.Code, Msg: msg}
 }
 
-// consumeBound is how many records of one SQS batch are served at once.
-const consumeBound = 4
+// consumeBound is how many records of one SQS batch are served at once: a whole batch (the
+// template's event sources deliver at most 10), so that a batch of follow-ups, each a Graph read
+// and deliveries of up to 10 s, fits the function's timeout.
+const consumeBound = 10
 
 // consume serves each SQS record as an invocation of its own (a row chosen by the message's
 // kind) and reports exactly the records that failed transiently, so SQS redelivers only those
