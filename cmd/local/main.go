@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -161,7 +163,7 @@ func (l local) run(ctx context.Context, args []string) error {
 	base := "http://" + ln.Addr().String()
 	t := l.timeouts
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           onlyHosts(ln.Addr(), mux),
 		ReadHeaderTimeout: t.readHeader,
 		ReadTimeout:       t.read,
 		WriteTimeout:      t.write,
@@ -197,6 +199,27 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// onlyHosts refuses a request whose Host is not the address the server listens on (for a
+// loopback address, also localhost and the other loopback spelling, same port): a web page whose
+// host name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own Host, and must not
+// reach the functions. The answer is a 400 badRequest problem.
+func onlyHosts(addr net.Addr, next http.Handler) http.Handler {
+	hosts := map[string]bool{addr.String(): true}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		port := strconv.Itoa(tcp.Port)
+		for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
+			hosts[h+":"+port] = true
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hosts[strings.ToLower(r.Host)] {
+			api.WriteProblem(w, problem.New(problem.BadRequest, "This server answers only requests addressed to "+addr.String()+" (the Host header)."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // requireLoopback refuses to serve the unauthenticated emulator setup beyond this machine.
@@ -264,6 +287,7 @@ func printSigningHelp(w io.Writer, cfg config.Config) {
 // serveOpenAPI serves the API contract, openapi.yaml.
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(autopilotsync.OpenAPI)
 }
 

@@ -125,7 +125,7 @@ func slowBody(t *testing.T, base string) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	// Bounds the test, should the server never answer: far longer than the timeouts under test.
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(conn, "PATCH /status HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"syncStat")
+	fmt.Fprintf(conn, "PATCH /status HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"syncStat", strings.TrimPrefix(base, "http://"))
 	return conn
 }
 
@@ -177,5 +177,36 @@ func TestStopDoesNotWaitForASlowClient(t *testing.T) {
 	}
 	if _, err := io.ReadAll(conn); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Error("the slow client's connection was left open")
+	}
+}
+
+// TestRefusesOtherHosts: a request whose Host is not the address the server listens on (a page
+// whose host name was re-pointed at 127.0.0.1: DNS rebinding) is refused before any function.
+func TestRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
+	base, _, _, stop := startLocalWith(t, local{timeouts: defaultTimeouts})
+	t.Cleanup(stop)
+	port := base[strings.LastIndex(base, ":")+1:]
+	for _, tt := range []struct {
+		host string
+		want int
+	}{
+		{strings.TrimPrefix(base, "http://"), http.StatusOK},
+		{"localhost:" + port, http.StatusOK},
+		{"LOCALHOST:" + port, http.StatusOK},
+		{"attacker.example:" + port, http.StatusBadRequest},
+		{"attacker.example", http.StatusBadRequest},
+		{"127.0.0.1:1", http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/status", nil)
+		req.Host = tt.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("Host %q: %d (nosniff %q), want %d", tt.host, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"), tt.want)
+		}
 	}
 }
