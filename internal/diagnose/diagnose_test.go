@@ -177,7 +177,9 @@ func TestSingleTenant(t *testing.T) {
 		},
 		{
 			name: "Graph answers 401", fn: FunctionSync,
-			setup: func(f *fixture) { f.e.AddFault(emulator.Fault{Service: emulator.Graph, Status: http.StatusUnauthorized}) },
+			setup: func(f *fixture) {
+				f.e.AddFault(emulator.Fault{Service: emulator.Graph, Status: http.StatusUnauthorized})
+			},
 			want: []Check{
 				passed(CheckConfiguration), passed(CheckKeyVaultToken), passed(CheckGraphCredential), tokenOK,
 				failed(CheckGraphRead, problem.GraphPermissionDenied,

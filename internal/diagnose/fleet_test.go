@@ -106,9 +106,11 @@ func TestFleet(t *testing.T) {
 					skipped(CheckGraphRead))),
 		},
 		{
-			name:  "Graph refuses a tenant",
-			setup: func(f *fixture) { f.e.AddFault(emulator.Fault{Service: emulator.Graph, Status: http.StatusForbidden, Times: 1}) },
-			want:  Check{}, // which tenant is refused depends on which asks first: checked below
+			name: "Graph refuses a tenant",
+			setup: func(f *fixture) {
+				f.e.AddFault(emulator.Fault{Service: emulator.Graph, Status: http.StatusForbidden, Times: 1})
+			},
+			want: Check{}, // which tenant is refused depends on which asks first: checked below
 		},
 		{
 			name:     "a bad registry entry",

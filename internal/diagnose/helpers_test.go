@@ -116,7 +116,7 @@ func (f *fixture) checkNoLeak(t *testing.T, rep Report) {
 }
 
 // Checks as a report shows them.
-func passed(name string) Check { return Check{Name: name, OK: true} }
+func passed(name string) Check  { return Check{Name: name, OK: true} }
 func skipped(name string) Check { return Check{Name: name, Skipped: true} }
 func failed(name string, code problem.Code, detail, fix string) Check {
 	return Check{Name: name, Code: code, Detail: detail, Fix: fix}
