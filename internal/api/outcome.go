@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -21,6 +22,8 @@ type Outcome struct {
 	Fleet *FleetStatus
 	// Enqueued is the answer of a fan-out.
 	Enqueued *Enqueued
+	// Diagnose is the report of diagnose (SPEC §14): the result even when a check failed.
+	Diagnose *diagnose.Report
 	// Problem is the failure. With Sync set, a Problem of code syncInProgress or syncThrottled is
 	// Graph's 409 or 429: an HTTP caller gets it, a schedule gets a result.
 	Problem *problem.Problem
@@ -85,10 +88,16 @@ func (c *Calls) merge(other Calls) {
 // failed returns the outcome of a problem.
 func failed(p *problem.Problem) Outcome { return Outcome{Problem: p} }
 
-// code is the outcome's code for the log line: "ok" or the problem's code.
+// code is the outcome's code for the log line: "ok" or the problem's code (for a diagnose
+// report, the first failed check's).
 func (o Outcome) code() string {
 	if o.Problem != nil {
 		return string(o.Problem.Code)
+	}
+	if o.Diagnose != nil {
+		if c, failed := o.Diagnose.FirstFailure(); failed {
+			return string(c.Code)
+		}
 	}
 	return "ok"
 }
