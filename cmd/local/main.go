@@ -54,6 +54,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	addr := fs.String("addr", defaultAddr, "address to listen on (env LOCAL_ADDR)")
 	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress")
+	diag := addDiagnoseFlags(fs) // diagnose.go
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +90,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	cfg, cfgErr := config.Load(getenv)
 	log := logs.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	if diag.requested() {
+		return diag.run(ctx, stdout, wiring.Deps(cfg, cfgErr, opts, log), emulated)
+	}
 	syncFn := api.New(api.KindSync, wiring.Deps(cfg, cfgErr, opts, log))
 	statusFn := api.New(api.KindStatus, wiring.Deps(cfg, cfgErr, opts, log))
 
