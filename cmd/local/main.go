@@ -95,6 +95,7 @@ func (l local) run(ctx context.Context, args []string) error {
 	addr := fs.String("addr", defaultAddr, "address to listen on (env LOCAL_ADDR)")
 	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress")
 	receiveAddr := fs.String("receive", "", "run only a receiver on this loopback address that prints every request it gets (to watch follow-up callbacks), e.g. 127.0.0.1:9000")
+	diag := addDiagnoseFlags(fs) // diagnose.go
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,6 +137,9 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	cfg, cfgErr := config.Load(getenv)
 	log := logs.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	if diag.requested() {
+		return diag.run(ctx, stdout, wiring.Deps(cfg, cfgErr, opts, log), emulated)
+	}
 	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
 	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
 	queue := newDelayedQueue(log)

@@ -26,7 +26,13 @@ const (
 	ActionChatStatus    Action = "chatStatus"
 	ActionChatHelp      Action = "chatHelp"
 	ActionFollowUp      Action = "followUp"
+	ActionDiagnose      Action = "diagnose"
 )
+
+// runsMisconfigured reports whether the action runs even when the configuration is broken
+// (Deps.Err), where every other action answers misconfigured: a queue message of no known kind
+// is dropped either way, and diagnose reports the broken configuration as its first check.
+func (a Action) runsMisconfigured() bool { return a == ActionSQSMessage || a == ActionDiagnose }
 
 // route is one row of the action table: the action, every way a source selects it, and its
 // handler. Adding an action is a handler in a file of its own and one row here.
@@ -53,6 +59,7 @@ var routes = []route{
 	{ActionChatSync, on(chatWord(syncFn, "sync")), (*Function).chatSync},
 	{ActionChatStatus, on(chatWord(both, "status")), (*Function).chatStatus},
 	{ActionChatHelp, on(chatWord(both, "help"), chatWord(statusFn, "sync")), (*Function).chatHelp},
+	{ActionDiagnose, on(direct(both, "diagnose")), (*Function).diagnose},
 }
 
 // fnSet is the set of functions a trigger applies to.

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
@@ -61,6 +62,10 @@ type Deps struct {
 	CallerChecksConfigured bool
 	// TenantID is the single tenant's id (GRAPH_TENANT_ID), by which it may be selected too.
 	TenantID string
+	// Diagnose runs the checks of SPEC §14 for a function, given Err (nil when the configuration
+	// loaded), and returns the report (diagnose.Run in production, built by the wiring package
+	// even when Err is set). Nil answers diagnose with misconfigured.
+	Diagnose func(ctx context.Context, function diagnose.Function, err error) diagnose.Report
 	Log      *slog.Logger
 	Now      func() time.Time
 }

@@ -77,9 +77,10 @@ func (f *Function) invokeOnce(ctx context.Context, source Source, req *request) 
 }
 
 // run runs a row for an invocation that is not HTTP, within the Lambda deadline; a function
-// whose configuration is broken answers misconfigured.
+// whose configuration is broken answers misconfigured, but for the actions that run anyway
+// (Action.runsMisconfigured: diagnose, dropping a message of no known kind).
 func (f *Function) run(ctx context.Context, rt route, req *request) Outcome {
-	if f.d.Err != nil && rt.action != ActionSQSMessage {
+	if f.d.Err != nil && !rt.action.runsMisconfigured() {
 		return failed(misconfigured(f.d.Err))
 	}
 	ctx, cancel := withBudget(ctx)

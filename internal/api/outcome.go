@@ -5,6 +5,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -24,6 +25,8 @@ type Outcome struct {
 	Enqueued *Enqueued
 	// FollowUp is what a follow-up check did (followUp).
 	FollowUp *FollowUpOutcome
+	// Diagnose is the report of diagnose (SPEC §14): the result even when a check failed.
+	Diagnose *diagnose.Report
 	// Problem is the failure. With Sync set, a Problem of code syncInProgress or syncThrottled is
 	// Graph's 409 or 429: an HTTP caller gets it, a schedule gets a result.
 	Problem *problem.Problem
@@ -94,10 +97,16 @@ func (c *Calls) merge(other Calls) {
 // failed returns the outcome of a problem.
 func failed(p *problem.Problem) Outcome { return Outcome{Problem: p} }
 
-// code is the outcome's code for the log line: "ok" or the problem's code.
+// code is the outcome's code for the log line: "ok" or the problem's code (for a diagnose
+// report, the first failed check's).
 func (o Outcome) code() string {
 	if o.Problem != nil {
 		return string(o.Problem.Code)
+	}
+	if o.Diagnose != nil {
+		if c, failed := o.Diagnose.FirstFailure(); failed {
+			return string(c.Code)
+		}
 	}
 	return "ok"
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -83,6 +84,10 @@ func (inv *invocation) end(ctx context.Context, action Action, o Outcome, status
 		if p.Err != nil {
 			attrs = append(attrs, slog.String("error", p.Err.Error()))
 		}
+	}
+	if d := o.Diagnose; d != nil && !d.OK {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("failedChecks", strings.Join(d.Failed(), ",")))
 	}
 	if renderErr != nil {
 		level, code = slog.LevelError, string(problem.Misconfigured)

@@ -180,6 +180,8 @@ func renderResult(o Outcome) (result any, status int, err error) {
 		return o.Fleet, http.StatusOK, nil
 	case o.Enqueued != nil:
 		return o.Enqueued, http.StatusOK, nil
+	case o.Diagnose != nil:
+		return o.Diagnose, http.StatusOK, nil
 	}
 	return nil, http.StatusOK, nil
 }

@@ -1,6 +1,3 @@
-// Package diagnose checks every link of a function's chain (SPEC §14) and says, for each broken
-// one, the command that mends it. It never starts a sync, never writes to Graph or Key Vault, and
-// never shows a secret value, a token or a signature.
 package diagnose
 
 import (

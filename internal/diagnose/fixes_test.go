@@ -9,7 +9,7 @@ import (
 
 const (
 	vault    = "contoso-kv"
-	tenant   = "00001111-aaaa-4bbb-8ccc-222233334444"
+	tenantID = "00001111-aaaa-4bbb-8ccc-222233334444"
 	graphApp = "11111111-2222-4333-8444-555555555555"
 	reader   = "99999999-8888-4777-8666-555555555555"
 	roleARN  = "arn:aws:iam::123456789012:role/autopilot-sync-SyncFunctionRole-AbC123"
@@ -94,7 +94,7 @@ func TestFixes(t *testing.T) {
 		},
 		{
 			"Entra refuses the Key Vault reader's secret",
-			FixKeyVaultReaderRejected(tenant, reader),
+			FixKeyVaultReaderRejected(tenantID, reader),
 			`check that AZURE_TENANT_ID (00001111-aaaa-4bbb-8ccc-222233334444) and AZURE_CLIENT_ID (99999999-8888-4777-8666-555555555555) name the app that reads Key Vault, then give it a new secret: P=$(az ad app credential reset --id 99999999-8888-4777-8666-555555555555 --append --query password -o tsv) && sam deploy --parameter-overrides AzureClientSecret="$P"; unset P`,
 		},
 		{
@@ -144,12 +144,12 @@ func TestFixes(t *testing.T) {
 		},
 		{
 			"Graph 401 in a fleet tenant",
-			FixGraphPermission(tenant, graphApp, PermissionReadWrite),
+			FixGraphPermission(tenantID, graphApp, PermissionReadWrite),
 			"az ad app permission add --id 11111111-2222-4333-8444-555555555555 --api 00000003-0000-0000-c000-000000000000 --api-permissions 5ac13192-7ace-4fcf-b828-1a26f28068ee=Role && az ad app permission admin-consent --id 11111111-2222-4333-8444-555555555555; then an admin of tenant 00001111-aaaa-4bbb-8ccc-222233334444 opens https://login.microsoftonline.com/00001111-aaaa-4bbb-8ccc-222233334444/adminconsent?client_id=11111111-2222-4333-8444-555555555555 (DeviceManagementServiceConfig.ReadWrite.All; a token issued before the consent lacks the role until it expires, up to about an hour)",
 		},
 		{
 			"Graph 403 in a fleet tenant, client id unknown",
-			FixGraphPermission(tenant, "", PermissionRead),
+			FixGraphPermission(tenantID, "", PermissionRead),
 			"az ad app permission add --id <client id> --api 00000003-0000-0000-c000-000000000000 --api-permissions 06a5fe6d-c49d-46a7-b082-56b1b14103c7=Role && az ad app permission admin-consent --id <client id>; then an admin of tenant 00001111-aaaa-4bbb-8ccc-222233334444 opens https://login.microsoftonline.com/00001111-aaaa-4bbb-8ccc-222233334444/adminconsent?client_id=<client id> (DeviceManagementServiceConfig.Read.All; a token issued before the consent lacks the role until it expires, up to about an hour)",
 		},
 		{

@@ -25,7 +25,8 @@
 // Files: emulator.go (Start, Close, addresses, routing), state.go (apps,
 // secrets, settings, counters), seed.go, faults.go, entra.go, federation.go
 // (federated identity credentials), vault.go, graph.go, clouds.go, proxy.go,
-// clock.go. Beside it: package emutest starts a seeded emulator for a test,
+// clock.go, tokens.go (JWT-shaped access tokens with the app's roles, roles
+// changed after registration, disabled secrets). Beside it: package emutest starts a seeded emulator for a test,
 // package fakests is the fake AWS STS whose tokens federation.go checks.
 //
 // It holds no package-level state: everything lives in an Emulator. It never

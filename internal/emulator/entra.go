@@ -205,11 +205,12 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request, tenant string) 
 		entraError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return
 	}
-	tok := "emu." + randHex(32)
+	issued := time.Now()
+	tok := newAccessToken(tenant, clientID, resource, ac.Roles, issued, issued.Add(e.tokenTTL)) // tokens.go
 	e.mu.Lock()
 	e.tokens[tok] = &accessToken{
 		tenant: tenant, client: clientID, resource: resource,
-		gen: ac.gen, roles: ac.Roles, expires: time.Now().Add(e.tokenTTL),
+		gen: ac.gen, roles: ac.Roles, expires: issued.Add(e.tokenTTL),
 	}
 	e.mu.Unlock()
 	secs := int(e.tokenTTL / time.Second)

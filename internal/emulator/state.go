@@ -67,6 +67,7 @@ type accessToken struct {
 type secretVersion struct {
 	version, value, contentType string
 	created                     time.Time
+	disabled                    bool // SetSecretEnabled (tokens.go)
 }
 
 type tenantState struct {

@@ -130,6 +130,10 @@ func (e *Emulator) serveVault(w http.ResponseWriter, r *http.Request) {
 		vaultError(w, http.StatusNotFound, "SecretNotFound", "A secret with (name/id) "+id+" was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182")
 		return
 	}
+	if found.disabled {
+		secretDisabled(w) // tokens.go
+		return
+	}
 	body := map[string]any{
 		"value": found.value,
 		"id":    e.VaultURL() + "secrets/" + name + "/" + found.version,
@@ -153,7 +157,7 @@ func vaultErrorBody(status int) []byte {
 	case http.StatusUnauthorized:
 		code, msg = "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."
 	case http.StatusForbidden:
-		code, msg = "Forbidden", "Caller is not authorized to perform action on resource."
+		return forbiddenByRBAC("Caller is not authorized to perform action on resource.") // tokens.go
 	case http.StatusNotFound:
 		code, msg = "NotFound", "The requested resource was not found."
 	case http.StatusTooManyRequests:

@@ -1,5 +1,6 @@
 // Package wiring builds a function's dependencies from its configuration, once, at cold start:
-// the bootstrap identity and Key Vault, the tenant (or the fleet's registry), the caller checks.
+// the bootstrap identity and Key Vault, the tenant (or the fleet's registry), the caller checks,
+// and the checks of the diagnose action (built even when the configuration is broken).
 // The mains and cmd/local call it; the request path never does. Problems are logged once, here;
 // requests then answer 500 misconfigured (or 401 when no caller check is configured). It links
 // no SQS client: the sync function's main adds the fan-out queue (WithQueue), so the status
@@ -7,6 +8,7 @@
 package wiring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
@@ -44,6 +47,7 @@ func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) 
 			o.Assertion, o.ExplainAssertionError = sts.Assertion, sts.Explain
 		}
 	}
+	d.Diagnose = diagnoser(cfg, o)
 	if cfgErr == nil {
 		t, vault, err := tenant.Open(cfg, o)
 		if err != nil {
@@ -66,12 +70,24 @@ func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) 
 		}
 	}
 	if d.Err != nil {
-		log.Error("configuration is invalid: every request will answer 500 misconfigured until it is fixed", slog.String("error", d.Err.Error()))
+		log.Error("configuration is invalid: every request will answer 500 misconfigured until it is fixed; a direct invocation {\"action\":\"diagnose\"} says how", slog.String("error", d.Err.Error()))
 	}
 	if !cfg.AllowUnauthenticated && !cfg.AuthSchemesConfigured() {
 		log.Warn("no caller authentication is configured (WEBHOOK_TOKEN_SECRET_NAME, WEBHOOK_HMAC_SECRET_NAME, SLACK_SIGNING_SECRET_NAME, TEAMS_WEBHOOK_SECRET_NAME) and ALLOW_UNAUTHENTICATED is not true: every HTTP request will answer 401")
 	}
 	return d, store
+}
+
+// diagnoser returns the diagnose action's checks (SPEC §14) for cfg, with the transport, clock
+// and aws-sts assertion the tenant uses. It is built whatever the configuration error: the
+// action reports it as its first check.
+func diagnoser(cfg config.Config, o tenant.Options) func(context.Context, diagnose.Function, error) diagnose.Report {
+	return func(ctx context.Context, fn diagnose.Function, cfgErr error) diagnose.Report {
+		return diagnose.Run(ctx, cfg, cfgErr, diagnose.Options{
+			Function: fn, Transport: o.Transport, Now: o.Now,
+			Assertion: o.Assertion, ExplainAssertionError: o.ExplainAssertionError,
+		})
+	}
 }
 
 // WithQueue adds the fan-out queue of FLEET_QUEUE_URL to d (SPEC §11), or the error building it.
