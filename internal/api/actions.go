@@ -184,6 +184,10 @@ func allowOf(kind Kind) string {
 func shapesOf(kind Kind) string {
 	var directs, queues []string
 	for _, s := range triggers(kind, viaDirect) {
+		if s.name == string(ActionDiagnose) { // it takes no tenant: it checks them all
+			directs = append(directs, `{"action":"diagnose"}`)
+			continue
+		}
 		if s.all {
 			directs = append(directs, `{"action":"`+s.name+`","tenants":"all"}`)
 		} else {

@@ -74,8 +74,9 @@ func callerSecrets(cfg config.Config) []namedSecret {
 		{"WEBHOOK_HMAC_SECRET_NAME", cfg.WebhookHMACSecretName},
 		{"SLACK_SIGNING_SECRET_NAME", cfg.SlackSigningSecretName},
 		{"TEAMS_WEBHOOK_SECRET_NAME", cfg.TeamsWebhookSecretName},
-		// §13, once config reads them: TEAMS_NOTIFY_URL_SECRET_NAME, CALLBACK_TARGETS_SECRET_NAME,
-		// CALLBACK_SIGNING_SECRET_NAME (their fixes are in FixMissingCallerSecret already).
+		{"TEAMS_NOTIFY_URL_SECRET_NAME", cfg.TeamsNotifyURLSecretName},
+		{"CALLBACK_TARGETS_SECRET_NAME", cfg.CallbackTargetsSecretName},
+		{"CALLBACK_SIGNING_SECRET_NAME", cfg.CallbackSigningSecretName},
 	}
 	return slices.DeleteFunc(all, func(s namedSecret) bool { return s.name == "" })
 }

@@ -245,7 +245,9 @@ func (s *Store) read(ctx context.Context, name string) outcome {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) {
 			e.StatusCode = re.StatusCode
-			e.NotFound = re.StatusCode == http.StatusNotFound
+			// A disabled secret is answered 403 with the inner code SecretDisabled: it is no
+			// permission problem, but a secret that is not there to use.
+			e.NotFound = re.StatusCode == http.StatusNotFound || re.ErrorCode == "SecretDisabled"
 		}
 		s.fail(e)
 		return outcome{secret: Secret{Name: name}, err: e, vault: true}

@@ -291,6 +291,15 @@ func TestFailuresRemembered(t *testing.T) {
 			},
 		},
 		{
+			// Real Key Vault answers a disabled secret with 403 and the inner code SecretDisabled.
+			name: "disabled, as Key Vault says it", memory: keyvault.RememberNotFound, notFound: true, status: http.StatusForbidden,
+			breakVault: func(f fixture) func() {
+				f.e.SetSecret("s", "value", "")
+				f.e.SetSecretEnabled("s", false)
+				return func() { f.e.SetSecretEnabled("s", true) }
+			},
+		},
+		{
 			name: "forbidden", memory: keyvault.RememberFailure, status: http.StatusForbidden,
 			breakVault: func(f fixture) func() {
 				f.e.SetSecret("s", "value", "")
