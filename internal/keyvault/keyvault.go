@@ -10,6 +10,7 @@ package keyvault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"golang.org/x/sync/singleflight"
 )
@@ -247,7 +249,7 @@ func (s *Store) read(ctx context.Context, name string) outcome {
 			e.StatusCode = re.StatusCode
 			// A disabled secret is answered 403 with the inner code SecretDisabled: it is no
 			// permission problem, but a secret that is not there to use.
-			e.NotFound = re.StatusCode == http.StatusNotFound || re.ErrorCode == "SecretDisabled"
+			e.NotFound = re.StatusCode == http.StatusNotFound || disabled(re)
 		}
 		s.fail(e)
 		return outcome{secret: Secret{Name: name}, err: e, vault: true}
@@ -286,4 +288,24 @@ func (s *Store) fail(e *Error) {
 	s.mu.Lock()
 	s.failures[e.Name] = failure{err: e, until: s.now().Add(memory)}
 	s.mu.Unlock()
+}
+
+// disabled reports whether Key Vault refused a read because the secret is disabled: 403 with
+// the inner error code SecretDisabled (the outer code is only Forbidden).
+func disabled(re *azcore.ResponseError) bool {
+	if re.StatusCode != http.StatusForbidden || re.RawResponse == nil {
+		return false
+	}
+	body, err := runtime.Payload(re.RawResponse)
+	if err != nil {
+		return false
+	}
+	var e struct {
+		Error struct {
+			InnerError struct {
+				Code string `json:"code"`
+			} `json:"innererror"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error.InnerError.Code == "SecretDisabled"
 }
