@@ -16,8 +16,8 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
-	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
