@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
@@ -52,5 +55,38 @@ func TestDiagnoseWired(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestJunkCredentialsCostOneRead: SPEC §6. While a caller secret is missing from Key Vault,
+// requests with junk credentials of its scheme cost one Key Vault read per 60 s in all, not one
+// each (10 requests: at most 1 read). Counted on the emulator, through the real azsecrets client.
+func TestJunkCredentialsCostOneRead(t *testing.T) {
+	t.Parallel()
+	e, env := emutest.Start(t, emulator.Options{})
+	env = maps.Clone(env)
+	env["WEBHOOK_TOKEN_SECRET_NAME"] = "webhook-token" // not in the vault
+	cfg, cfgErr := config.Load(env.Getenv)
+	if cfgErr != nil {
+		t.Fatal(cfgErr)
+	}
+	f := api.New(api.KindSync, Deps(cfg, nil, tenant.Options{Transport: e.HTTPClient()}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	junk := func(i int) int {
+		r := httptest.NewRequest(http.MethodPost, "/sync", nil)
+		r.Header.Set("Authorization", "Bearer junk-"+strconv.Itoa(i))
+		w := httptest.NewRecorder()
+		f.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 10 {
+		if code := junk(i); code != http.StatusInternalServerError {
+			t.Fatalf("request %d: %d, want 500 misconfigured (the secret is missing)", i, code)
+		}
+	}
+	if n := e.Counts().SecretReads["webhook-token"]; n > 1 {
+		t.Errorf("10 requests with junk credentials read the missing secret %d times, want at most 1", n)
+	}
+	if n := e.Counts().Graph["POST sync"]; n != 0 {
+		t.Errorf("Graph got %d syncs", n)
 	}
 }
