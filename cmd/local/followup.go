@@ -140,15 +140,5 @@ func receive(ctx context.Context, addr string, stdout io.Writer, ready chan<- st
 	if ready != nil {
 		ready <- base
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
-	return nil
+	return serveUntil(ctx, srv, ln, 5*time.Second, io.Discard)
 }

@@ -180,6 +180,17 @@ func (l local) run(ctx context.Context, args []string) error {
 		l.ready <- base
 	}
 
+	if err := serveUntil(ctx, srv, ln, t.shutdownGrace, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// serveUntil serves ln until ctx ends, then stops: requests in progress get grace to finish,
+// then their connections are closed (a client that sends its body slowly is cut off rather than
+// waited for).
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -187,21 +198,18 @@ func (l local) run(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), t.shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	switch err := srv.Shutdown(shutdownCtx); {
 	case errors.Is(err, context.DeadlineExceeded):
-		// Requests still being read or answered after the grace, such as a client that sends
-		// its body slowly: cut them off rather than wait for their timeouts.
 		_ = srv.Close()
-		fmt.Fprintf(stderr, "local: closed the connections still busy %v after the stop\n", t.shutdownGrace)
+		fmt.Fprintf(stderr, "local: closed the connections still busy %v after the stop\n", grace)
 	case err != nil:
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	fmt.Fprintln(stdout, "stopped")
 	return nil
 }
 
