@@ -45,7 +45,7 @@ func (g clientIntune) Update(ctx context.Context, u graph.SettingsUpdate) (graph
 }
 
 // TestFleetStatusRecordsPerTenant reads many tenants through real Graph clients at once: each
-// records into its own CallInfo (run with -race, a shared one is a data race).
+// gets its own Graph call details back (run with -race: nothing is shared between tenants).
 func TestFleetStatusRecordsPerTenant(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
