@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 )
 
 // Load figures (issue 6): clients send perClient requests each, the first of each all at once.
@@ -70,13 +71,9 @@ func TestLoad(t *testing.T) {
 
 	// Syncs last an hour: after the one 202, POST /sync answers 409 until a PATCH marks the
 	// sync completed, then 429 (within ten minutes of it).
-	emu, err := emulator.Start(emulator.Options{SyncDuration: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, _ := emutest.Start(t, emulator.Options{SyncDuration: time.Hour})
 	base, _, stopServer := startLocal(t, emu)
-	var closeOnce sync.Once
-	stop := func() { stopServer(); closeOnce.Do(func() { emu.Close() }) }
+	stop := func() { stopServer(); _ = emu.Close() }
 	t.Cleanup(stop)
 
 	var (

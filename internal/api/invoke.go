@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -144,9 +144,15 @@ func directRequest(p eventProbe) (*request, error) {
 	}, nil
 }
 
+// codeBadEvent is the log line's code of an invocation of a shape this function does not serve
+// (a Lambda error, never an HTTP answer).
+const codeBadEvent problem.Code = "badEvent"
+
+// badEvent refuses an invocation before any action: its invocation line (action empty, code
+// badEvent, status 400) and the Lambda error naming what was expected.
 func (f *Function) badEvent(ctx context.Context, source Source, msg string) error {
-	f.d.Log.LogAttrs(ctx, slog.LevelWarn, "invocation", slog.String("requestId", requestID(ctx)),
-		slog.String("function", string(f.kind)), slog.String("source", string(source)), slog.String("code", "badEvent"), slog.String("error", msg))
+	p := &problem.Problem{Status: http.StatusBadRequest, Code: codeBadEvent, Detail: msg, Err: errors.New(msg)}
+	f.begin(source).end(ctx, "", failed(p), p.Status, nil)
 	return &InvocationError{Msg: msg}
 }
 

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 )
 
@@ -62,20 +61,8 @@ type fixture struct {
 // with g set, the Store's requests go through g.
 func setup(t *testing.T, ttl time.Duration, g *gate) fixture {
 	t.Helper()
-	e, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	env := e.Seed()
-	cred, err := azidentity.NewClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost() + "/"}, Transport: e.HTTPClient()},
-			DisableInstanceDiscovery: true,
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, env := emutest.Start(t, emulator.Options{})
+	cred := emutest.BootstrapCredential(t, e, env)
 	var transport policy.Transporter = e.HTTPClient()
 	if g != nil {
 		g.next = transport
