@@ -314,6 +314,9 @@ func TestPatchValidation(t *testing.T) {
 		{"trigger too late", "application/json", `{"lastManualSyncTriggerDateTime":"9999-12-31T23:50:00Z"}`, 400, "badRequest"},
 		{"last sync too late", "application/json", `{"lastSyncDateTime":"9999-12-31T23:59:59Z"}`, 400, "badRequest"},
 		{"latest allowed", "application/json", `{"lastManualSyncTriggerDateTime":"9999-12-31T23:49:59Z"}`, 200, ""},
+		{"an offset before year 0000", "application/json", `{"lastSyncDateTime":"0000-01-01T00:00:00+01:00"}`, 400, "badRequest"},
+		{"year 0000 in UTC", "application/json", `{"lastSyncDateTime":"0000-06-01T00:00:00Z"}`, 400, "badRequest"},
+		{"an offset past year 9999", "application/json", `{"lastSyncDateTime":"9999-12-31T23:55:00-01:00"}`, 400, "badRequest"},
 		{"nested object", "application/json", `{"syncStatus":{"a":1}}`, 400, "badRequest"},
 		{"unclosed object", "application/json", `{"syncStatus":"completed"`, 400, "badRequest"},
 	}

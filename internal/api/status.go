@@ -97,8 +97,12 @@ func parseUpdate(contentType string, body []byte) (graph.SettingsUpdate, *proble
 		if err != nil {
 			return bad(ts.name + " must be an RFC 3339 timestamp such as 2026-11-28T15:00:00Z.")
 		}
-		if t = t.UTC(); t.After(autopilot.MaxTime.Add(-autopilot.SyncInterval)) {
+		switch t = t.UTC(); {
+		case t.After(autopilot.MaxTime.Add(-autopilot.SyncInterval)):
 			return bad(ts.name + " is too late: the next manual sync it implies (10 minutes later) is past 9999-12-31T23:59:59Z.")
+		case t.Year() < 1:
+			// An offset can move year 0000 before it, which JSON cannot hold.
+			return bad(ts.name + " is too early: it must be in UTC year 0001 or later.")
 		}
 		*ts.out = &t
 	}
