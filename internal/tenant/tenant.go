@@ -87,6 +87,7 @@ func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
 		DisableChallengeResourceVerification: config.IsLoopback(cfg.KeyVaultURL),
 		Now:                                  o.Now,
 		Explain:                              o.ExplainAssertionError,
+		TenantID:                             cfg.TenantID,
 	})
 	if err != nil {
 		return nil, nil, &config.Error{Err: err}
