@@ -103,17 +103,21 @@ func measureNetwork(ctx context.Context, r runner, u *upstreams, vs []*variant, 
 	for i, v := range vs {
 		ms[i] = &netMeasurement{v: v}
 	}
-	for _, rtt := range []time.Duration{0, o.rtt} {
-		u.setRTT(rtt)
-		fmt.Printf("bench: RTT %v: %d cold starts and %d warm invocations per variant\n", rtt, o.coldRuns, o.invocations)
-		for i := 0; i < o.coldRuns; i++ {
+	rtts := []time.Duration{0, o.rtt}
+	fmt.Printf("bench: RTT 0 and %v: %d cold starts and %d warm invocations per variant and RTT\n", o.rtt, o.coldRuns, o.invocations)
+	// Cold starts interleaved across RTTs too, so that the machine's drift hits both alike.
+	for i := 0; i < o.coldRuns; i++ {
+		for _, rtt := range rtts {
+			u.setRTT(rtt)
 			for _, m := range ms {
-				s := m.sample(rtt)
-				if err := r.netCold(ctx, u, m.v, s); err != nil {
+				if err := r.netCold(ctx, u, m.v, m.sample(rtt)); err != nil {
 					return nil, fmt.Errorf("%s: cold start at RTT %v: %w", m.v.name, rtt, err)
 				}
 			}
 		}
+	}
+	for _, rtt := range rtts {
+		u.setRTT(rtt)
 		for _, m := range ms {
 			p50, err := r.netWarm(ctx, m.v, o.invocations)
 			if err != nil {
