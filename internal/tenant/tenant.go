@@ -65,6 +65,8 @@ func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
 	if p, ok := o.Transport.(interface{ Preconnect(...string) }); ok {
 		p.Preconnect(cfg.AuthorityHost, cfg.KeyVaultURL, cfg.GraphBaseURL)
 	}
+	// The identity that reads Key Vault and the Graph app share their tenant's discovery.
+	o.Transport = entra.ShareDiscovery(o.Transport)
 	boot, err := entra.NewBootstrapCredential(entra.Identity{
 		TenantID:                 cfg.TenantID,
 		ClientID:                 cfg.ClientID,
