@@ -4,13 +4,18 @@
 // AWS Lambda Runtime Interface Emulator (aws-lambda-rie, the tool of go.mod) against the in-process
 // emulator of Entra ID, Key Vault and Graph, and reports medians over repeated runs: cold start,
 // warm latency p50/p99, peak RSS, stripped binary and zip sizes, and the Key Vault, token and Graph
-// requests per 100 warm invocations. It prints the results as a markdown table and writes them to
-// bench/RESULTS.md.
+// requests per 100 warm invocations. Then (issue 17) it puts each upstream (Entra ID, Key Vault,
+// Graph) behind its own emulator.Link, which adds a network's latency, and reports status, sync
+// and the peer at RTT 0 and -rtt in effective round trips, with the connections and requests
+// each upstream saw on a cold start, and the first invocation after a thaw (the bootstrap stopped
+// with SIGSTOP while its connections are closed, or silently dropped for longer than the 90 s
+// idle timeout). It prints the results as markdown tables and writes them to bench/RESULTS.md.
 //
 // Usage, from the repository root:
 //
-//	go run ./bench          # full run (≈ 3 min once the build cache is warm)
-//	go run ./bench -quick   # fewer repetitions, prints only
+//	go run ./bench -rtt 20ms   # full run (≈ 2.5 min once the build cache is warm; -rtt 20ms is the default)
+//	go run ./bench -thaw=false # without the thaw cases (95 s of frozen wait)
+//	go run ./bench -quick      # fewer repetitions, no thaw, prints only
 //	make bench
 //
 // It needs Linux (it reads /proc for the bootstrap's peak RSS). The functions trust only the
