@@ -4,13 +4,18 @@
 // AWS Lambda Runtime Interface Emulator (aws-lambda-rie, the tool of go.mod) against the in-process
 // emulator of Entra ID, Key Vault and Graph, and reports medians over repeated runs: cold start,
 // warm latency p50/p99, peak RSS, stripped binary and zip sizes, and the Key Vault, token and Graph
-// requests per 100 warm invocations. It prints the results as a markdown table and writes them to
-// bench/RESULTS.md.
+// requests per 100 warm invocations. Then (issue 17) it puts each upstream (Entra ID, Key Vault,
+// Graph) behind its own emulator.Link, which adds a network's latency, and reports status, sync
+// and the peer at RTT 0 and -rtt in effective round trips, with the connections and requests
+// each upstream saw on a cold start, and the first invocation after a thaw (the bootstrap stopped
+// with SIGSTOP while its connections are closed, or silently dropped for longer than the 90 s
+// idle timeout). It prints the results as markdown tables and writes them to bench/RESULTS.md.
 //
 // Usage, from the repository root:
 //
-//	go run ./bench          # full run (≈ 3 min once the build cache is warm)
-//	go run ./bench -quick   # fewer repetitions, prints only
+//	go run ./bench -rtt 20ms   # full run (≈ 2.5 min once the build cache is warm; -rtt 20ms is the default)
+//	go run ./bench -thaw=false # without the thaw cases (95 s of frozen wait)
+//	go run ./bench -quick      # fewer repetitions, no thaw, prints only
 //	make bench
 //
 // It needs Linux (it reads /proc for the bootstrap's peak RSS). The functions trust only the
@@ -49,6 +54,7 @@ type options struct {
 	warmup      int    // untimed invocations before them
 	out         string // markdown file, relative to the repository root; "" prints only
 	quick       bool
+	net         networkOptions
 }
 
 func main() {
@@ -58,6 +64,11 @@ func main() {
 	flag.IntVar(&o.warmRuns, "warm-runs", 3, "warm runs (processes) per variant")
 	flag.IntVar(&o.invocations, "n", 500, "timed warm invocations per warm run (at least 500 for the report)")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "markdown file to write, relative to the repository root; empty: print only")
+	flag.DurationVar(&o.net.rtt, "rtt", 20*time.Millisecond, "round-trip time the forwarders in front of each upstream add (issue 17); 0 skips that part")
+	flag.IntVar(&o.net.coldRuns, "net-cold", 9, "cold starts per variant and RTT through the forwarders")
+	flag.IntVar(&o.net.invocations, "net-n", 200, "timed warm invocations per variant and RTT through the forwarders")
+	flag.BoolVar(&o.net.thaw, "thaw", true, "measure the first invocation after a thaw (closed, and silently dropped connections)")
+	flag.DurationVar(&o.net.freeze, "freeze", 95*time.Second, "how long the silently dropped case stays frozen: longer than the 90 s idle timeout")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -71,10 +82,19 @@ func main() {
 		if !set["out"] {
 			o.out = ""
 		}
+		if !set["net-cold"] {
+			o.net.coldRuns = 3
+		}
+		if !set["net-n"] {
+			o.net.invocations = 50
+		}
+		if !set["thaw"] {
+			o.net.thaw = false
+		}
 	}
 	o.warmup = 20
-	if o.coldRuns < 1 || o.warmRuns < 1 || o.invocations < 100 {
-		fmt.Fprintln(os.Stderr, "bench: -cold and -warm-runs must be at least 1, -n at least 100")
+	if o.coldRuns < 1 || o.warmRuns < 1 || o.invocations < 100 || o.net.coldRuns < 1 || o.net.invocations < 10 || o.net.rtt < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -cold, -warm-runs and -net-cold must be at least 1, -n at least 100, -net-n at least 10, -rtt not negative")
 		os.Exit(2)
 	}
 
@@ -196,12 +216,19 @@ func run(ctx context.Context, o options, command string) error {
 		}
 	}
 
+	var network string
+	if o.net.rtt > 0 {
+		if network, err = runNetwork(ctx, r, o.net, variants); err != nil {
+			return err
+		}
+	}
+
 	rep := report{
 		date: time.Now().UTC(), took: time.Since(started), command: command, o: o,
 		machine: facts, variants: variants, modules: modules,
 	}
 	rep.machine.loadAfter = loadAverage()
-	md := rep.markdown()
+	md := rep.markdown() + network
 	fmt.Println()
 	fmt.Print(md)
 	if o.out != "" {
@@ -212,6 +239,33 @@ func run(ctx context.Context, o options, command string) error {
 		fmt.Printf("\nbench: wrote %s\n", path)
 	}
 	return nil
+}
+
+// runNetwork measures status, sync and the peer through one forwarder per upstream, then the
+// first invocation after a thaw, and renders both.
+func runNetwork(ctx context.Context, r runner, o networkOptions, variants []*variant) (string, error) {
+	u, err := startUpstreams(r.emu)
+	if err != nil {
+		return "", err
+	}
+	defer u.close()
+	var vs []*variant
+	for _, v := range variants {
+		if v.name != "baseline" {
+			vs = append(vs, v)
+		}
+	}
+	ms, err := measureNetwork(ctx, r, u, vs, o)
+	if err != nil {
+		return "", err
+	}
+	var thaw []thawResult
+	if o.thaw {
+		if thaw, err = measureThaw(ctx, r, u, vs[:2], o.rtt, thawCases(o.freeze)); err != nil {
+			return "", err
+		}
+	}
+	return networkMarkdown(o, ms, thaw), nil
 }
 
 // repoRoot returns the directory of the main module's go.mod.

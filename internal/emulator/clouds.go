@@ -118,11 +118,17 @@ func resourceCloud(resource string) (string, bool) {
 }
 
 // authorityRoot returns the Entra root a request was sent to: "https://login.microsoftonline.us"
-// for a request to that host (through StartProxy), else the emulator's URL.
+// for a request to that host (through StartProxy), else the loopback address the request was sent
+// to (the emulator's, or a Link's in front of it).
 func (e *Emulator) authorityRoot(r *http.Request) string {
 	host := hostOnly(r.Host)
 	if _, ok := loginCloud(host); ok && !isLoopbackHost(host) {
 		return "https://" + host
+	}
+	if isLoopbackHost(host) && r.Host != "" {
+		// The emulator's own address, or a Link's in front of it: the issuer follows the address
+		// the client was given, port included, as MSAL requires.
+		return "https://" + r.Host
 	}
 	return e.url
 }

@@ -23,7 +23,8 @@
 // (clouds.go).
 //
 // Files: emulator.go (Start, Close, addresses, routing), state.go (apps,
-// secrets, settings, counters), seed.go, faults.go, entra.go, federation.go
+// secrets, settings, counters), seed.go, faults.go, link.go (a forwarder with a network's
+// latency that closes or blackholes its connections on command), entra.go, federation.go
 // (federated identity credentials), vault.go, graph.go, clouds.go, proxy.go,
 // clock.go, tokens.go (JWT-shaped access tokens with the app's roles, roles
 // changed after registration, disabled secrets). Beside it: package emutest starts a seeded emulator for a test,

@@ -165,10 +165,20 @@ func (e *Emulator) WriteCAFile(path string) error { return os.WriteFile(path, e.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	p := r.URL.Path
+	svc := Entra
 	switch {
 	case p == "/secrets" || strings.HasPrefix(p, "/secrets/"):
-		e.serveVault(w, r)
+		svc = Vault
 	case p == "/beta" || strings.HasPrefix(p, "/beta/"):
+		svc = Graph
+	}
+	e.mu.Lock()
+	e.counts.Requests[svc]++
+	e.mu.Unlock()
+	switch svc {
+	case Vault:
+		e.serveVault(w, r)
+	case Graph:
 		e.serveGraph(w, r)
 	default:
 		e.serveEntra(w, r)

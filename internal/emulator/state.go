@@ -50,6 +50,9 @@ type Counts struct {
 	VaultChallenges int            // unauthenticated Key Vault requests answered 401 challenge
 	Graph           map[string]int // "GET", "PATCH", "POST sync", ... → count (all answers, faults included)
 	GraphTokensSeen map[string]int // tenantID → Graph requests carrying a known token of that tenant
+	// Requests counts every request each service received (Entra: discovery and token requests
+	// and anything else; Key Vault: challenges and reads; Graph: every call), faults included.
+	Requests map[Service]int
 }
 
 type app struct {
@@ -193,6 +196,7 @@ func (e *Emulator) Counts() Counts {
 	c.SecretReads = maps.Clone(c.SecretReads)
 	c.Graph = maps.Clone(c.Graph)
 	c.GraphTokensSeen = maps.Clone(c.GraphTokensSeen)
+	c.Requests = maps.Clone(c.Requests)
 	return c
 }
 
@@ -204,7 +208,7 @@ func (e *Emulator) ResetCounts() {
 }
 
 func newCounts() Counts {
-	return Counts{Tokens: map[string]int{}, SecretReads: map[string]int{}, Graph: map[string]int{}, GraphTokensSeen: map[string]int{}}
+	return Counts{Tokens: map[string]int{}, SecretReads: map[string]int{}, Graph: map[string]int{}, GraphTokensSeen: map[string]int{}, Requests: map[Service]int{}}
 }
 
 func appKey(tenant, client string) string {

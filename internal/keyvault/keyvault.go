@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -90,11 +91,17 @@ type Options struct {
 	// Explain, when set, may give a read error back the cause a credential flattened into text
 	// (awssts.Source.Explain: azidentity keeps only the text of an assertion callback's error).
 	Explain func(error) error
+	// TenantID is the vault's tenant (the bootstrap identity's). When set, the first read asks
+	// cred for the vault's token while Key Vault answers its challenge (prefetch.go), which
+	// saves a round trip on a cold start; "" leaves the order to azsecrets.
+	TenantID string
 }
 
 // Store reads and caches secrets of one vault. It is safe for concurrent use.
 type Store struct {
 	client      *azsecrets.Client
+	cred        *prefetching
+	primed      atomic.Bool // a read has succeeded: azsecrets knows the challenge's answer
 	explain     func(error) error
 	ttl         time.Duration
 	now         func() time.Time
@@ -128,7 +135,8 @@ type failure struct {
 
 // New returns a Store for the vault at vaultURL, authenticating with cred.
 func New(vaultURL string, cred azcore.TokenCredential, o Options) (*Store, error) {
-	client, err := azsecrets.NewClient(vaultURL, cred, &azsecrets.ClientOptions{
+	pc := &prefetching{cred: cred, tenant: o.TenantID, scope: vaultScope(vaultURL)}
+	client, err := azsecrets.NewClient(vaultURL, pc, &azsecrets.ClientOptions{
 		ClientOptions: policy.ClientOptions{
 			Transport: o.Transport,
 			// Key Vault's answers are small; two quick retries fit in a Lambda's budget.
@@ -139,7 +147,7 @@ func New(vaultURL string, cred azcore.TokenCredential, o Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("key vault %q: %w", vaultURL, err)
 	}
-	s := &Store{client: client, explain: o.Explain, ttl: o.TTL, now: o.Now, readTimeout: ReadTimeout,
+	s := &Store{client: client, cred: pc, explain: o.Explain, ttl: o.TTL, now: o.Now, readTimeout: ReadTimeout,
 		entries: map[string]entry{}, failures: map[string]failure{}}
 	if s.now == nil {
 		s.now = time.Now
@@ -238,6 +246,9 @@ func (s *Store) wait(ctx context.Context, g *singleflight.Group, name string, fn
 // read asks the vault for the current version of name and keeps what it learnt: the value, or
 // the failure for the time SPEC §6 gives it.
 func (s *Store) read(ctx context.Context, name string) outcome {
+	if !s.primed.Load() {
+		s.cred.start(ctx) // the token, while the vault answers the challenge
+	}
 	resp, err := s.client.GetSecret(ctx, name, "", nil)
 	if err != nil {
 		if s.explain != nil {
@@ -269,6 +280,7 @@ func (s *Store) read(ctx context.Context, name string) outcome {
 	if resp.ID != nil {
 		sec.Version = resp.ID.Version()
 	}
+	s.primed.Store(true)
 	s.mu.Lock()
 	s.entries[name] = entry{secret: sec, expires: s.now().Add(s.ttl)}
 	delete(s.failures, name)

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/azhttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
@@ -40,7 +41,8 @@ type Tenant struct {
 
 // Options are the process-wide dependencies of Open.
 type Options struct {
-	// Transport sends every HTTP request (Entra, Key Vault, Graph); nil means Go's default client.
+	// Transport sends every HTTP request (Entra, Key Vault, Graph); nil means azhttp.Default(),
+	// to which Open hands the three hosts of the configuration to preconnect.
 	Transport policy.Transporter
 	// Now is the clock for secret TTLs and Retry-After dates; nil means time.Now.
 	Now func() time.Time
@@ -53,8 +55,18 @@ type Options struct {
 }
 
 // Open builds the bootstrap credential and the Key Vault store of cfg, and the tenant they serve.
-// Nothing is sent over the network until the first call.
+// Nothing is sent over the network until the first call, but for the TCP and TLS connections to
+// the Entra, Key Vault and Graph hosts that a transport able to (azhttp) opens at once: that
+// reads no secret and requests no token (issue 17).
 func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
+	if o.Transport == nil {
+		o.Transport = azhttp.Default()
+	}
+	if p, ok := o.Transport.(interface{ Preconnect(...string) }); ok {
+		p.Preconnect(cfg.AuthorityHost, cfg.KeyVaultURL, cfg.GraphBaseURL)
+	}
+	// The identity that reads Key Vault and the Graph app share their tenant's discovery.
+	o.Transport = entra.ShareDiscovery(o.Transport)
 	boot, err := entra.NewBootstrapCredential(entra.Identity{
 		TenantID:                 cfg.TenantID,
 		ClientID:                 cfg.ClientID,
@@ -77,6 +89,7 @@ func Open(cfg config.Config, o Options) (*Tenant, *keyvault.Store, error) {
 		DisableChallengeResourceVerification: config.IsLoopback(cfg.KeyVaultURL),
 		Now:                                  o.Now,
 		Explain:                              o.ExplainAssertionError,
+		TenantID:                             cfg.TenantID,
 	})
 	if err != nil {
 		return nil, nil, &config.Error{Err: err}

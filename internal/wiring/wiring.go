@@ -15,6 +15,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
+	"github.com/autopilot-sync/autopilot-sync/internal/azhttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
@@ -46,6 +47,10 @@ func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) 
 		} else {
 			o.Assertion, o.ExplainAssertionError = sts.Assertion, sts.Explain
 		}
+	}
+	if o.Transport == nil {
+		// One transport, preconnected by tenant.Open, for the tenant and the fleet's alike.
+		o.Transport = azhttp.Default()
 	}
 	d.Diagnose = diagnoser(cfg, o)
 	if cfgErr == nil {
