@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/rie"
 )
@@ -145,6 +147,9 @@ func (e *env) noteSecrets(vars map[string]string) {
 			// The value now and, at the end (secretValues), the value then.
 			if value, _, ok := e.emu.Secret(v); ok {
 				e.plant("Key Vault secret "+v, value)
+				for _, h := range callbackHeaderValues("Key Vault secret "+v, value) {
+					e.plant(h.kind, h.value)
+				}
 			}
 			e.mu.Lock()
 			e.secretNames[v] = true
@@ -154,8 +159,9 @@ func (e *env) noteSecrets(vars map[string]string) {
 }
 
 // secretValues lists every secret the test's functions could have seen: client secrets in their
-// environment, the values of the Key Vault secrets it names, the secrets the test planted, and
-// every access token the emulator issued.
+// environment, the values of the Key Vault secrets it names (and the header values of a
+// callback-targets secret), the secrets the test planted, and every access token the emulator
+// issued.
 func (e *env) secretValues() []secretValue {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -163,6 +169,7 @@ func (e *env) secretValues() []secretValue {
 	for name := range e.secretNames {
 		if value, _, ok := e.emu.Secret(name); ok {
 			out = append(out, secretValue{kind: "Key Vault secret " + name, value: value})
+			out = append(out, callbackHeaderValues("Key Vault secret "+name, value)...)
 		}
 	}
 	for _, tok := range e.emu.IssuedTokens() {
@@ -210,7 +217,31 @@ func (e *env) start(t *testing.T, binary string, extra map[string]string) *funct
 // invoke sends one event through the runtime API and returns the function's raw answer.
 func (f *function) invoke(t *testing.T, event []byte) json.RawMessage {
 	t.Helper()
-	body, err := f.rie.Invoke(t.Context(), event)
+	return f.invokeID(t, "", event)
+}
+
+// invokeLogged is invoke, returning only once the invocation's log lines are captured. The
+// answer can arrive before them: the function writes to the emulator's standard output (the
+// same pipe, inherited) before it answers, and the emulator writes "END RequestId: <id>" after,
+// so the arrival of that line says that every line of the invocation is in.
+func (f *function) invokeLogged(t *testing.T, event []byte) json.RawMessage {
+	t.Helper()
+	requestID := uuid.NewString()
+	body := f.invokeID(t, requestID, event)
+	end := "END RequestId: " + requestID + "\n"
+	for limit := time.Now().Add(20 * time.Second); !strings.Contains(f.logs.String(), end); {
+		if time.Now().After(limit) {
+			t.Fatalf("the emulator never wrote %q:\n%s", strings.TrimSpace(end), f.logs.Tail(4000))
+		}
+		time.Sleep(time.Millisecond) // a look at the output, as rie.Start looks at the listeners
+	}
+	return body
+}
+
+func (f *function) invokeID(t *testing.T, requestID string, event []byte) json.RawMessage {
+	t.Helper()
+	leaks.addEvent(t.Name(), event)
+	body, err := f.rie.InvokeWithID(t.Context(), requestID, event)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,12 @@ type local struct {
 	emu       *emulator.Emulator
 	timeouts  timeouts
 	connState func(net.Conn, http.ConnState) // the server's ConnState hook, for tests
+	// now, when non-nil, is the functions' clock (tenant.Options.Now): tests share the emulator's
+	// manual clock with it. nil means time.Now.
+	now func() time.Time
+	// queueDelay, when non-nil, replaces each delay of the follow-up queue (delayedQueue.shorten):
+	// tests run the backoff's minutes in milliseconds. nil waits every delay as given.
+	queueDelay func(time.Duration) time.Duration
 }
 
 // run serves until ctx ends. ready, when non-nil, receives the server's base URL once it listens.
@@ -107,7 +113,7 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 
 	var (
-		opts     tenant.Options
+		opts     = tenant.Options{Now: l.now}
 		emulated *emulator.Emulator
 	)
 	if getenv("KEY_VAULT_URL") == "" {
@@ -143,6 +149,7 @@ func (l local) run(ctx context.Context, args []string) error {
 	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
 	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
 	queue := newDelayedQueue(log)
+	queue.shorten = l.queueDelay
 	defer queue.Close()
 	syncDeps, vault := wiring.Build(cfg, cfgErr, opts, log)
 	if cfgErr == nil && vault != nil {

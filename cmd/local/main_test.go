@@ -87,15 +87,19 @@ func startLocal(t *testing.T, emu *emulator.Emulator) (base string, stdout *lock
 	return base, stdout, stop
 }
 
-// startLocalWith is startLocal with l's settings; its getenv, output and ready are the test's.
-func startLocalWith(t *testing.T, l local) (base string, stdout, stderr *lockedBuffer, stop func()) {
+// startLocalWith is startLocal with l's settings; its output and ready are the test's, and so is
+// its getenv unless l has one. args are added to -addr.
+func startLocalWith(t *testing.T, l local, args ...string) (base string, stdout, stderr *lockedBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
-	l.getenv, l.stdout, l.stderr, l.ready = func(string) string { return "" }, stdout, stderr, ready
-	go func() { done <- l.run(ctx, []string{"-addr", "127.0.0.1:0"}) }()
+	if l.getenv == nil {
+		l.getenv = func(string) string { return "" }
+	}
+	l.stdout, l.stderr, l.ready = stdout, stderr, ready
+	go func() { done <- l.run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...)) }()
 	select {
 	case base = <-ready:
 	case err := <-done:
@@ -133,12 +137,42 @@ func TestLocalRefusesNonLoopbackOnEmulator(t *testing.T) {
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// changed is closed, and replaced, by every write: waitFor waits on it.
+	changed chan struct{}
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the output satisfies ok (what names it in a failure) and returns it. Its
+// bound only ends a test that would hang.
+func (l *lockedBuffer) waitFor(t *testing.T, what string, ok func(string) bool) string {
+	t.Helper()
+	bound := time.After(60 * time.Second)
+	for {
+		l.mu.Lock()
+		s := l.b.String()
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if ok(s) {
+			return s
+		}
+		select {
+		case <-changed:
+		case <-bound:
+			t.Fatalf("the output never showed %s:\n%s", what, s)
+		}
+	}
 }
 
 func (l *lockedBuffer) String() string {
