@@ -152,7 +152,7 @@ func TestSignedChat(t *testing.T) {
 	if text, _ := answer["text"].(string); got.StatusCode != 200 || answer["type"] != "message" || !strings.Contains(text, "Next sync allowed in") {
 		t.Errorf("teams sync while throttled: %d %s", got.StatusCode, got.Body)
 	}
-	if got := decodeHTTP(t, fn.invoke(t, sample(t, "httpapi-teams-sync.json"))); got.StatusCode != 401 {
+	if got := decodeHTTP(t, fn.invokeLogged(t, sample(t, "httpapi-teams-sync.json"))); got.StatusCode != 401 {
 		t.Errorf("teams placeholder signature: %d, want 401", got.StatusCode)
 	}
 	if !strings.Contains(fn.logs.String(), `"source":"slack"`) || !strings.Contains(fn.logs.String(), `"source":"teams"`) {

@@ -177,7 +177,7 @@ func TestFederatedSTSRefusals(t *testing.T) {
 			e := newFederatedEnv(t)
 			e.sts.Fail(tc.fault)
 			fn := e.start(t, binaries.status, nil)
-			got := decodeHTTP(t, fn.invoke(t, sample(t, "httpapi-status.json")))
+			got := decodeHTTP(t, fn.invokeLogged(t, sample(t, "httpapi-status.json")))
 			if e.sts.Calls() == 0 {
 				t.Fatalf("STS was not asked: %d %s", got.StatusCode, got.Body)
 			}

@@ -129,7 +129,7 @@ func TestFleetSQSBatch(t *testing.T) {
 	}
 	raw, _ := json.Marshal(event)
 	var resp awsevents.SQSEventResponse
-	if err := json.Unmarshal(fn.invoke(t, raw), &resp); err != nil {
+	if err := json.Unmarshal(fn.invokeLogged(t, raw), &resp); err != nil {
 		t.Fatal(err)
 	}
 	var failed []string

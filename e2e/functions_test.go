@@ -267,7 +267,7 @@ func TestClosedWithoutCallerChecks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	fn := e.start(t, binaries.sync, map[string]string{"ALLOW_UNAUTHENTICATED": "false"})
-	got := decodeHTTP(t, fn.invoke(t, sample(t, "httpapi-sync.json")))
+	got := decodeHTTP(t, fn.invokeLogged(t, sample(t, "httpapi-sync.json")))
 	if got.StatusCode != 401 || got.json(t)["code"] != "unauthorized" {
 		t.Errorf("got %d %s, want 401 unauthorized", got.StatusCode, got.Body)
 	}
@@ -284,7 +284,7 @@ func TestMisconfiguredAnswers500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	fn := e.start(t, binaries.status, map[string]string{"KEY_VAULT_URL": "http://not-https.example"})
-	got := decodeHTTP(t, fn.invoke(t, sample(t, "httpapi-status.json")))
+	got := decodeHTTP(t, fn.invokeLogged(t, sample(t, "httpapi-status.json")))
 	if got.StatusCode != 500 || got.json(t)["code"] != "misconfigured" {
 		t.Errorf("got %d %s, want 500 misconfigured", got.StatusCode, got.Body)
 	}
