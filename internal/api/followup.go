@@ -66,7 +66,7 @@ const kindFollowUp = followup.Kind
 
 // callbackBody is the part of a POST /sync body that asks for a callback.
 type callbackBody struct {
-	CallbackURL *string `json:"callbackUrl"`
+	CallbackURL json.RawMessage `json:"callbackUrl"`
 }
 
 // callbackTarget reads a callbackUrl from a POST /sync body and checks it (SPEC §13): https,
@@ -77,11 +77,14 @@ func (f *Function) callbackTarget(ctx context.Context, contentType string, body 
 	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &b) != nil || b.CallbackURL == nil {
 		return "", nil
 	}
+	var raw string
+	if json.Unmarshal(b.CallbackURL, &raw) != nil {
+		return "", problem.New(problem.BadRequest, "callbackUrl must be a string: an https URL under one of the allowed prefixes.")
+	}
 	fu := f.d.FollowUp
 	if fu == nil || (fu.Callbacks == nil && !fu.Loopback) {
 		return "", problem.New(problem.BadRequest, "callbackUrl is not accepted here: this deployment has no callback targets configured (FOLLOWUP_QUEUE_URL and CALLBACK_TARGETS_SECRET_NAME).")
 	}
-	raw := *b.CallbackURL
 	if fu.Loopback {
 		if _, err := notify.MatchLoopback(raw); err == nil {
 			return raw, nil
@@ -95,11 +98,13 @@ func (f *Function) callbackTarget(ctx context.Context, contentType string, body 
 		return "", classify(err)
 	}
 	if _, err := notify.MatchCallback(prefixes, raw); err != nil {
+		p := problem.New(problem.BadRequest, "callbackUrl is not allowed.")
 		var ue *notify.URLError
 		if errors.As(err, &ue) {
-			return "", problem.New(problem.BadRequest, ue.Error()+"; a callbackUrl must be an https URL under one of the allowed prefixes.")
+			p = problem.New(problem.BadRequest, ue.Error()+"; a callbackUrl must be an https URL under one of the allowed prefixes.")
 		}
-		return "", problem.New(problem.BadRequest, "callbackUrl is not allowed.")
+		p.Err = fmt.Errorf("callbackUrl refused: %w", err) // the rule, for the log line (never the URL)
+		return "", p
 	}
 	return raw, nil
 }

@@ -161,7 +161,10 @@ type emfMetric struct {
 func followUpAttrs(fo *FollowUpOutcome) []slog.Attr {
 	attrs := []slog.Attr{slog.String("outcome", string(fo.Result)), slog.String("followUpId", fo.ID)}
 	if fo.SyncDurationSeconds != nil {
-		attrs = append(attrs, slog.Int64(MetricSyncDurationSeconds, *fo.SyncDurationSeconds), slog.Int64("syncDurationSeconds", *fo.SyncDurationSeconds))
+		attrs = append(attrs, slog.Int64("syncDurationSeconds", *fo.SyncDurationSeconds))
+		if fo.Checked { // the EMF metric counts each outcome once, not every delivery round
+			attrs = append(attrs, slog.Int64(MetricSyncDurationSeconds, *fo.SyncDurationSeconds))
+		}
 	}
 	if len(fo.Deliveries) > 0 {
 		ds := make([]map[string]any, len(fo.Deliveries))
