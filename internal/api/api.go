@@ -38,9 +38,9 @@ type Callers interface {
 }
 
 // Enqueuer sends a batch of messages to the fleet's SQS queue (SPEC §11 fan-out; awssqs.Queue in
-// production) and returns how many it sent.
+// production), each labelled for its errors, and returns how many it sent.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, tenants []string) (int, error)
+	SendBatchNamed(ctx context.Context, bodies [][]byte, labels []string) (int, error)
 }
 
 // Deps are what a Function needs: Tenants (or, for one tenant, Intune), or Err.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 
@@ -92,7 +93,13 @@ func (f *Function) fanOut(ctx context.Context, _ *request) Outcome {
 	if err != nil {
 		return failed(classify(err))
 	}
-	n, err := f.d.Fleet.Enqueue(ctx, names)
+	bodies := make([][]byte, len(names))
+	for i, name := range names {
+		if bodies[i], err = json.Marshal(fleetMessage{Tenant: name}); err != nil {
+			return failed(classify(err))
+		}
+	}
+	n, err := f.d.Fleet.SendBatchNamed(ctx, bodies, names)
 	if err != nil {
 		// The queue's error names the queue and the permission it needs, never a credential.
 		p := problem.New(QueueUnavailable, "Enqueueing the fleet's syncs failed: "+err.Error())

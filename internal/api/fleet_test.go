@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
@@ -47,11 +48,19 @@ type fakeQueue struct {
 	err error
 }
 
-func (q *fakeQueue) Enqueue(_ context.Context, tenants []string) (int, error) {
+// SendBatchNamed records the tenant of each message, read back from its body as the SQS consumer
+// reads it, and checks the labels name the same tenants.
+func (q *fakeQueue) SendBatchNamed(_ context.Context, bodies [][]byte, labels []string) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.got = append(q.got, tenants...)
-	return len(tenants), q.err
+	for i, b := range bodies {
+		req := queueRequest(events.SQSMessage{Body: string(b)})
+		if req.sel.name != kindFleet || labels[i] != req.tenant {
+			return 0, fmt.Errorf("message %s labelled %q is no fleet message of that tenant", b, labels[i])
+		}
+		q.got = append(q.got, req.tenant)
+	}
+	return len(bodies), q.err
 }
 
 func newFleet() *fakeFleet {

@@ -220,7 +220,7 @@ func (f *Function) consumeOne(ctx context.Context, rec events.SQSMessage) (retry
 		rt.action == ActionFollowUp && o.Problem.Code == problem.Misconfigured
 }
 
-// fleetMessage is the body of a fan-out message.
+// fleetMessage is the body of a fan-out message (fanOut sends it, queueRequest reads it).
 type fleetMessage struct {
 	Tenant string `json:"tenant"`
 }

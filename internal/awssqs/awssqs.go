@@ -2,8 +2,8 @@
 // delay (SendMessage, DelaySeconds 0 to 900), or many at once (SendMessageBatch, at most ten
 // entries and 256 KiB to a call, a few calls in flight). It knows nothing of what the messages
 // say: the callers compose the bodies. It builds its SQS client from the environment Lambda
-// provides (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
-// AWS_ENDPOINT_URL_SQS for tests against a local SQS) without the SDK's config package, which
+// provides (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, as config.Load
+// read them into awsenv.Env; AWS_ENDPOINT_URL_SQS for tests) without the SDK's config package, which
 // would bring shared-config and SSO code into the Lambda binary. It never receives or deletes
 // messages (the sync function's SQS event source does) and never logs a body.
 package awssqs

@@ -72,13 +72,13 @@ func TestToLocalSQS(t *testing.T) {
 		return q, queueURL
 	}
 	for _, n := range []int{0, 1, 10, 11, 25} {
-		t.Run(fmt.Sprintf("Enqueue %d", n), func(t *testing.T) {
+		t.Run(fmt.Sprintf("fan-out of %d", n), func(t *testing.T) {
 			t.Parallel()
 			q, queueURL := newQueue(t, fmt.Sprintf("fleet-%d", n))
 			names := tenantNames(n)
-			got, err := q.Enqueue(t.Context(), names)
+			got, err := q.SendBatchNamed(t.Context(), tenantBodies(names), names)
 			if err != nil || got != n {
-				t.Fatalf("Enqueue(%d tenants) = %d, %v", n, got, err)
+				t.Fatalf("SendBatchNamed(%d tenants) = %d, %v", n, got, err)
 			}
 			var want []string
 			for _, name := range names {
@@ -136,9 +136,9 @@ func TestToLocalSQS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := q.Enqueue(t.Context(), tenantNames(25))
+		n, err := q.SendBatchNamed(t.Context(), tenantBodies(tenantNames(25)), tenantNames(25))
 		if err == nil || n != 0 {
-			t.Fatalf("Enqueue = %d, %v; want an error", n, err)
+			t.Fatalf("SendBatchNamed = %d, %v; want an error", n, err)
 		}
 		for _, want := range []string{missing, "sqs:SendMessage", "does not exist"} {
 			if !strings.Contains(err.Error(), want) {
@@ -311,12 +311,12 @@ func refuseByName(body string, attempt int) (bool, bool) {
 	return false, false
 }
 
-func TestEnqueueRetriesRefusedEntriesOnce(t *testing.T) {
+func TestSendBatchRetriesRefusedEntriesOnce(t *testing.T) {
 	t.Parallel()
 	f := &fakeSQS{refuse: refuseByName}
 	q, queueURL := startFake(t, f, 0)
 	names := append(tenantNames(20), "flaky-1", "down-1", "bad-1", "flaky-2", "down-2")
-	n, err := q.Enqueue(t.Context(), names)
+	n, err := q.SendBatchNamed(t.Context(), tenantBodies(names), names)
 	if n != 22 {
 		t.Errorf("enqueued %d, want 22 (20 + 2 flaky)", n)
 	}
@@ -331,7 +331,7 @@ func TestEnqueueRetriesRefusedEntriesOnce(t *testing.T) {
 	if diff := cmp.Diff([]string{"bad-1", "down-1", "down-2"}, failed); diff != "" {
 		t.Errorf("failed tenants (-want +got):\n%s", diff)
 	}
-	want := "SQS queue " + queueURL + ": 3 tenant(s) not enqueued: bad-1 (InvalidMessageContents), down-1 (InternalError), down-2 (InternalError)"
+	want := "SQS queue " + queueURL + ": 3 message(s) not sent: bad-1 (InvalidMessageContents), down-1 (InternalError), down-2 (InternalError)"
 	if got := err.Error(); got != want {
 		t.Errorf("error:\n got %q\nwant %q", got, want)
 	}
@@ -435,9 +435,9 @@ func TestSendBatchAccessDenied(t *testing.T) {
 	t.Parallel()
 	f := &fakeSQS{status: http.StatusBadRequest}
 	q, queueURL := startFake(t, f, 0)
-	n, err := q.Enqueue(t.Context(), tenantNames(100))
+	n, err := q.SendBatchNamed(t.Context(), tenantBodies(tenantNames(100)), tenantNames(100))
 	if err == nil || n != 0 {
-		t.Fatalf("Enqueue = %d, %v", n, err)
+		t.Fatalf("SendBatchNamed = %d, %v", n, err)
 	}
 	for _, want := range []string{queueURL, "access denied", "sqs:SendMessage"} {
 		if !strings.Contains(err.Error(), want) {
@@ -528,8 +528,8 @@ func TestSendWithoutCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Enqueue(t.Context(), []string{"a"}); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
-		t.Errorf("Enqueue err = %v, want one naming the missing credentials", err)
+	if _, err := q.SendBatchNamed(t.Context(), tenantBodies([]string{"a"}), []string{"a"}); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("SendBatchNamed err = %v, want one naming the missing credentials", err)
 	}
 	if err := q.Send(t.Context(), []byte("a"), 0); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Errorf("Send err = %v, want one naming the missing credentials", err)
@@ -564,4 +564,14 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tenantBodies are the fleet's fan-out messages of names, {"tenant":"<name>"}, as internal/api
+// composes them.
+func tenantBodies(names []string) [][]byte {
+	bodies := make([][]byte, len(names))
+	for i, n := range names {
+		bodies[i] = []byte(`{"tenant":"` + n + `"}`)
+	}
+	return bodies
 }

@@ -36,10 +36,20 @@ type Failure struct {
 type PartialError struct {
 	QueueURL string
 	Failed   []Failure
+	// Labels, when set, name the messages (by Index) in Error, such as the fleet's tenants.
+	Labels []string
 }
 
 func (e *PartialError) Error() string {
-	return e.describe("message(s) not sent", func(i int) string { return "message " + strconv.Itoa(i) })
+	return e.describe("message(s) not sent", e.label)
+}
+
+// label names message i: its label, or its index.
+func (e *PartialError) label(i int) string {
+	if i >= 0 && i < len(e.Labels) {
+		return e.Labels[i]
+	}
+	return "message " + strconv.Itoa(i)
 }
 
 // describe lists the first refused messages, each named by name(Index).
@@ -64,9 +74,19 @@ func (e *PartialError) describe(what string, name func(int) string) string {
 // through before. A body that is empty, not UTF-8, holds a character SQS does not accept, or is
 // over 256 KiB makes SendBatch send nothing and fail.
 func (q *Queue) SendBatch(ctx context.Context, bodies [][]byte) (int, error) {
+	return q.SendBatchNamed(ctx, bodies, nil)
+}
+
+// SendBatchNamed is SendBatch with a label per body (the fleet's tenant names, say): a
+// *PartialError then names the refused messages by their labels, in label order.
+func (q *Queue) SendBatchNamed(ctx context.Context, bodies [][]byte, labels []string) (int, error) {
 	sent, failed, err := q.sendAll(ctx, bodies)
 	if len(failed) > 0 {
-		err = errors.Join(err, &PartialError{QueueURL: q.url, Failed: failed})
+		e := &PartialError{QueueURL: q.url, Failed: failed, Labels: labels}
+		if len(labels) > 0 {
+			slices.SortStableFunc(e.Failed, func(a, b Failure) int { return strings.Compare(e.label(a.Index), e.label(b.Index)) })
+		}
+		err = errors.Join(err, e)
 	}
 	return sent, err
 }
