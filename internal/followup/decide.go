@@ -4,6 +4,9 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 // Reading is what one check learnt from one read of the settings.
@@ -76,7 +79,7 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		}
 		return deliver(withOutcome(m, Outcome{Result: Error, At: now, Code: r.Code}), now)
 	}
-	if finished(r, m.RequestedAt) {
+	if autopilot.Finished(graph.Settings{SyncStatus: graph.SyncStatus(r.SyncStatus), LastSyncDateTime: r.LastSyncDateTime}, m.RequestedAt) {
 		o := Outcome{Result: Completed, At: now, SyncStatus: r.SyncStatus, LastSyncDateTime: timePtr(r.LastSyncDateTime)}
 		if r.SyncStatus == string(Failed) {
 			o.Result = Failed
@@ -94,12 +97,6 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		return deliver(withOutcome(m, o), now)
 	}
 	return pending(m, now, deadline)
-}
-
-// finished reports whether r shows the end of the sync requested at requestedAt.
-func finished(r Reading, requestedAt time.Time) bool {
-	done := r.SyncStatus == string(Completed) || r.SyncStatus == string(Failed)
-	return done && !r.LastSyncDateTime.Before(requestedAt.Add(-FinishSkew))
 }
 
 // pending plans the next check of a sync that still runs, and Slack's 29-minute notice.

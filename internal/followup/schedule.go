@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 )
 
 // Defaults and bounds of SPEC §13.
@@ -21,7 +23,7 @@ const (
 	MaxDelay = 900 * time.Second
 	// FinishSkew is how much older than the request a lastSyncDateTime may be and still count
 	// as the sync's end (clocks of Intune and the function).
-	FinishSkew = 5 * time.Second
+	FinishSkew = autopilot.ClockSkew
 	// SlackNoticeAfter is when a Slack user whose sync has not finished is told it still runs.
 	SlackNoticeAfter = 29 * time.Minute
 	// SlackExpiry is how long Slack honours a response_url.
