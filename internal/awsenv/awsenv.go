@@ -16,11 +16,12 @@ import (
 // Env is what Lambda puts in a function's environment for the AWS SDK clients (STS for the
 // aws-sts federation, SQS for the queues). config.Load reads it once, with everything else.
 type Env struct {
-	// Region is AWS_REGION, else AWS_DEFAULT_REGION.
+	// region is AWS_REGION, else AWS_DEFAULT_REGION.
 	Region string
 	// AccessKeyID, SecretAccessKey and SessionToken are the execution role's credentials.
 	AccessKeyID, SecretAccessKey, SessionToken string
-	// EndpointSTS and EndpointSQS override the services' endpoints (Endpoint's rules).
+	// EndpointSTS and EndpointSQS override the services' endpoints: AWS_ENDPOINT_URL_<SERVICE>,
+	// else AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
 	EndpointSTS, EndpointSQS string
 	// STSSigningAlgorithm is AWS_STS_SIGNING_ALGORITHM (RS256 or ES384; empty means RS256).
 	STSSigningAlgorithm string
@@ -30,12 +31,12 @@ type Env struct {
 func Read(getenv func(string) string) Env {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	return Env{
-		Region:              Region(getenv),
+		Region:              region(getenv),
 		AccessKeyID:         get("AWS_ACCESS_KEY_ID"),
 		SecretAccessKey:     get("AWS_SECRET_ACCESS_KEY"),
 		SessionToken:        get("AWS_SESSION_TOKEN"),
-		EndpointSTS:         Endpoint(getenv, "STS"),
-		EndpointSQS:         Endpoint(getenv, "SQS"),
+		EndpointSTS:         endpoint(getenv, "STS"),
+		EndpointSQS:         endpoint(getenv, "SQS"),
 		STSSigningAlgorithm: get("AWS_STS_SIGNING_ALGORITHM"),
 	}
 }
@@ -56,41 +57,23 @@ func (e Env) Credentials() aws.CredentialsProvider {
 	})
 }
 
-// Region is AWS_REGION, else AWS_DEFAULT_REGION ("" when neither is set).
-func Region(getenv func(string) string) string {
+// region is AWS_REGION, else AWS_DEFAULT_REGION ("" when neither is set).
+func region(getenv func(string) string) string {
 	return first(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
 }
 
-// Endpoint is the SDK's endpoint override for service (an upper-case service id such as "SQS"
+// endpoint is the SDK's endpoint override for service (an upper-case service id such as "SQS"
 // or "STS"): AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL; "" when neither is set or when
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
-func Endpoint(getenv func(string) string, service string) string {
+func endpoint(getenv func(string) string, service string) string {
 	if ignore, _ := strconv.ParseBool(strings.TrimSpace(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))); ignore {
 		return ""
 	}
 	return first(getenv, "AWS_ENDPOINT_URL_"+service, "AWS_ENDPOINT_URL")
 }
 
-// ErrNoCredentials is returned by Credentials' provider when the environment holds none.
+// ErrNoCredentials is returned by Env.Credentials' provider when the environment holds none.
 var ErrNoCredentials = errors.New("no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the execution role)")
-
-// Credentials provides the static credentials Lambda puts in the environment
-// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for a role, AWS_SESSION_TOKEN), read when the
-// SDK signs a request.
-func Credentials(getenv func(string) string) aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		c := aws.Credentials{
-			AccessKeyID:     strings.TrimSpace(getenv("AWS_ACCESS_KEY_ID")),
-			SecretAccessKey: strings.TrimSpace(getenv("AWS_SECRET_ACCESS_KEY")),
-			SessionToken:    strings.TrimSpace(getenv("AWS_SESSION_TOKEN")),
-			Source:          "environment",
-		}
-		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return aws.Credentials{}, ErrNoCredentials
-		}
-		return c, nil
-	})
-}
 
 func first(getenv func(string) string, names ...string) string {
 	for _, n := range names {
