@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +77,15 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time
 		return "", failed(p), nil
 	}
 	req.body, req.contentType = body, r.Header.Get("Content-Type")
-	platform := chatPlatform(r, body)
+	// A chat command by its content (the schemes whose signature covers a chat body read it as
+	// that platform's, whatever its content: see permit).
+	var byContent *chat.Command
+	if r.Method == http.MethodPost {
+		if c, ok := chat.Parse(req.contentType, body); ok {
+			byContent = &c
+		}
+	}
+	platform := chatPlatform(r, byContent)
 	if _, ok := f.route(req.sel); !ok && platform == "" {
 		return "", f.methodNotAllowed(r.Method), nil
 	}
@@ -95,7 +104,7 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time
 		// A refused caller gets the problem itself, chat callers too: no chat answer to a stranger.
 		return "", failed(p), nil
 	}
-	cmd, p := f.permit(scheme, r, body)
+	cmd, p := f.permit(scheme, r, body, byContent)
 	if p != nil {
 		return "", failed(p), nil
 	}
@@ -127,8 +136,8 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time
 const schemeOpen webhook.Scheme = "open"
 
 // chatPlatform tells, before the caller check, whether the request is for chat: its headers
-// name a chat signature, or its body is a chat command. It sets the request's budget.
-func chatPlatform(r *http.Request, body []byte) chat.Platform {
+// name a chat signature, or its body is a chat command (byContent). It sets the request's budget.
+func chatPlatform(r *http.Request, byContent *chat.Command) chat.Platform {
 	switch {
 	case r.Method != http.MethodPost:
 		return ""
@@ -136,9 +145,10 @@ func chatPlatform(r *http.Request, body []byte) chat.Platform {
 		return chat.Slack
 	case strings.HasPrefix(strings.ToUpper(strings.TrimSpace(r.Header.Get("Authorization"))), "HMAC "):
 		return chat.Teams
+	case byContent != nil:
+		return byContent.Platform
 	}
-	cmd, _ := chat.Parse(r.Header.Get("Content-Type"), body)
-	return cmd.Platform
+	return ""
 }
 
 // teamsMaxSkew bounds how far a Teams activity's timestamp may be from the function's clock: the
@@ -149,7 +159,7 @@ const teamsMaxSkew = 5 * time.Minute
 // of a chat request. The token (and an open deployment) may do everything; an HMAC signature
 // may only POST to the sync function; a body that a Slack or Teams signature covers is acted on
 // only as that platform's chat, whatever its Content-Type.
-func (f *Function) permit(scheme webhook.Scheme, r *http.Request, body []byte) (*chat.Command, *problem.Problem) {
+func (f *Function) permit(scheme webhook.Scheme, r *http.Request, body []byte, byContent *chat.Command) (*chat.Command, *problem.Problem) {
 	switch scheme {
 	case webhook.SchemeHMAC:
 		if f.kind != KindSync || r.Method != http.MethodPost {
@@ -172,13 +182,7 @@ func (f *Function) permit(scheme webhook.Scheme, r *http.Request, body []byte) (
 		}
 		return &cmd, nil
 	}
-	if r.Method != http.MethodPost {
-		return nil, nil
-	}
-	if cmd, ok := chat.Parse(r.Header.Get("Content-Type"), body); ok {
-		return &cmd, nil
-	}
-	return nil, nil
+	return byContent, nil // the token and an open deployment: a chat body by its content is chat
 }
 
 func unauthorized() *problem.Problem {
@@ -261,21 +265,16 @@ func parseQuery(kind Kind, q url.Values, req *request) *problem.Problem {
 	}
 	req.tenant = tenant
 	if tenant == autopilot.AllTenants && req.sel.param == paramNone {
-		if _, ok := triggerFor(kind, selector{via: viaHTTP, method: req.sel.method, param: paramAll}); ok {
+		if serves(kind, selector{via: viaHTTP, method: req.sel.method, param: paramAll}) {
 			req.sel.param = paramAll
 		}
 	}
 	return nil
 }
 
-// triggerFor reports whether this function has a row for sel.
-func triggerFor(kind Kind, sel selector) (selector, bool) {
-	for _, s := range triggers(kind, sel.via) {
-		if s == sel {
-			return s, true
-		}
-	}
-	return selector{}, false
+// serves reports whether this function has a row for sel.
+func serves(kind Kind, sel selector) bool {
+	return slices.Contains(triggers(kind, sel.via), sel)
 }
 
 // parseWait reads ?wait=N: whole seconds written as digits only, 0 to 25. Absent means 0.
