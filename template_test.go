@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 )
@@ -1088,10 +1090,10 @@ func TestTemplateOutcomeAlarm(t *testing.T) {
 	s := deploy(t, map[string]string{"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"})
 	metric := func(name string) string {
 		return jsonText(map[string]any{"Namespace": api.MetricsNamespace, "MetricName": name,
-			"Dimensions": []any{map[string]any{"Name": "function", "Value": string(api.KindSync)}}})
+			"Dimensions": []any{map[string]any{"Name": "function", "Value": string(autopilot.FunctionSync)}}})
 	}
 	failed := object(t, path(s.resources["SyncFailedAlarm"], "Properties"))
-	if got, want := jsonText(map[string]any{"Namespace": failed["Namespace"], "MetricName": failed["MetricName"], "Dimensions": failed["Dimensions"]}), metric(api.MetricSyncFailed); got != want {
+	if got, want := jsonText(map[string]any{"Namespace": failed["Namespace"], "MetricName": failed["MetricName"], "Dimensions": failed["Dimensions"]}), metric(action.MetricSyncFailed); got != want {
 		t.Errorf("SyncFailedAlarm reads %s, want %s", got, want)
 	}
 

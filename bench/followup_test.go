@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
@@ -29,6 +30,11 @@ import (
 // sentQueue is the follow-up queue of the check benchmark: it counts what a check sends (a
 // check that finds the end and delivers sends nothing).
 type sentQueue struct{ sent atomic.Int64 }
+
+// ARN is the queue's ARN, which the check's record carries.
+func (q *sentQueue) ARN() string { return benchQueueARN }
+
+const benchQueueARN = "arn:aws:sqs:eu-west-1:123456789012:autopilot-sync-followup"
 
 func (q *sentQueue) Send(context.Context, []byte, time.Duration) error {
 	q.sent.Add(1)
@@ -86,7 +92,7 @@ func newFollowUpCheck(tb testing.TB) *followUpCheck {
 	deps, vault := wiring.Build(cfg, nil, opts, log)
 	deps = wiring.WithFollowUp(deps, cfg, vault, c.queue, nil, wiring.FollowUpOptions{
 		Outbound: outbound.Options{AllowLoopback: true, RootCAs: roots}, Log: log})
-	c.fn = api.New(api.KindSync, deps)
+	c.fn = api.New(autopilot.FunctionSync, deps)
 
 	// The sync requested five minutes ago ended a minute later.
 	requestedAt := time.Now().Add(-5 * time.Minute)
@@ -98,7 +104,7 @@ func newFollowUpCheck(tb testing.TB) *followUpCheck {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.event, _ = json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body), EventSource: "aws:sqs"}}})
+	c.event, _ = json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body), EventSource: "aws:sqs", EventSourceARN: benchQueueARN}}})
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "c6af9ac6-7b61-11e6-9a41-93e812345678"})
 	ctx, cancel := context.WithTimeout(ctx, time.Hour)
 	tb.Cleanup(cancel)

@@ -5,44 +5,50 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph/graphtest"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
-	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
 // fakeIntune is an in-process Intune that answers at once: the benchmarks measure our own code
-// between the raw event and the encoded answer, not Graph.
-type fakeIntune struct{ settings graph.Settings }
-
-func (f *fakeIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
-	return f.settings, tenant.Call{}, nil
+// between the raw event and the encoded answer (our Graph client and azcore's pipeline included,
+// up to the transport), not Graph or the network.
+type fakeIntune struct {
+	settings graph.Settings
 }
-func (f *fakeIntune) Sync(context.Context) (tenant.Call, error) { return tenant.Call{}, nil }
-func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
-	return f.settings, tenant.Call{}, nil
+
+func (f *fakeIntune) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	graphtest.WriteJSON(w, f.settings)
 }
 
 // hotPath is one benchmarked request: a sample event into a function.
 type hotPath struct {
 	name       string
-	kind       api.Kind
+	kind       autopilot.Function
 	eventFile  string
 	wantStatus int
 	logged     bool // through the production JSON logger (to io.Discard), as deployed
 }
 
 var hotPaths = []hotPath{
-	{"status-get", api.KindStatus, "httpapi-status.json", 200, true},
-	{"sync-post", api.KindSync, "httpapi-sync.json", 202, true},
-	{"status-get-nolog", api.KindStatus, "httpapi-status.json", 200, false},
-	{"sync-post-nolog", api.KindSync, "httpapi-sync.json", 202, false},
+	{"status-get", autopilot.FunctionStatus, "httpapi-status.json", 200, true},
+	{"sync-post", autopilot.FunctionSync, "httpapi-sync.json", 202, true},
+	{"status-get-nolog", autopilot.FunctionStatus, "httpapi-status.json", 200, false},
+	{"sync-post-nolog", autopilot.FunctionSync, "httpapi-sync.json", 202, false},
 }
 
 // setup returns the function of h, its raw event and an invocation context like the one
@@ -54,13 +60,10 @@ func (h hotPath) setup(tb testing.TB) (*api.Function, json.RawMessage, context.C
 		tb.Fatal(err)
 	}
 	last := time.Now().Add(-time.Hour).UTC()
-	d := api.Deps{
-		Intune: &fakeIntune{settings: graph.Settings{
-			ID: "bd7faf38-5b15-4b49-a473-f6ec8954d9cb", SyncStatus: graph.SyncStatusCompleted,
-			LastSyncDateTime: last, LastManualSyncTriggerDateTime: last,
-		}},
-		AllowUnauthenticated: true,
-	}
+	d := api.Deps{Deps: action.Deps{Intune: &graphtest.Tenant{Graph: &fakeIntune{settings: graph.Settings{
+		ID: "bd7faf38-5b15-4b49-a473-f6ec8954d9cb", SyncStatus: graph.SyncStatusCompleted,
+		LastSyncDateTime: last, LastManualSyncTriggerDateTime: last,
+	}}}}, AllowUnauthenticated: true}
 	if h.logged {
 		d.Log = logs.New(io.Discard, "", "")
 	}

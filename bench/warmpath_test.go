@@ -14,6 +14,7 @@ import (
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
@@ -57,7 +58,7 @@ func BenchmarkWarmPath(b *testing.B) {
 			ctx, cancel := context.WithTimeout(ctx, time.Hour)
 			defer cancel()
 			invoke := func() ([]byte, error) {
-				if h.kind == api.KindSync {
+				if h.kind == autopilot.FunctionSync {
 					clock.Advance(11 * time.Minute) // every sync accepted: Graph 204, answer 202
 				}
 				return invokeOnce(ctx, f, raw)

@@ -107,7 +107,8 @@ func TestSignedChat(t *testing.T) {
 	_, _, slackSecret, teamsSecret, vars := callerSecrets(t, e)
 	fn := e.start(t, binaries.sync, vars)
 	s := e.emu.Settings(emulator.SeedTenantID)
-	s.LastManualSyncTriggerDateTime = time.Now().Add(-4 * time.Minute)
+	// A whole second, so that the time left (rounded up to the minute) is 6 min, not 7.
+	s.LastManualSyncTriggerDateTime = time.Now().Add(-4 * time.Minute).Truncate(time.Second)
 	e.emu.SetSettings(emulator.SeedTenantID, s)
 
 	slackEvent := func(secret string, ts time.Time) []byte {

@@ -52,7 +52,8 @@ func TestFleetFanOut(t *testing.T) {
 
 	var batch awsevents.SQSEvent
 	for i, b := range bodies {
-		batch.Records = append(batch.Records, awsevents.SQSMessage{MessageId: fmt.Sprint("m", i), Body: b, EventSource: "aws:sqs"})
+		batch.Records = append(batch.Records, awsevents.SQSMessage{MessageId: fmt.Sprint("m", i), Body: b, EventSource: "aws:sqs",
+			EventSourceARN: queueARN(t, aws.ToString(q.QueueUrl), moto.Region)})
 	}
 	data, _ := json.Marshal(batch)
 	var resp awsevents.SQSEventResponse

@@ -32,6 +32,9 @@ var fleet = []fleetTenant{
 // newFleetEnv registers the fleet in one emulator (the usgov tenant reached through a proxy
 // that sends graph.microsoft.us and login.microsoftonline.us to it) and returns the functions'
 // environment.
+// fleetQueueURL is the fleet queue of the fleet's sync function.
+const fleetQueueURL = "https://sqs.eu-west-1.amazonaws.com/123456789012/autopilot-sync-fleet"
+
 func newFleetEnv(t *testing.T) (*env, map[string]string) {
 	t.Helper()
 	e := newEnv(t)
@@ -56,8 +59,10 @@ func newFleetEnv(t *testing.T) (*env, map[string]string) {
 	t.Cleanup(stop)
 	return e, map[string]string{
 		"TENANT_REGISTRY_SECRET_NAME": "tenant-registry",
-		"HTTPS_PROXY":                 proxy,
-		"NO_PROXY":                    "",
+		// Not reached: TestFleetSQSBatch's records name this queue as SQS would.
+		"FLEET_QUEUE_URL": fleetQueueURL,
+		"HTTPS_PROXY":     proxy,
+		"NO_PROXY":        "",
 	}
 }
 
@@ -124,7 +129,7 @@ func TestFleetSQSBatch(t *testing.T) {
 	for i, b := range bodies {
 		event.Records = append(event.Records, awsevents.SQSMessage{
 			MessageId: fmt.Sprintf("msg-%d", i), ReceiptHandle: "rh", Body: b, EventSource: "aws:sqs",
-			EventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:autopilot-sync-fleet", AWSRegion: "eu-west-1",
+			EventSourceARN: queueARN(t, fleetQueueURL, ""), AWSRegion: "eu-west-1",
 		})
 	}
 	raw, _ := json.Marshal(event)

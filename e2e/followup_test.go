@@ -155,12 +155,16 @@ func (s *localSQS) delayed(t *testing.T, queueURL string) string {
 
 func sqsRecord(id string, body []byte) awsevents.SQSMessage {
 	return awsevents.SQSMessage{MessageId: id, Body: string(body), EventSource: "aws:sqs",
-		EventSourceARN: "arn:aws:sqs:" + moto.Region + ":123456789012:autopilot-sync-followup",
-		Attributes:     map[string]string{"ApproximateReceiveCount": "1"}}
+		Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
 }
 
 // consume sends records to fn as one SQS batch and returns the ids in batchItemFailures.
 func (f *function) consume(t *testing.T, records ...awsevents.SQSMessage) []string {
+	for i := range records {
+		if records[i].EventSourceARN == "" {
+			records[i].EventSourceARN = f.followUpARN
+		}
+	}
 	t.Helper()
 	data, err := json.Marshal(awsevents.SQSEvent{Records: records})
 	if err != nil {

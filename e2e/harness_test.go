@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/rie"
 )
@@ -183,6 +184,19 @@ type function struct {
 	kind string // "sync" or "status"
 	rie  *rie.Function
 	logs *rie.Output // what the emulator and the function wrote
+	// followUpARN is the ARN of the function's FOLLOWUP_QUEUE_URL: consume stamps it on records
+	// that name no queue, as SQS stamps the queue a record came from.
+	followUpARN string
+}
+
+// queueARN is the ARN the function derives from a queue URL and AWS_REGION (awssqs's own rule).
+func queueARN(t *testing.T, queueURL, region string) string {
+	t.Helper()
+	q, err := awssqs.New(queueURL, awssqs.Options{Region: region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.ARN()
 }
 
 // start runs binary under aws-lambda-rie with e's environment plus extra, and stops it when the
@@ -211,7 +225,11 @@ func (e *env) start(t *testing.T, binary string, extra map[string]string) *funct
 			t.Logf("function output:\n%s", f.Output())
 		}
 	})
-	return &function{kind: kind, rie: f, logs: f.Output()}
+	fn := &function{kind: kind, rie: f, logs: f.Output()}
+	if u := extra["FOLLOWUP_QUEUE_URL"]; u != "" {
+		fn.followUpARN = queueARN(t, u, extra["AWS_REGION"])
+	}
+	return fn
 }
 
 // invoke sends one event through the runtime API and returns the function's raw answer.

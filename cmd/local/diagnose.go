@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,8 +10,10 @@ import (
 	"strings"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/jsonenc"
 )
 
 // diagnoseFlags are the flags of -diagnose (SPEC §14): run the checks of the diagnose action with
@@ -46,7 +47,7 @@ func (e *errChecksFailed) Error() string {
 // table or as JSON; emu is the embedded emulator the checks talk to, nil with a real
 // configuration. It returns *errChecksFailed when a check failed.
 func (d *diagnoseFlags) run(ctx context.Context, stdout io.Writer, deps api.Deps, emu *emulator.Emulator) error {
-	fn := diagnose.Function(*d.function)
+	fn := autopilot.Function(*d.function)
 	if fn != diagnose.FunctionSync && fn != diagnose.FunctionStatus {
 		return fmt.Errorf("-function %q: want sync or status", *d.function)
 	}
@@ -55,10 +56,11 @@ func (d *diagnoseFlags) run(ctx context.Context, stdout io.Writer, deps api.Deps
 	}
 	report := deps.Diagnose(ctx, fn, deps.Err)
 	if *d.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		out, err := jsonenc.Indent(report)
+		if err != nil {
+			return err
+		}
+		if _, err := stdout.Write(out); err != nil {
 			return err
 		}
 	} else {

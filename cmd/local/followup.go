@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +38,12 @@ type delayedQueue struct {
 }
 
 const maxReceives = 5
+
+// localQueueARN is the ARN of the in-process queue, which its records carry as SQS's do.
+const localQueueARN = "arn:aws:sqs:local:000000000000:follow-up"
+
+// ARN is the queue's ARN: the follow-up takes only its records.
+func (q *delayedQueue) ARN() string { return localQueueARN }
 
 func newDelayedQueue(log *slog.Logger) *delayedQueue {
 	return &delayedQueue{log: log, redeliverAfter: 30 * time.Second, timers: map[*time.Timer]struct{}{}}
@@ -77,19 +82,11 @@ func (q *delayedQueue) schedule(body []byte, id string, delay time.Duration, rec
 
 // deliver hands one record to the sync function.
 func (q *delayedQueue) deliver(body []byte, id string, receive int) {
-	raw, err := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{
-		MessageId: id, Body: string(body), EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:local:000000000000:follow-up",
+	resp := q.fn.Consume(context.Background(), []events.SQSMessage{{
+		MessageId: id, Body: string(body), EventSource: "aws:sqs", EventSourceARN: localQueueARN,
 		Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(receive)},
-	}}})
-	if err != nil {
-		q.log.Error("follow-up queue: encode record", slog.String("error", err.Error()))
-		return
-	}
-	resp, err := q.fn.Invoke(context.Background(), raw)
-	failed := err != nil
-	if r, ok := resp.(events.SQSEventResponse); ok && len(r.BatchItemFailures) > 0 {
-		failed = true
-	}
+	}})
+	failed := len(resp.BatchItemFailures) > 0
 	switch {
 	case !failed:
 	case receive >= maxReceives:

@@ -22,6 +22,7 @@ import (
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
@@ -156,9 +157,9 @@ func (l local) run(ctx context.Context, args []string) error {
 		syncDeps = wiring.WithFollowUp(syncDeps, cfg, vault, queue, nil, wiring.FollowUpOptions{
 			Outbound: outbound.Options{AllowLoopback: emulated != nil}, Loopback: emulated != nil, Log: log})
 	}
-	syncFn := api.New(api.KindSync, syncDeps)
+	syncFn := api.New(autopilot.FunctionSync, syncDeps)
 	queue.fn = syncFn
-	statusFn := api.New(api.KindStatus, wiring.Deps(cfg, cfgErr, opts, log))
+	statusFn := api.New(autopilot.FunctionStatus, wiring.Deps(cfg, cfgErr, opts, log))
 
 	mux := http.NewServeMux()
 	mux.Handle("/sync", syncFn)

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -18,5 +19,5 @@ func main() {
 	cfg, err := config.Load(os.Getenv)
 	log := logs.New(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(log)
-	lambda.Start(api.New(api.KindStatus, wiring.Deps(cfg, err, tenant.Options{}, log)).Invoke)
+	lambda.Start(api.New(autopilot.FunctionStatus, wiring.Deps(cfg, err, tenant.Options{}, log)).Invoke)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/logs"
@@ -28,5 +29,5 @@ func main() {
 		q, err := awssqs.New(cfg.FollowUpQueueURL, awssqs.Options{AWS: cfg.AWS})
 		deps = wiring.WithFollowUp(deps, cfg, vault, q, err, wiring.FollowUpOptions{Log: log})
 	}
-	lambda.Start(api.New(api.KindSync, deps).Invoke)
+	lambda.Start(api.New(autopilot.FunctionSync, deps).Invoke)
 }

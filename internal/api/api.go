@@ -1,13 +1,13 @@
-// Package api is the request path of both functions, one straight line: event → caller check →
-// action → Graph → answer (SPEC §5–§8, §11). The actions are rows of one table (actions.go):
-// which function serves each, how each source selects it, and its handler. A handler returns a
-// typed Outcome; HTTP, chat, scheduled, direct and SQS answers are renderings of it, and one
-// record (record.go) writes the invocation's log line for every source.
+// Package api is the edge of both functions: it reads each invocation once (an HTTP request, a
+// chat command, a schedule, a direct invocation, an SQS record), checks HTTP callers and limits
+// each to what its scheme may do (SPEC §6), selects the row of the action table
+// (package action) that serves it, runs it, writes the answer its source needs from the typed
+// result, and writes the invocation's one log line (SPEC §12).
 //
-// One *Function serves net/http (cmd/local) and Lambda (Invoke, which only translates event
-// shapes through lambdahttp). It never talks to Graph directly: it calls an Intune; it never
-// reads the environment (the wiring package does, through config); and it never puts an
-// error's text into an answer.
+// One *Function serves net/http (cmd/local) and Lambda (Invoke; lambdahttp translates the HTTP
+// shapes). It never talks to Graph or Key Vault itself (the actions do, through their
+// dependencies), never reads the environment (the wiring package does, through config), and
+// never puts an error's text into an answer.
 package api
 
 import (
@@ -17,19 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
-	"github.com/autopilot-sync/autopilot-sync/internal/graph"
-	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
-
-// Intune is one tenant's windowsAutopilotSettings (tenant.Tenant in production). Each call
-// returns what it saw of Graph and Key Vault beside its value.
-type Intune interface {
-	Get(ctx context.Context) (graph.Settings, tenant.Call, error)
-	Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error)
-	Sync(ctx context.Context) (tenant.Call, error)
-}
 
 // Callers checks HTTP callers (SPEC §6). Check returns the scheme whose valid credentials the
 // request carries, or the problem of a refusal (webhook.Checker in production).
@@ -37,69 +28,34 @@ type Callers interface {
 	Check(ctx context.Context, r *http.Request, body []byte) (webhook.Scheme, error)
 }
 
-// Enqueuer sends a batch of messages to the fleet's SQS queue (SPEC §11 fan-out; awssqs.Queue in
-// production), each labelled for its errors, and returns how many it sent.
-type Enqueuer interface {
-	SendBatchNamed(ctx context.Context, bodies [][]byte, labels []string) (int, error)
-}
-
-// Deps are what a Function needs: Tenants (or, for one tenant, Intune), or Err.
+// Deps are what a Function needs: the actions' dependencies, and the caller checks.
 type Deps struct {
-	// Tenants selects the tenant of a request; nil means Single{Intune, TenantID}.
-	Tenants Tenants
-	Intune  Intune
-	// Fleet enqueues one sync per tenant (SPEC §11 fan-out); nil when FLEET_QUEUE_URL is unset.
-	Fleet Enqueuer
-	// FollowUp follows syncs to their end (SPEC §13); nil when FOLLOWUP_QUEUE_URL is unset.
-	FollowUp *FollowUp
-	// Err is the configuration error found at cold start: every request answers 500 misconfigured.
-	Err error
+	action.Deps
 	// Callers checks HTTP callers; nil lets every caller in only when AllowUnauthenticated is set.
 	Callers              Callers
 	AllowUnauthenticated bool
 	// CallerChecksConfigured tells, when Err is set and Callers is not, that caller checks were
 	// configured: requests then answer misconfigured, not unauthorized.
 	CallerChecksConfigured bool
-	// TenantID is the single tenant's id (GRAPH_TENANT_ID), by which it may be selected too.
-	TenantID string
-	// Diagnose runs the checks of SPEC §14 for a function, given Err (nil when the configuration
-	// loaded), and returns the report (diagnose.Run in production, built by the wiring package
-	// even when Err is set). Nil answers diagnose with misconfigured.
-	Diagnose func(ctx context.Context, function diagnose.Function, err error) diagnose.Report
-	Log      *slog.Logger
-	Now      func() time.Time
 }
-
-// Kind says which function a Function is.
-type Kind string
-
-// The two functions.
-const (
-	KindSync   Kind = "sync"
-	KindStatus Kind = "status"
-)
 
 // Function is one Lambda function's handler. It is safe for concurrent use.
 type Function struct {
-	kind Kind
-	d    Deps
-	warm atomic.Bool
-	// allow is the Allow header: the function's HTTP methods in the action table.
-	allow string
+	fn      autopilot.Function
+	d       Deps
+	actions *action.Actions
+	warm    atomic.Bool
 }
 
-// New returns the handler of the function kind.
-func New(kind Kind, d Deps) *Function {
+// New returns the handler of function fn.
+func New(fn autopilot.Function, d Deps) *Function {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.Tenants == nil {
-		d.Tenants = Single{Intune: d.Intune, TenantID: d.TenantID}
-	}
-	return &Function{kind: kind, d: d, allow: allowOf(kind)}
+	return &Function{fn: fn, d: d, actions: action.New(fn, d.Deps)}
 }
 
 // coldStart reports whether this is the process's first invocation.

@@ -14,13 +14,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph/graphtest"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
-// fakeIntune is a hand-written fake of our own Intune interface.
+// fakeIntune is a hand-written fake of our own Intune interface: the calls run on a real
+// graph.Client whose requests the fake answers in memory (graphtest); an error field that is a
+// *graph.Error is Graph's answer, any other error fails the call before Graph answers.
 type fakeIntune struct {
 	settings  graph.Settings
 	getErr    error
@@ -29,29 +34,71 @@ type fakeIntune struct {
 	gotUpdate *graph.SettingsUpdate
 	mu        sync.Mutex
 	syncs     int
+	errored   bool // an error was given
 }
 
-func (f *fakeIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
-	return f.settings, tenant.Call{}, f.getErr
+// erred reports whether the fake gave an error.
+func (f *fakeIntune) erred() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.errored }
+
+func (f *fakeIntune) Do(_ context.Context, call func(*graph.Client) (*graph.Response, error)) (tenant.Call, error) {
+	return graphtest.Run(f, call)
 }
-func (f *fakeIntune) Sync(context.Context) (tenant.Call, error) {
+
+// errFor is the error the fake gives a request of method.
+func (f *fakeIntune) errFor(method string) error {
+	switch method {
+	case http.MethodPost:
+		return f.syncErr
+	case http.MethodPatch:
+		return f.updateErr
+	}
+	return f.getErr
+}
+
+// Fail fails a request whose error is not Graph's answer.
+func (f *fakeIntune) Fail(r *http.Request) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.syncs++
-	return tenant.Call{}, f.syncErr
-}
-func (f *fakeIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
-	f.gotUpdate = &u
-	if u.SyncStatus != nil {
-		f.settings.SyncStatus = *u.SyncStatus
+	if r.Method == http.MethodPost {
+		f.syncs++
 	}
-	return f.settings, tenant.Call{}, f.updateErr
+	var ge *graph.Error
+	if err := f.errFor(r.Method); err != nil && !errors.As(err, &ge) {
+		f.errored = true
+		return err
+	}
+	return nil
+}
+
+func (f *fakeIntune) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ge *graph.Error
+	if errors.As(f.errFor(r.Method), &ge) {
+		f.errored = true
+		graphtest.WriteError(w, ge)
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPatch:
+		var u graph.SettingsUpdate
+		_ = json.NewDecoder(r.Body).Decode(&u)
+		f.gotUpdate = &u
+		if u.SyncStatus != nil {
+			f.settings.SyncStatus = *u.SyncStatus
+		}
+		graphtest.WriteJSON(w, f.settings)
+	default:
+		graphtest.WriteJSON(w, f.settings)
+	}
 }
 
 var now = time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)
 
-func newTestFunction(kind Kind, in Intune) *Function {
-	return New(kind, Deps{Intune: in, AllowUnauthenticated: true, Now: func() time.Time { return now }})
+func newTestFunction(kind autopilot.Function, in action.Intune) *Function {
+	return New(kind, Deps{Deps: action.Deps{Intune: in, Now: func() time.Time { return now }}, AllowUnauthenticated: true})
 }
 
 type response struct {
@@ -77,7 +124,7 @@ func do(t *testing.T, h http.Handler, method, target, contentType, body string) 
 	}
 	// Every answer these tests see must be one openapi.yaml documents.
 	if f, ok := h.(*Function); ok {
-		x := contract.Exchange{Method: method, Path: "/" + string(f.kind), RawQuery: r.URL.RawQuery,
+		x := contract.Exchange{Method: method, Path: "/" + string(f.fn), RawQuery: r.URL.RawQuery,
 			Header: r.Header, Status: w.Code, RespHeader: w.Header(), Body: data}
 		if err := contract.Check(x); err != nil {
 			t.Error(err)
@@ -173,12 +220,18 @@ func TestSyncOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := do(t, newTestFunction(KindSync, tt.intune), http.MethodPost, "/sync", "", "")
+			got := do(t, newTestFunction(autopilot.FunctionSync, tt.intune), http.MethodPost, "/sync", "", "")
 			if got.status != tt.wantStatus {
 				t.Errorf("status = %d, want %d", got.status, tt.wantStatus)
 			}
 			if ra := got.header.Get("Retry-After"); ra != tt.wantRetryAfter {
 				t.Errorf("Retry-After = %q, want %q", ra, tt.wantRetryAfter)
+			}
+			// The Graph client sends a fresh client-request-id; a case that names none ignores it.
+			if g, ok := got.body["graph"].(map[string]any); ok {
+				if w, _ := tt.want["graph"].(map[string]any); w["clientRequestId"] == nil {
+					delete(g, "clientRequestId")
+				}
 			}
 			if diff := cmp.Diff(tt.want, got.body); diff != "" {
 				t.Errorf("body mismatch (-want +got):\n%s", diff)
@@ -215,7 +268,7 @@ func TestErrorsBecomeProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := do(t, newTestFunction(KindStatus, &fakeIntune{getErr: tt.err}), http.MethodGet, "/status", "", "")
+			got := do(t, newTestFunction(autopilot.FunctionStatus, &fakeIntune{getErr: tt.err}), http.MethodGet, "/status", "", "")
 			if got.status != tt.wantStatus || got.body["code"] != tt.wantCode || got.body["status"] != float64(tt.wantStatus) {
 				t.Errorf("got %d %v (status member %v), want %d %s", got.status, got.body["code"], got.body["status"], tt.wantStatus, tt.wantCode)
 			}
@@ -269,7 +322,7 @@ func TestStatusDocument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := do(t, newTestFunction(KindStatus, &fakeIntune{settings: tt.settings}), http.MethodGet, "/status", "", "")
+			got := do(t, newTestFunction(autopilot.FunctionStatus, &fakeIntune{settings: tt.settings}), http.MethodGet, "/status", "", "")
 			if got.status != 200 {
 				t.Fatalf("status = %d", got.status)
 			}
@@ -324,7 +377,7 @@ func TestPatchValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := &fakeIntune{settings: graph.Settings{ID: "id1"}}
-			got := do(t, newTestFunction(KindStatus, in), http.MethodPatch, "/status", tt.contentType, tt.body)
+			got := do(t, newTestFunction(autopilot.FunctionStatus, in), http.MethodPatch, "/status", tt.contentType, tt.body)
 			if got.status != tt.wantStatus {
 				t.Errorf("status = %d, want %d (%v)", got.status, tt.wantStatus, got.body)
 			}
@@ -341,17 +394,17 @@ func TestPatchValidation(t *testing.T) {
 func TestMethods(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		kind       Kind
+		kind       autopilot.Function
 		method     string
 		wantStatus int
 		wantAllow  string
 	}{
-		{KindSync, http.MethodOptions, 204, "POST, OPTIONS"},
-		{KindSync, http.MethodGet, 405, "POST, OPTIONS"},
-		{KindSync, http.MethodDelete, 405, "POST, OPTIONS"},
-		{KindStatus, http.MethodOptions, 204, "GET, PATCH, OPTIONS"},
-		{KindStatus, http.MethodPost, 405, "GET, PATCH, OPTIONS"},
-		{KindStatus, http.MethodPut, 405, "GET, PATCH, OPTIONS"},
+		{autopilot.FunctionSync, http.MethodOptions, 204, "POST, OPTIONS"},
+		{autopilot.FunctionSync, http.MethodGet, 405, "POST, OPTIONS"},
+		{autopilot.FunctionSync, http.MethodDelete, 405, "POST, OPTIONS"},
+		{autopilot.FunctionStatus, http.MethodOptions, 204, "GET, PATCH, OPTIONS"},
+		{autopilot.FunctionStatus, http.MethodPost, 405, "GET, PATCH, OPTIONS"},
+		{autopilot.FunctionStatus, http.MethodPut, 405, "GET, PATCH, OPTIONS"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind)+" "+tt.method, func(t *testing.T) {
@@ -374,7 +427,7 @@ func TestMethods(t *testing.T) {
 func TestClosedByDefault(t *testing.T) {
 	t.Parallel()
 	in := &fakeIntune{}
-	f := New(KindSync, Deps{Intune: in})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: in}})
 	got := do(t, f, http.MethodPost, "/sync", "", "")
 	if got.status != 401 || got.body["code"] != "unauthorized" {
 		t.Errorf("got %d %v, want 401 unauthorized", got.status, got.body)
@@ -386,7 +439,7 @@ func TestClosedByDefault(t *testing.T) {
 
 func TestMisconfigured(t *testing.T) {
 	t.Parallel()
-	f := New(KindStatus, Deps{Err: errors.New("KEY_VAULT_URL: required"), AllowUnauthenticated: true})
+	f := New(autopilot.FunctionStatus, Deps{Deps: action.Deps{Err: errors.New("KEY_VAULT_URL: required")}, AllowUnauthenticated: true})
 	got := do(t, f, http.MethodGet, "/status", "", "")
 	if got.status != 500 || got.body["code"] != "misconfigured" {
 		t.Errorf("got %d %v, want 500 misconfigured", got.status, got.body)
@@ -421,9 +474,10 @@ func TestParseWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "/sync?"+tt.query, nil)
-		got, p := parseWait(r.URL.Query())
-		if got != tt.want || (p != nil) != tt.wantBad {
-			t.Errorf("parseWait(%q) = %v, %v; want %v, bad %v", tt.query, got, p, tt.want, tt.wantBad)
+		var req action.Request
+		p := action.ParamWait.Read(r.URL.Query()["wait"], &req)
+		if got := req.Query.Wait; got != tt.want || (p != nil) != tt.wantBad {
+			t.Errorf("?%s: wait %v, %v; want %v, bad %v", tt.query, req.Query.Wait, p, tt.want, tt.wantBad)
 		}
 	}
 }

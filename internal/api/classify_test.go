@@ -14,6 +14,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
@@ -43,7 +44,7 @@ func TestProblemsNameNoInternals(t *testing.T) {
 	}
 	forbidden := []string{secretName, "Key Vault Secrets User", "ForbiddenByRbac", "AADSTS", "AccessDenied", "arn:aws", "10.1.2.3", "Invalid client secret", "internal detail", "bad tenantId"}
 	for _, err := range errs {
-		p := classify(err)
+		p := problem.Of(err)
 		if p.Err == nil {
 			t.Errorf("%v: the cause is not kept for the log line", err)
 		}
@@ -53,7 +54,7 @@ func TestProblemsNameNoInternals(t *testing.T) {
 			}
 		}
 	}
-	if p := classify(&graph.Error{StatusCode: 403}); !strings.Contains(p.Detail, permissionWrite) {
+	if p := problem.Of(&graph.Error{StatusCode: 403}); !strings.Contains(p.Detail, graph.PermissionReadWrite) {
 		t.Errorf("a 403 does not name the permission to grant: %q", p.Detail)
 	}
 }

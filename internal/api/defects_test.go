@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -51,31 +53,30 @@ func TestChatActionsAreTheClosedSet(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		kind       Kind
+		kind       autopilot.Function
 		intune     *fakeIntune
 		text       string
 		wantAction string
 		wantCode   string
 		wantFailed float64 // SyncFailed; -1: no sync metrics on the line
 	}{
-		{"sync fails", KindSync, &fakeIntune{syncErr: &graph.Error{StatusCode: 503}}, "sync", "chatSync", "graphUnavailable", 1},
-		{"sync works", KindSync, &fakeIntune{}, "sync", "chatSync", "ok", 0},
-		{"status fails", KindSync, &fakeIntune{getErr: &graph.Error{StatusCode: 403}}, "status", "chatStatus", "graphPermissionDenied", -1},
-		{"sync at the status function", KindStatus, &fakeIntune{}, "sync", "chatHelp", "ok", -1},
-		{"unknown tenant", KindSync, &fakeIntune{}, "sync wingtip", "chatSync", "unknownTenant", -1},
+		{"sync fails", autopilot.FunctionSync, &fakeIntune{syncErr: &graph.Error{StatusCode: 503}}, "sync", "chatSync", "graphUnavailable", 1},
+		{"sync works", autopilot.FunctionSync, &fakeIntune{}, "sync", "chatSync", "ok", 0},
+		{"status fails", autopilot.FunctionSync, &fakeIntune{getErr: &graph.Error{StatusCode: 403}}, "status", "chatStatus", "graphPermissionDenied", -1},
+		{"sync at the status function", autopilot.FunctionStatus, &fakeIntune{}, "sync", "chatHelp", "ok", -1},
+		{"unknown tenant", autopilot.FunctionSync, &fakeIntune{}, "sync wingtip", "chatSync", "unknownTenant", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			f := New(tt.kind, Deps{Intune: tt.intune, AllowUnauthenticated: true, TenantID: "t1",
-				Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&buf, nil))})
+			f := New(tt.kind, Deps{Deps: action.Deps{Intune: tt.intune, TenantID: "t1", Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&buf, nil))}, AllowUnauthenticated: true})
 			do(t, f, http.MethodPost, "/", slackForm, slackBody(tt.text))
 			line := invocationLine(t, &buf)
 			if line["action"] != tt.wantAction || line["code"] != tt.wantCode || line["source"] != "slack" {
 				t.Errorf("action %v code %v source %v, want %s %s slack", line["action"], line["code"], line["source"], tt.wantAction, tt.wantCode)
 			}
-			got, has := line[MetricSyncFailed].(float64)
+			got, has := line[action.MetricSyncFailed].(float64)
 			if tt.wantFailed < 0 && has || tt.wantFailed >= 0 && got != tt.wantFailed {
 				t.Errorf("SyncFailed = %v (present %v), want %v", got, has, tt.wantFailed)
 			}
@@ -103,11 +104,11 @@ func TestInvocationStatusNeverZero(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			d := Deps{Intune: &fakeIntune{}, Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&buf, nil))}
+			d := Deps{Deps: action.Deps{Intune: &fakeIntune{}, Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&buf, nil))}}
 			if tt.fleet {
 				d.Tenants = newFleet()
 			}
-			_, _ = New(KindSync, d).Invoke(context.Background(), json.RawMessage(tt.event))
+			_, _ = New(autopilot.FunctionSync, d).Invoke(context.Background(), json.RawMessage(tt.event))
 			line := invocationLine(t, &buf)
 			if line["status"] != tt.wantStatus || line["action"] != tt.wantAction {
 				t.Errorf("status %v action %v, want %v %s: %s", line["status"], line["action"], tt.wantStatus, tt.wantAction, buf.Bytes())
@@ -123,7 +124,7 @@ func TestStoredLateTriggerTime(t *testing.T) {
 	t.Parallel()
 	in := &fakeIntune{settings: graph.Settings{ID: "id", SyncStatus: graph.SyncStatusCompleted,
 		LastManualSyncTriggerDateTime: time.Date(9999, 12, 31, 23, 55, 0, 0, time.UTC)}}
-	got := do(t, newTestFunction(KindStatus, in), http.MethodGet, "/status", "", "")
+	got := do(t, newTestFunction(autopilot.FunctionStatus, in), http.MethodGet, "/status", "", "")
 	if got.status != 200 || got.body["nextManualSyncAllowedAt"] != "9999-12-31T23:59:59Z" || got.body["canSyncNow"] != false {
 		t.Errorf("got %d %v", got.status, got.body)
 	}
@@ -136,8 +137,7 @@ func TestUnencodableAnswerIsLogged(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	late := time.Date(9999, 12, 31, 23, 59, 0, 0, time.UTC)
-	f := New(KindSync, Deps{Intune: &fakeIntune{syncErr: &graph.Error{StatusCode: 429, RetryAfter: time.Hour, HasRetryAfter: true}},
-		AllowUnauthenticated: true, Now: func() time.Time { return late }, Log: slog.New(slog.NewJSONHandler(&buf, nil))})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: &fakeIntune{syncErr: &graph.Error{StatusCode: 429, RetryAfter: time.Hour, HasRetryAfter: true}}, Now: func() time.Time { return late }, Log: slog.New(slog.NewJSONHandler(&buf, nil))}, AllowUnauthenticated: true})
 	got := do(t, f, http.MethodPost, "/sync", "", "")
 	if got.status != 500 || got.body["code"] != "misconfigured" {
 		t.Errorf("got %d %v", got.status, got.body)
@@ -156,12 +156,12 @@ func TestJunkBase64Body(t *testing.T) {
 		"requestContext":{"http":{"method":"PATCH","path":"/status"},"domainName":"x.execute-api.eu-west-1.amazonaws.com"},
 		"body":"not base64!","isBase64Encoded":true}`
 	in := &fakeIntune{}
-	resp, err := newTestFunction(KindStatus, in).Invoke(context.Background(), json.RawMessage(event))
+	resp, err := newTestFunction(autopilot.FunctionStatus, in).Invoke(context.Background(), json.RawMessage(event))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
-	r, ok := resp.(events.APIGatewayV2HTTPResponse)
-	if !ok || r.StatusCode != 400 || !strings.Contains(r.Body, "base64") || in.gotUpdate != nil {
-		t.Errorf("got %#v", resp)
+	var r events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(resp, &r); err != nil || r.StatusCode != 400 || !strings.Contains(r.Body, "base64") || in.gotUpdate != nil {
+		t.Errorf("got %s", resp)
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
@@ -22,11 +25,11 @@ import (
 type fakeDiagnose struct {
 	report diagnose.Report
 	calls  int
-	gotFn  diagnose.Function
+	gotFn  autopilot.Function
 	gotErr error
 }
 
-func (d *fakeDiagnose) run(_ context.Context, fn diagnose.Function, err error) diagnose.Report {
+func (d *fakeDiagnose) run(_ context.Context, fn autopilot.Function, err error) diagnose.Report {
 	d.calls++
 	d.gotFn, d.gotErr = fn, err
 	r := d.report
@@ -44,20 +47,20 @@ func TestDiagnoseAction(t *testing.T) {
 	cfgErr := &config.Error{Err: errors.New("KEY_VAULT_URL: required")}
 	tests := []struct {
 		name       string
-		kind       Kind
+		kind       autopilot.Function
 		err        error
 		report     diagnose.Report
 		wantResult string
 		wantLine   map[string]any
 	}{
 		{
-			name: "a good report at the sync function", kind: KindSync, report: good,
+			name: "a good report at the sync function", kind: autopilot.FunctionSync, report: good,
 			wantResult: `{"ok":true,"function":"sync","checks":[{"name":"configuration","ok":true,"ms":0},{"name":"graphRead","ok":true,"ms":12}]}`,
 			wantLine: map[string]any{"action": "diagnose", "source": "direct", "function": "sync", "code": "ok", "status": 200.0, "level": "INFO",
 				"graphStatus": 200.0, "graphRequestId": "rid", "clientRequestId": "crid"},
 		},
 		{
-			name: "a broken configuration still runs diagnose, at the status function", kind: KindStatus, err: cfgErr, report: broken,
+			name: "a broken configuration still runs diagnose, at the status function", kind: autopilot.FunctionStatus, err: cfgErr, report: broken,
 			wantResult: `{"ok":false,"function":"status","checks":[{"name":"configuration","ok":false,"ms":0,"code":"misconfigured","detail":"KEY_VAULT_URL: required","fix":"sam deploy --parameter-overrides KeyVaultUrl=<value>"},{"name":"keyVaultToken","ok":false,"skipped":true}]}`,
 			wantLine: map[string]any{"action": "diagnose", "source": "direct", "function": "status", "code": "misconfigured", "status": 200.0, "level": "WARN",
 				"failedChecks": "configuration"},
@@ -68,19 +71,15 @@ func TestDiagnoseAction(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			d := &fakeDiagnose{report: tt.report}
-			f := New(tt.kind, Deps{Intune: &fakeIntune{}, Err: tt.err, Diagnose: d.run, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			f := New(tt.kind, Deps{Deps: action.Deps{Intune: &fakeIntune{}, Err: tt.err, Diagnose: d.run, Log: slog.New(slog.NewJSONHandler(&logs, nil))}})
 			out, err := f.Invoke(context.Background(), json.RawMessage(`{"action":"diagnose"}`))
 			if err != nil {
 				t.Fatalf("Invoke: %v", err)
 			}
-			result, err := marshal(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := string(result); got != tt.wantResult {
+			if got := string(out); got != tt.wantResult {
 				t.Errorf("result\n got %s\nwant %s", got, tt.wantResult)
 			}
-			if d.calls != 1 || d.gotFn != diagnose.Function(tt.kind) || d.gotErr != tt.err {
+			if d.calls != 1 || d.gotFn != autopilot.Function(tt.kind) || d.gotErr != tt.err {
 				t.Errorf("Diagnose called %d times with %q, %v; want once with %q, %v", d.calls, d.gotFn, d.gotErr, tt.kind, tt.err)
 			}
 			line := invocationLine(t, &logs)
@@ -102,13 +101,13 @@ func TestDiagnoseRefused(t *testing.T) {
 		deps        Deps
 		wantErr     string
 	}{
-		{"not wired", `{"action":"diagnose"}`, Deps{Intune: &fakeIntune{}}, "misconfigured: The service is not configured correctly; its operators have the details in the logs. Cause: diagnose is not wired: api.Deps.Diagnose is nil"},
-		{"of every tenant", `{"action":"diagnose","tenants":"all"}`, Deps{Intune: &fakeIntune{}, Diagnose: (&fakeDiagnose{}).run}, `unsupported action "diagnose"`},
+		{"not wired", `{"action":"diagnose"}`, Deps{Deps: action.Deps{Intune: &fakeIntune{}}}, "misconfigured: The service is not configured correctly; its operators have the details in the logs. Cause: diagnose is not wired: action.Deps.Diagnose is nil"},
+		{"of every tenant", `{"action":"diagnose","tenants":"all"}`, Deps{Deps: action.Deps{Intune: &fakeIntune{}, Diagnose: (&fakeDiagnose{}).run}}, `unsupported action "diagnose"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := New(KindSync, tt.deps).Invoke(context.Background(), json.RawMessage(tt.event))
+			_, err := New(autopilot.FunctionSync, tt.deps).Invoke(context.Background(), json.RawMessage(tt.event))
 			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 				t.Errorf("Invoke error = %v, want one starting %q", err, tt.wantErr)
 			}
@@ -120,15 +119,17 @@ func TestDiagnoseRefused(t *testing.T) {
 // unknown invocation names it.
 func TestDiagnoseIsDirectOnly(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []Kind{KindSync, KindStatus} {
-		for _, v := range []via{viaHTTP, viaChat, viaSchedule, viaQueue} {
-			for _, s := range triggers(kind, v) {
-				if rt, _ := New(kind, Deps{}).route(s); rt.action == ActionDiagnose {
-					t.Errorf("%s function: %+v selects diagnose", kind, s)
+	for _, kind := range []autopilot.Function{autopilot.FunctionSync, autopilot.FunctionStatus} {
+		for _, v := range []action.Via{action.ViaHTTP, action.ViaChat, action.ViaSchedule, action.ViaQueue} {
+			for _, tr := range action.Triggers(kind, v) {
+				sel := action.Selector{Via: tr.Via, Method: tr.Method, Request: &action.Request{Query: action.Query{Wait: time.Second}, Tenant: "all"},
+					Word: tr.Word, Queue: tr.Queue}
+				if row, ok := action.Route(kind, sel); ok && row.Name == action.NameDiagnose {
+					t.Errorf("%s function: %+v selects diagnose", kind, tr)
 				}
 			}
 		}
-		if got := shapesOf(kind); !strings.Contains(got, `{"action":"diagnose"`) {
+		if got := action.Takes(kind); !strings.Contains(got, `{"action":"diagnose"`) {
 			t.Errorf("%s function takes %s: no diagnose", kind, got)
 		}
 	}

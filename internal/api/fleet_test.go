@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
@@ -25,10 +25,10 @@ import (
 // fakeFleet is a hand-written fake of our own Tenants interface: tenants by name, in order.
 type fakeFleet struct {
 	names   []string
-	tenants map[string]Intune
+	tenants map[string]action.Intune
 }
 
-func (f *fakeFleet) Select(_ context.Context, selector string) (Intune, string, error) {
+func (f *fakeFleet) Select(_ context.Context, selector string) (action.Intune, string, error) {
 	if selector == "" {
 		return nil, "", autopilot.ErrNoTenantSelected
 	}
@@ -54,11 +54,11 @@ func (q *fakeQueue) SendBatchNamed(_ context.Context, bodies [][]byte, labels []
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, b := range bodies {
-		req := queueRequest(events.SQSMessage{Body: string(b)})
-		if req.sel.name != kindFleet || labels[i] != req.tenant {
+		tenant, ok := action.FleetTenant(b)
+		if !ok || labels[i] != tenant {
 			return 0, fmt.Errorf("message %s labelled %q is no fleet message of that tenant", b, labels[i])
 		}
-		q.got = append(q.got, req.tenant)
+		q.got = append(q.got, tenant)
 	}
 	return len(bodies), q.err
 }
@@ -66,7 +66,7 @@ func (q *fakeQueue) SendBatchNamed(_ context.Context, bodies [][]byte, labels []
 func newFleet() *fakeFleet {
 	return &fakeFleet{
 		names: []string{"contoso", "fabrikam", "tailspin", "northwind", "adatum"},
-		tenants: map[string]Intune{
+		tenants: map[string]action.Intune{
 			"contoso":   &fakeIntune{settings: graph.Settings{ID: "c", SyncStatus: graph.SyncStatusCompleted}},
 			"fabrikam":  &fakeIntune{syncErr: &graph.Error{StatusCode: 409}, settings: graph.Settings{ID: "f", SyncStatus: graph.SyncStatusInProgress}},
 			"tailspin":  &fakeIntune{syncErr: &graph.Error{StatusCode: 429}, getErr: &graph.Error{StatusCode: 503}},
@@ -76,26 +76,29 @@ func newFleet() *fakeFleet {
 	}
 }
 
-func newFleetFunction(kind Kind, q Enqueuer) *Function {
-	return New(kind, Deps{Tenants: newFleet(), Fleet: q, AllowUnauthenticated: true, Now: func() time.Time { return now }})
+// testFleetARN is the fleet queue's ARN in these tests: their records carry it.
+const testFleetARN = "arn:aws:sqs:eu-west-1:123456789012:fleet"
+
+func newFleetFunction(kind autopilot.Function, q action.Enqueuer) *Function {
+	return New(kind, Deps{Deps: action.Deps{Tenants: newFleet(), Fleet: q, FleetARN: testFleetARN, Now: func() time.Time { return now }}, AllowUnauthenticated: true})
 }
 
 func TestFleetSelection(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		kind       Kind
+		kind       autopilot.Function
 		method     string
 		target     string
 		wantStatus int
 		wantCode   string
 	}{
-		{"no tenant selected", KindSync, http.MethodPost, "/sync", 400, "badRequest"},
-		{"unknown tenant", KindSync, http.MethodPost, "/sync?tenant=wingtip", 404, "unknownTenant"},
-		{"tenant given twice", KindStatus, http.MethodGet, "/status?tenant=contoso&tenant=fabrikam", 400, "badRequest"},
-		{"selected by name", KindSync, http.MethodPost, "/sync?tenant=contoso", 202, ""},
-		{"selected, upper case", KindStatus, http.MethodGet, "/status?tenant=CONTOSO", 200, ""},
-		{"selected tenant throttled", KindSync, http.MethodPost, "/sync?tenant=tailspin", 429, "syncThrottled"},
+		{"no tenant selected", autopilot.FunctionSync, http.MethodPost, "/sync", 400, "badRequest"},
+		{"unknown tenant", autopilot.FunctionSync, http.MethodPost, "/sync?tenant=wingtip", 404, "unknownTenant"},
+		{"tenant given twice", autopilot.FunctionStatus, http.MethodGet, "/status?tenant=contoso&tenant=fabrikam", 400, "badRequest"},
+		{"selected by name", autopilot.FunctionSync, http.MethodPost, "/sync?tenant=contoso", 202, ""},
+		{"selected, upper case", autopilot.FunctionStatus, http.MethodGet, "/status?tenant=CONTOSO", 200, ""},
+		{"selected tenant throttled", autopilot.FunctionSync, http.MethodPost, "/sync?tenant=tailspin", 429, "syncThrottled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +119,7 @@ func TestFleetSelection(t *testing.T) {
 
 func TestFleetStatus(t *testing.T) {
 	t.Parallel()
-	got := do(t, newFleetFunction(KindStatus, nil), http.MethodGet, "/status?tenant=all", "", "")
+	got := do(t, newFleetFunction(autopilot.FunctionStatus, nil), http.MethodGet, "/status?tenant=all", "", "")
 	if got.status != 200 {
 		t.Fatalf("status = %d: %v", got.status, got.body)
 	}
@@ -152,7 +155,7 @@ func invoke(t *testing.T, f *Function, event string) (map[string]any, error) {
 func TestDirectInvocations(t *testing.T) {
 	t.Parallel()
 	q := &fakeQueue{}
-	f := newFleetFunction(KindSync, q)
+	f := newFleetFunction(autopilot.FunctionSync, q)
 	got, err := invoke(t, f, `{"action":"sync","tenants":"all"}`)
 	if err != nil || got["enqueued"] != 5.0 {
 		t.Fatalf("fan-out: %v, %v", got, err)
@@ -194,14 +197,14 @@ func TestDirectInvocations(t *testing.T) {
 	if _, err := invoke(t, f, `{"action":"sync","tenants":"all"}`); err == nil || !strings.Contains(err.Error(), "sqs:SendMessage") {
 		t.Errorf("failed fan-out: err = %v", err)
 	}
-	if _, err := invoke(t, newFleetFunction(KindSync, nil), `{"action":"sync","tenants":"all"}`); err == nil || !strings.Contains(err.Error(), "FLEET_QUEUE_URL") {
+	if _, err := invoke(t, newFleetFunction(autopilot.FunctionSync, nil), `{"action":"sync","tenants":"all"}`); err == nil || !strings.Contains(err.Error(), "FLEET_QUEUE_URL") {
 		t.Errorf("fan-out without a queue: err = %v", err)
 	}
 }
 
 func TestSQSBatch(t *testing.T) {
 	t.Parallel()
-	f := newFleetFunction(KindSync, nil)
+	f := newFleetFunction(autopilot.FunctionSync, nil)
 	records := []string{}
 	for i, body := range []string{
 		`{"tenant":"contoso"}`, `{"tenant":"fabrikam"}`, `{"tenant":"tailspin"}`, `{"tenant":"northwind"}`,
@@ -222,14 +225,14 @@ func TestSQSBatch(t *testing.T) {
 	if diff := cmp.Diff([]string{"m3", "m7"}, failed); diff != "" {
 		t.Errorf("batchItemFailures: only the transient failures (northwind's 503) (-want +got):\n%s", diff)
 	}
-	if _, err := newFleetFunction(KindStatus, nil).Invoke(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`)); err == nil {
+	if _, err := newFleetFunction(autopilot.FunctionStatus, nil).Invoke(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`)); err == nil {
 		t.Error("the status function accepted an SQS batch")
 	}
 }
 
 func TestChatTenant(t *testing.T) {
 	t.Parallel()
-	f := newFleetFunction(KindSync, nil)
+	f := newFleetFunction(autopilot.FunctionSync, nil)
 	got := do(t, f, http.MethodPost, "/sync", slackForm, slackBody("sync contoso"))
 	if text, _ := got.body["text"].(string); got.status != 200 || !strings.Contains(text, "contoso: Sync of Windows Autopilot devices started") {
 		t.Errorf("sync contoso: %d %v", got.status, got.body)
@@ -244,7 +247,7 @@ func TestChatTenant(t *testing.T) {
 func TestSampleInvocations(t *testing.T) {
 	t.Parallel()
 	q := &fakeQueue{}
-	f := newFleetFunction(KindSync, q)
+	f := newFleetFunction(autopilot.FunctionSync, q)
 	for _, tt := range []struct{ file, want string }{
 		{"direct-sync.json", `"result":"started"`},
 		{"direct-fanout.json", `"enqueued":5`},

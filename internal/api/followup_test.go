@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
@@ -92,17 +94,25 @@ var testCallbackPrefixes = func() []notify.Prefix {
 	return p
 }()
 
+// testFollowUpARN is the follow-up queue's ARN in these tests: sqsBatch's records carry it.
+const testFollowUpARN = "arn:aws:sqs:eu-west-1:123456789012:autopilot-sync-followup"
+
+// fixedTargets are callback prefixes that need no Key Vault.
+type fixedTargets []notify.Prefix
+
+func (f fixedTargets) CallbackTargets(context.Context) ([]notify.Prefix, error) { return f, nil }
+
 // followUpFunction is a sync function with follow-ups on fakes, at the clock *clock.
-func followUpFunction(in Intune, q *memQueue, d *deliveries, clock *time.Time, log *bytes.Buffer, callbacks bool) *Function {
-	fu := &FollowUp{Queue: q, Schedule: followup.DefaultSchedule(), SlackPrefixes: testSlackPrefixes, Teams: true, Deliver: d.deliver}
+func followUpFunction(in action.Intune, q *memQueue, d *deliveries, clock *time.Time, log *bytes.Buffer, callbacks bool) *Function {
+	fu := &action.FollowUp{Queue: q, QueueARN: testFollowUpARN, Schedule: followup.DefaultSchedule(), SlackPrefixes: testSlackPrefixes, Teams: true, Deliver: d.deliver}
 	if callbacks {
-		fu.Callbacks = func(context.Context) ([]notify.Prefix, error) { return testCallbackPrefixes, nil }
+		fu.Callbacks = fixedTargets(testCallbackPrefixes)
 	}
-	deps := Deps{Intune: in, AllowUnauthenticated: true, FollowUp: fu, Now: func() time.Time { return *clock }}
+	deps := Deps{Deps: action.Deps{Intune: in, FollowUp: fu, Now: func() time.Time { return *clock }}, AllowUnauthenticated: true}
 	if log != nil {
 		deps.Log = slog.New(slog.NewJSONHandler(log, nil))
 	}
-	return New(KindSync, deps)
+	return New(autopilot.FunctionSync, deps)
 }
 
 // TestSyncsAreFollowed: SPEC §13. After Graph's 204, whatever started the sync, one message
@@ -221,7 +231,7 @@ func sqsBatch(t *testing.T, bodies ...[]byte) json.RawMessage {
 	t.Helper()
 	var ev events.SQSEvent
 	for i, b := range bodies {
-		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m" + string(rune('0'+i)), Body: string(b), EventSource: "aws:sqs"})
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m" + string(rune('0'+i)), Body: string(b), EventSource: "aws:sqs", EventSourceARN: testFollowUpARN})
 	}
 	raw, err := json.Marshal(ev)
 	if err != nil {
@@ -286,7 +296,7 @@ func TestFollowUpChecks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			failures := resp.(events.SQSEventResponse).BatchItemFailures
+			failures := batchFailures(t, resp)
 			if got := len(failures) == 1; got != tt.wantRetry {
 				t.Errorf("redelivered = %v, want %v", got, tt.wantRetry)
 			}
@@ -336,4 +346,14 @@ func TestFollowUpDuplicate(t *testing.T) {
 	if len(d.got) != 2 || d.got[0].ID != m.ID || d.got[1].ID != m.ID {
 		t.Errorf("notices %+v", d.got)
 	}
+}
+
+// batchFailures reads the batchItemFailures of an SQS batch's result.
+func batchFailures(t *testing.T, resp json.RawMessage) []events.SQSBatchItemFailure {
+	t.Helper()
+	var r events.SQSEventResponse
+	if err := json.Unmarshal(resp, &r); err != nil {
+		t.Fatalf("result %s: %v", resp, err)
+	}
+	return r.BatchItemFailures
 }

@@ -10,108 +10,38 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
-	"github.com/autopilot-sync/autopilot-sync/internal/problem"
-	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
 )
 
-// Real PATCH bodies: what the README and the events/ samples send, what people try, and what
-// breaks the decoder.
-var patchSamples = []struct {
-	contentType, body string
-}{
-	{"application/json", `{"syncStatus":"completed"}`},
-	{"application/json; charset=utf-8", `{"syncStatus":"failed","lastSyncDateTime":"2026-11-28T15:00:00Z"}`},
-	{"application/json", `{"lastManualSyncTriggerDateTime":"2026-11-28T14:50:00.123456789+01:00"}`},
-	{"application/json", `{"lastSyncDateTime":"2026-11-28T15:00:00Z","lastManualSyncTriggerDateTime":"2026-11-28T15:00:00Z","syncStatus":"unknown"}`},
-	{"application/json", `{"syncStatus":"unknownFutureValue"}`},
-	{"application/json", `{"syncStatus":null}`},
-	{"application/json", `{}`},
-	{"application/json", `null`},
-	{"application/json", `[]`},
-	{"application/json", `{"syncStatus":"completed"} {}`},
-	{"application/json", `{"syncStatus":1}`},
-	{"application/json", `{"id":"bd7faf38-5b15-4b49-a473-f6ec8954d9cb"}`},
-	{"application/json", `{"lastSyncDateTime":"28/11/2026"}`},
-	{"application/json", `{"SYNCSTATUS":"completed"}`},
-	{"application/json", ``},
-	{"text/plain", `{"syncStatus":"completed"}`},
-	{"application/x-www-form-urlencoded", `syncStatus=completed`},
-	{"application/json;", `{"syncStatus":"completed"}`},
-	{"", `{"syncStatus":"completed"}`},
-}
-
-func FuzzParseUpdate(f *testing.F) {
-	for _, s := range patchSamples {
-		f.Add(s.contentType, []byte(s.body))
+// patchSamples are real PATCH bodies (action/testdata/patch-bodies.json): what the README and the
+// events/ samples send, what people try, and what breaks the decoder.
+var patchSamples = func() []struct{ ContentType, Body string } {
+	data, err := os.ReadFile("../action/testdata/patch-bodies.json")
+	if err != nil {
+		panic(err)
 	}
-	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		u, p := parseUpdate(contentType, body)
-		if p != nil {
-			if p.Code != problem.BadRequest && p.Code != problem.UnsupportedMediaType {
-				t.Fatalf("parseUpdate(%q, %q) = problem %q, want badRequest or unsupportedMediaType", contentType, body, p.Code)
-			}
-			if p.Status != p.Code.Status() || p.Detail == "" {
-				t.Fatalf("problem %+v: status or detail missing", p)
-			}
-			if u != (graph.SettingsUpdate{}) {
-				t.Fatalf("parseUpdate(%q, %q) returned an update with a problem: %+v", contentType, body, u)
-			}
-			return
-		}
-		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "application/json") {
-			t.Fatalf("parseUpdate accepted content type %q", contentType)
-		}
-		if u.LastSyncDateTime == nil && u.LastManualSyncTriggerDateTime == nil && u.SyncStatus == nil {
-			t.Fatalf("parseUpdate(%q) accepted an update that sets nothing", body)
-		}
-		if u.SyncStatus != nil && !u.SyncStatus.Known() {
-			t.Fatalf("parseUpdate(%q) accepted syncStatus %q", body, *u.SyncStatus)
-		}
-		for _, ts := range []*time.Time{u.LastSyncDateTime, u.LastManualSyncTriggerDateTime} {
-			if ts != nil && ts.Location() != time.UTC {
-				t.Fatalf("parseUpdate(%q): timestamp %v is not in UTC", body, ts)
-			}
-		}
-		// What is sent to Graph is valid JSON with only the three properties.
-		out, err := json.Marshal(u)
-		if err != nil {
-			t.Fatalf("the update does not encode: %v", err)
-		}
-		var sent map[string]json.RawMessage
-		if err := json.Unmarshal(out, &sent); err != nil {
-			t.Fatal(err)
-		}
-		for k := range sent {
-			if k != "lastSyncDateTime" && k != "lastManualSyncTriggerDateTime" && k != "syncStatus" {
-				t.Fatalf("the update sends %q", k)
-			}
-		}
-		// And the body held one JSON object, nothing else.
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
-			t.Fatalf("parseUpdate accepted %q, which is not one JSON object", body)
-		}
-	})
-}
+	var out []struct{ ContentType, Body string }
+	if err := json.Unmarshal(data, &out); err != nil {
+		panic(err)
+	}
+	return out
+}()
 
-// fuzzIntune is a small fake Intune whose answers the fuzzer picks: success, or one of the
-// errors the Graph path returns. It records whether it returned an error.
-type fuzzIntune struct {
-	mode    uint8
-	errored atomic.Bool
-}
-
-func (f *fuzzIntune) err() error {
+// fuzzIntune is a fake Intune whose answers the fuzzer picks: success, or one of the errors the
+// Graph path returns (for the reads too, unless mode/10 is odd: the sync fails but the read of
+// the settings after it works).
+func fuzzIntune(mode uint8) *fakeIntune {
 	var e error
-	switch f.mode % 10 {
+	switch mode % 10 {
 	case 1:
 		e = &graph.Error{StatusCode: 409, Code: "Conflict", RequestID: "rid", ClientRequestID: "crid"}
 	case 2:
@@ -126,41 +56,15 @@ func (f *fuzzIntune) err() error {
 		e = context.DeadlineExceeded
 	case 7:
 		e = errors.New("graph: GET windowsAutopilotSettings: connection reset by peer")
-	default:
-		return nil
 	}
-	f.errored.Store(true)
-	return e
-}
-
-func (f *fuzzIntune) settings() graph.Settings {
 	now := time.Now().UTC()
-	return graph.Settings{ID: "bd7faf38-5b15-4b49-a473-f6ec8954d9cb", SyncStatus: graph.SyncStatusCompleted,
-		LastSyncDateTime: now, LastManualSyncTriggerDateTime: now.Add(-3 * time.Minute)}
+	f := &fakeIntune{syncErr: e, updateErr: e, getErr: e, settings: graph.Settings{ID: "bd7faf38-5b15-4b49-a473-f6ec8954d9cb", SyncStatus: graph.SyncStatusCompleted,
+		LastSyncDateTime: now, LastManualSyncTriggerDateTime: now.Add(-3 * time.Minute)}}
+	if mode/10%2 == 1 {
+		f.getErr = nil
+	}
+	return f
 }
-
-func (f *fuzzIntune) Get(context.Context) (graph.Settings, tenant.Call, error) {
-	if f.mode/10%2 == 1 { // the sync fails but the read of the settings after it works
-		return f.settings(), tenant.Call{}, nil
-	}
-	if err := f.err(); err != nil {
-		return graph.Settings{}, tenant.Call{}, err
-	}
-	return f.settings(), tenant.Call{}, nil
-}
-
-func (f *fuzzIntune) Update(_ context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
-	if err := f.err(); err != nil {
-		return graph.Settings{}, tenant.Call{}, err
-	}
-	s := f.settings()
-	if u.SyncStatus != nil {
-		s.SyncStatus = *u.SyncStatus
-	}
-	return s, tenant.Call{}, nil
-}
-
-func (f *fuzzIntune) Sync(context.Context) (tenant.Call, error) { return tenant.Call{}, f.err() }
 
 // sampleRequest is the HTTP part of an events/ sample, whatever its shape.
 type sampleRequest struct {
@@ -224,7 +128,7 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	}
 	for _, s := range patchSamples {
-		f.Add(false, http.MethodPatch, s.contentType, "", []byte(s.body), uint8(0))
+		f.Add(false, http.MethodPatch, s.ContentType, "", []byte(s.Body), uint8(0))
 	}
 	for _, q := range []string{"wait=0", "wait=2", "wait=26", "wait=-1", "wait=soon", "wait=1&wait=2", "wait", "%zz", "tenant=contoso"} {
 		f.Add(true, http.MethodPost, "", q, []byte(nil), uint8(0))
@@ -234,12 +138,12 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add(true, http.MethodPost, "application/json", "", bytes.Repeat([]byte("x"), MaxBodyBytes+1), uint8(0))
 
 	f.Fuzz(func(t *testing.T, isSync bool, method, contentType, query string, body []byte, mode uint8) {
-		kind, path := KindStatus, "/status"
+		kind, path := autopilot.FunctionStatus, "/status"
 		if isSync {
-			kind, path = KindSync, "/sync"
+			kind, path = autopilot.FunctionSync, "/sync"
 		}
-		intune := &fuzzIntune{mode: mode}
-		fn := New(kind, Deps{Intune: intune, AllowUnauthenticated: true})
+		intune := fuzzIntune(mode)
+		fn := New(kind, Deps{Deps: action.Deps{Intune: intune}, AllowUnauthenticated: true})
 		// A deadline close enough that ?wait=N ends at once: the answer is then 202 inProgress.
 		ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+20*time.Millisecond)
 		defer cancel()
@@ -255,7 +159,7 @@ func FuzzServeHTTP(f *testing.F) {
 		fn.ServeHTTP(w, r)
 
 		status := w.Code
-		if status >= 500 && !intune.errored.Load() {
+		if status >= 500 && !intune.erred() {
 			t.Fatalf("%s %s?%s (%q, %q): %d without an upstream error: %s", method, path, query, contentType, body, status, w.Body)
 		}
 		if status == http.StatusNoContent {

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/lambdaevent"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
@@ -21,181 +26,252 @@ import (
 // MaxBodyBytes is the largest request body accepted (SPEC §5: larger is 413).
 const MaxBodyBytes = 64 << 10
 
-// MaxWait is the longest ?wait a caller may ask for (SPEC §5), below API Gateway's 30 s limit.
-const MaxWait = 25 * time.Second
-
 // httpBudget bounds an HTTP request from its arrival: API Gateway stops waiting after 30 s, a
 // cold start's init included.
 const httpBudget = 29 * time.Second
 
-// request is an invocation as the actions see it, whatever its source.
-type request struct {
-	sel    selector
-	source Source
-	// HTTP requests.
-	contentType string
-	body        []byte
-	wait        time.Duration
-	// tenant selects a tenant ("" none); sel.all or sel.param paramAll selects every tenant.
-	tenant string
-	// chat is the chat command of a Slack or Teams request.
-	chat chat.Command
-	// message is an SQS record's body; messageID its id.
-	message   []byte
-	messageID string
-}
+// Chat platforms wait 3 s (Slack) and 5 s (Teams) for an answer; a request gets less from its
+// arrival, caller check included, so the answer leaves in time even when Graph does not answer.
+const (
+	slackBudget = 2500 * time.Millisecond
+	teamsBudget = 4500 * time.Millisecond
+)
 
 // ServeHTTP serves one HTTP request: the same path for Lambda and cmd/local.
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	source := SourceLocal
-	if s := lambdahttp.SourceFrom(r.Context()); s != "" {
-		source = Source(s)
-	}
+	source := lambdaevent.HTTPSource(lambdahttp.SourceFrom(r.Context()))
 	inv := f.begin(source)
-	action, out, chatCmd := f.serveHTTP(r, inv, time.Now())
-	a, err := renderHTTP(f, out, chatCmd)
-	inv.end(r.Context(), action, out, a.status, err)
-	a.write(w)
+	req := &action.Request{Source: source}
+	name, res := f.serveHTTP(r, inv, req, time.Now())
+	var a action.Answer
+	if req.Chat.Platform != "" {
+		a = f.chatAnswer(req, res)
+	} else {
+		a = res.HTTP()
+	}
+	if a.Err != nil {
+		a = action.Answer{Status: http.StatusInternalServerError, ContentType: "application/problem+json", Body: encodeFailed, Err: a.Err}
+	}
+	inv.end(r.Context(), name, res, req, a.Status, a.Err)
+	write(w, a)
 }
 
-// serveHTTP reads the request, checks the caller, limits it to what its scheme may do, selects
-// the action and runs it. A chat request comes back with its command (the answer is a chat
-// message) and its source set on inv.
-func (f *Function) serveHTTP(r *http.Request, inv *invocation, arrived time.Time) (Action, Outcome, *chat.Command) {
-	req := &request{source: inv.source, sel: selector{via: viaHTTP, method: r.Method}}
+// serveHTTP reads the request once, checks the caller, limits it to what its scheme may do,
+// selects the row and runs it. A chat command comes back in req.Chat (the answer is a chat
+// message), its source on inv.
+func (f *Function) serveHTTP(r *http.Request, inv *invocation, req *action.Request, arrived time.Time) (action.Name, action.Result) {
+	methods := action.Methods(f.fn)
 	// The status function takes POST only from chat (SPEC §7), which is known once the body is
 	// read and the caller checked.
-	if _, ok := f.route(req.sel); !ok && r.Method != http.MethodPost {
-		return "", f.methodNotAllowed(r.Method), nil
+	if !slices.Contains(methods, r.Method) && r.Method != http.MethodPost {
+		return "", action.MethodNotAllowed(f.fn, r.Method)
 	}
 	if r.Method == http.MethodOptions {
-		rt, _ := f.route(req.sel)
-		return rt.action, rt.run(f, r.Context(), req), nil
+		row, _ := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
+		return row.Name, f.actions.Run(r.Context(), row, req)
 	}
 	body, p := readBody(r)
 	if p != nil {
-		return "", failed(p), nil
+		return "", action.Fail(p)
 	}
-	req.body, req.contentType = body, r.Header.Get("Content-Type")
-	// A chat command by its content (the schemes whose signature covers a chat body read it as
-	// that platform's, whatever its content: see permit).
-	var byContent *chat.Command
-	if r.Method == http.MethodPost {
-		if c, ok := chat.Parse(req.contentType, body); ok {
-			byContent = &c
+	req.Body, req.ContentType = body, r.Header.Get("Content-Type")
+	// A POST body is read once (a chat command by its content, a callbackUrl); so is any body
+	// that a chat signature covers, whatever the method: it is only ever chat.
+	var post posted
+	if signer := signedBy(r.Header); r.Method == http.MethodPost || signer != "" {
+		post = readPost(signer, req.ContentType, body)
+		if r.Method == http.MethodPost {
+			req.CallbackURL = post.callbackURL
+		} else {
+			post.byContent = nil
 		}
 	}
-	platform := chatPlatform(r, byContent)
-	if _, ok := f.route(req.sel); !ok && platform == "" {
-		return "", f.methodNotAllowed(r.Method), nil
+	platform := signedBy(r.Header)
+	if platform == "" && post.byContent != nil {
+		platform = post.byContent.Platform
+	}
+	if !slices.Contains(methods, r.Method) && platform == "" {
+		return "", action.MethodNotAllowed(f.fn, r.Method)
 	}
 	// Everything from here on, the caller check's secret reads included, fits the budget: the
 	// Lambda deadline less a margin, API Gateway's 29 s, and for chat the platform's 3 s or 5 s.
 	ctx, cancel := withBudget(r.Context())
 	defer cancel()
 	budget := httpBudget
-	if platform != "" {
-		budget = chatBudget(platform)
+	switch platform {
+	case autopilot.SourceSlack:
+		budget = slackBudget
+	case autopilot.SourceTeams:
+		budget = teamsBudget
 	}
 	ctx, cancelHTTP := context.WithDeadline(ctx, arrived.Add(budget))
 	defer cancelHTTP()
 	scheme, p := f.checkCaller(ctx, r, body)
 	if p != nil {
 		// A refused caller gets the problem itself, chat callers too: no chat answer to a stranger.
-		return "", failed(p), nil
+		return "", action.Fail(p)
 	}
-	cmd, p := f.permit(scheme, r, body, byContent)
+	cmd, p := f.permit(scheme, r.Method, post)
 	if p != nil {
-		return "", failed(p), nil
+		return "", action.Fail(p)
 	}
-	if cmd != nil && cmd.Platform == chat.Slack && scheme == webhook.SchemeSlack && chat.IsSlackSSLCheck(body) {
-		return ActionChatHelp, Outcome{Help: HelpSSLCheck}, cmd
-	}
+	var row *action.Row
 	if cmd != nil {
-		req.chat, req.tenant = *cmd, cmd.Tenant
-		req.sel = selector{via: viaChat, word: cmd.Action}
-		req.source = Source(cmd.Platform)
-		inv.source = req.source
+		req.Chat, req.SSLCheck = *cmd, scheme == webhook.SchemeSlack && post.sslCheck
+		req.Source, inv.source = cmd.Platform, cmd.Platform
+		row = f.chatRow(req)
 	} else {
-		if f.d.Err != nil {
-			return "", failed(misconfigured(f.d.Err)), nil
+		if err := f.actions.Misconfigured(); err != nil {
+			return "", action.Fail(problem.Misconfiguration(err))
 		}
-		if p := parseQuery(f.kind, r.URL.Query(), req); p != nil {
-			return "", failed(p), nil
+		if p := readQuery(f.fn, r.Method, r.URL.Query(), req); p != nil {
+			return "", action.Fail(p)
+		}
+		var ok bool
+		if row, ok = action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req}); !ok {
+			return "", action.MethodNotAllowed(f.fn, r.Method)
 		}
 	}
-	rt, ok := f.route(req.sel)
-	if !ok {
-		return "", f.methodNotAllowed(r.Method), cmd
+	return row.Name, f.actions.Run(ctx, row, req)
+}
+
+// chatRow selects the row of a chat command: its word's, when its arguments make sense there;
+// otherwise the help's.
+func (f *Function) chatRow(req *action.Request) *action.Row {
+	if req.Chat.Word != "" && !req.SSLCheck {
+		if row, ok := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: req.Chat.Word}); ok {
+			for _, t := range row.On {
+				if t.Via == action.ViaChat && t.Word == req.Chat.Word && t.Fns.Has(f.fn) && readArgs(t.Args, req) {
+					return row
+				}
+			}
+		}
 	}
-	return rt.action, rt.run(f, ctx, req), cmd
+	*req = action.Request{Source: req.Source, Chat: req.Chat, SSLCheck: req.SSLCheck, Body: req.Body, ContentType: req.ContentType}
+	row, _ := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: "help"})
+	return row
+}
+
+// readArgs reads a word's arguments into req; false when they make no sense there.
+func readArgs(args action.Args, req *action.Request) bool {
+	if args.Read == nil {
+		return len(req.Chat.Args) == 0
+	}
+	return args.Read(req, req.Chat.Args)
+}
+
+// chatAnswer renders a result as the chat platform's message: HTTP 200 for every outcome (SPEC
+// §7); no words (Slack's SSL check) is an empty 200.
+func (f *Function) chatAnswer(req *action.Request, res action.Result) action.Answer {
+	w := res.Words(chat.StyleOf(req.Chat.Platform), f.d.Now())
+	if len(w.Paragraphs) == 0 {
+		return action.Answer{Status: http.StatusOK}
+	}
+	body, err := chat.Reply(req.Chat.Platform, w, req.Tenant)
+	if err != nil {
+		return action.Answer{Err: err}
+	}
+	return action.Answer{Status: http.StatusOK, ContentType: "application/json; charset=utf-8", Body: body}
+}
+
+// posted is a POST body, read once: a chat command by its content, Slack's SSL check, and the
+// callbackUrl of a JSON body.
+type posted struct {
+	// byContent is a Slack form with a command (Content-Type form) or a Teams message activity
+	// (Content-Type JSON); signed is the command read as the platform whose signature headers the
+	// request carries (help when the body holds none).
+	byContent, signed *chat.Command
+	// activity reports that a Teams-signed body is a message activity (its timestamp counts).
+	activity    bool
+	sslCheck    bool
+	callbackURL json.RawMessage
+}
+
+// jsonBody is a JSON POST body: a Teams activity, or a sync request's fields.
+type jsonBody struct {
+	chat.Activity
+	CallbackURL json.RawMessage `json:"callbackUrl"`
+}
+
+// readPost reads a POST body once: as JSON when it starts with "{" (and Slack did not sign it),
+// else as a form. A Slack-signed body is only ever a Slack form; a JSON body's callbackUrl is
+// read even when another field has the wrong type.
+func readPost(signer autopilot.Source, contentType string, body []byte) posted {
+	var out posted
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) && signer != autopilot.SourceSlack {
+		var b jsonBody
+		err := json.Unmarshal(body, &b)
+		var typeErr *json.UnmarshalTypeError
+		if err == nil || errors.As(err, &typeErr) {
+			out.callbackURL = b.CallbackURL
+		}
+		if cmd, ok := chat.FromActivity(b.Activity); ok && err == nil {
+			if mediaType == "application/json" {
+				out.byContent = &cmd
+			}
+			if signer == autopilot.SourceTeams {
+				out.signed, out.activity = &cmd, true
+			}
+		}
+	} else if form, err := url.ParseQuery(string(body)); err == nil {
+		if cmd, ok := chat.FromForm(form); ok {
+			if mediaType == "application/x-www-form-urlencoded" {
+				out.byContent = &cmd
+			}
+			if signer == autopilot.SourceSlack {
+				out.signed = &cmd
+			}
+		}
+		out.sslCheck = chat.IsSSLCheck(form)
+	}
+	if out.signed == nil && signer != "" {
+		out.signed = &chat.Command{Platform: signer, Word: "help"}
+	}
+	return out
+}
+
+// signedBy names the chat platform whose signature headers a request carries: Slack for
+// X-Slack-Signature, Teams for an Authorization header whose scheme is HMAC.
+func signedBy(h http.Header) autopilot.Source {
+	switch {
+	case h.Get("X-Slack-Signature") != "":
+		return autopilot.SourceSlack
+	case strings.HasPrefix(strings.ToUpper(strings.TrimSpace(h.Get("Authorization"))), "HMAC "):
+		return autopilot.SourceTeams
+	}
+	return ""
 }
 
 // schemeOpen is the "scheme" of a caller let in without a check (ALLOW_UNAUTHENTICATED, where API
 // Gateway itself authenticates): it may do everything, as the token may.
 const schemeOpen webhook.Scheme = "open"
 
-// chatPlatform tells, before the caller check, whether the request is for chat: its headers
-// name a chat signature, or its body is a chat command (byContent). It sets the request's budget.
-func chatPlatform(r *http.Request, byContent *chat.Command) chat.Platform {
-	switch {
-	case r.Method != http.MethodPost:
-		return ""
-	case r.Header.Get("X-Slack-Signature") != "":
-		return chat.Slack
-	case strings.HasPrefix(strings.ToUpper(strings.TrimSpace(r.Header.Get("Authorization"))), "HMAC "):
-		return chat.Teams
-	case byContent != nil:
-		return byContent.Platform
-	}
-	return ""
-}
-
-// teamsMaxSkew bounds how far a Teams activity's timestamp may be from the function's clock: the
-// HMAC covers the body only, so the timestamp is what keeps an old activity from being replayed.
-const teamsMaxSkew = 5 * time.Minute
-
-// permit limits a checked caller to what its scheme may do (SPEC §6) and reads the chat command
-// of a chat request. The token (and an open deployment) may do everything; an HMAC signature
-// may only POST to the sync function; a body that a Slack or Teams signature covers is acted on
-// only as that platform's chat, whatever its Content-Type.
-func (f *Function) permit(scheme webhook.Scheme, r *http.Request, body []byte, byContent *chat.Command) (*chat.Command, *problem.Problem) {
+// permit limits a checked caller to what its scheme may do (SPEC §6) and gives the chat command
+// of a chat request. The token (and an open deployment) may do everything, a chat body by its
+// content included; an HMAC signature may only POST to the sync function; a body that a Slack or
+// Teams signature covers is acted on only as that platform's chat, whatever its Content-Type, and
+// a Teams activity only within the replay window.
+func (f *Function) permit(scheme webhook.Scheme, method string, post posted) (*chat.Command, *problem.Problem) {
 	switch scheme {
 	case webhook.SchemeHMAC:
-		if f.kind != KindSync || r.Method != http.MethodPost {
+		if f.fn != autopilot.FunctionSync || method != http.MethodPost {
 			return nil, problem.New(problem.Forbidden, "A signed webhook may only start a sync (POST to the sync function); use the token for anything else.")
 		}
 		return nil, nil
 	case webhook.SchemeSlack:
-		cmd, ok := chat.ParseSlack(body)
-		if !ok {
-			cmd = chat.Command{Platform: chat.Slack, Action: chat.ActionHelp}
-		}
-		return &cmd, nil
+		return post.signed, nil
 	case webhook.SchemeTeams:
-		cmd, ok := chat.ParseTeams(body)
-		if !ok {
-			return &chat.Command{Platform: chat.Teams, Action: chat.ActionHelp}, nil
+		cmd := post.signed
+		if !post.activity {
+			return cmd, nil // not a message activity: the help text
 		}
-		if now := f.d.Now(); cmd.Sent.IsZero() || cmd.Sent.Before(now.Add(-teamsMaxSkew)) || cmd.Sent.After(now.Add(teamsMaxSkew)) {
-			return nil, unauthorized()
+		if now := f.d.Now(); cmd.Sent.IsZero() || cmd.Sent.Before(now.Add(-webhook.TeamsMaxSkew)) || cmd.Sent.After(now.Add(webhook.TeamsMaxSkew)) {
+			return nil, webhook.Unauthorized()
 		}
-		return &cmd, nil
+		return cmd, nil
 	}
-	return byContent, nil // the token and an open deployment: a chat body by its content is chat
-}
-
-func unauthorized() *problem.Problem {
-	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
-}
-
-// options answers OPTIONS with the function's methods.
-func (f *Function) options(context.Context, *request) Outcome { return Outcome{Allow: f.allow} }
-
-func (f *Function) methodNotAllowed(method string) Outcome {
-	o := failed(problem.New(problem.MethodNotAllowed, method+" is not supported here; use "+f.allow+"."))
-	o.Allow = f.allow
-	return o
+	return post.byContent, nil
 }
 
 // readBody reads the whole body within MaxBodyBytes.
@@ -223,6 +299,16 @@ func tooLarge() *problem.Problem {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
 }
 
+// readQuery reads the query parameters that fn's triggers of method declare into req.
+func readQuery(fn autopilot.Function, method string, q url.Values, req *action.Request) *problem.Problem {
+	for _, p := range action.Params(fn, method) {
+		if prob := p.Read(q[p.Name], req); prob != nil {
+			return prob
+		}
+	}
+	return nil
+}
+
 // checkCaller returns the scheme the caller proved (schemeOpen when no check applies), or the
 // problem that refuses it.
 func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte) (webhook.Scheme, *problem.Problem) {
@@ -232,7 +318,7 @@ func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte
 	if f.d.Callers == nil && f.d.Err != nil && f.d.CallerChecksConfigured {
 		// Caller checks are configured but the configuration they need is broken: say so
 		// (SPEC §3), rather than send every caller hunting for a credential problem.
-		return "", misconfigured(f.d.Err)
+		return "", problem.Misconfiguration(f.d.Err)
 	}
 	if f.d.Callers != nil {
 		scheme, err := f.d.Callers.Check(ctx, r, body)
@@ -244,64 +330,31 @@ func (f *Function) checkCaller(ctx context.Context, r *http.Request, body []byte
 			return "", p
 		}
 	}
-	return "", unauthorized()
+	return "", webhook.Unauthorized()
 }
 
-// parseQuery reads ?wait (the sync function) and ?tenant into req and its selector.
-func parseQuery(kind Kind, q url.Values, req *request) *problem.Problem {
-	if kind == KindSync {
-		wait, p := parseWait(q)
-		if p != nil {
-			return p
-		}
-		req.wait = wait
-		if wait > 0 {
-			req.sel.param = paramWait
-		}
+// encodeFailed is the answer when an answer cannot be encoded: it holds nothing of the cause.
+var encodeFailed = []byte(`{"type":"urn:autopilot-sync:problem:misconfigured","title":"Service misconfigured","status":500,"code":"misconfigured"}`)
+
+// write writes an answer. No browser may read it as anything but what its Content-Type says.
+func write(w http.ResponseWriter, a action.Answer) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if a.Allow != "" {
+		h.Set("Allow", a.Allow)
 	}
-	tenant, p := parseTenant(q)
-	if p != nil {
-		return p
+	if a.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(a.RetryAfter))
 	}
-	req.tenant = tenant
-	if tenant == autopilot.AllTenants && req.sel.param == paramNone {
-		if serves(kind, selector{via: viaHTTP, method: req.sel.method, param: paramAll}) {
-			req.sel.param = paramAll
-		}
+	if a.Body == nil {
+		w.WriteHeader(a.Status)
+		return
 	}
-	return nil
+	h.Set("Content-Type", a.ContentType)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(a.Status)
+	_, _ = w.Write(a.Body)
 }
 
-// serves reports whether this function has a row for sel.
-func serves(kind Kind, sel selector) bool {
-	return slices.Contains(triggers(kind, sel.via), sel)
-}
-
-// parseWait reads ?wait=N: whole seconds written as digits only, 0 to 25. Absent means 0.
-func parseWait(q url.Values) (time.Duration, *problem.Problem) {
-	v, ok := q["wait"]
-	if !ok {
-		return 0, nil
-	}
-	bad := problem.New(problem.BadRequest, "wait must be a whole number of seconds from 0 to 25.")
-	if len(v) != 1 || v[0] == "" || len(v[0]) > 2 || strings.Trim(v[0], "0123456789") != "" {
-		return 0, bad
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n > int(MaxWait/time.Second) {
-		return 0, bad
-	}
-	return time.Duration(n) * time.Second, nil
-}
-
-// parseTenant reads ?tenant=<name|tenantId|all>.
-func parseTenant(q url.Values) (string, *problem.Problem) {
-	v, ok := q["tenant"]
-	if !ok {
-		return "", nil
-	}
-	if len(v) != 1 || v[0] == "" || len(v[0]) > 256 {
-		return "", problem.New(problem.BadRequest, "tenant must be given once, as a tenant name or tenant id.")
-	}
-	return strings.ToLower(strings.TrimSpace(v[0])), nil
-}
+// WriteProblem writes p as an application/problem+json answer (cmd/local's own routes).
+func WriteProblem(w http.ResponseWriter, p *problem.Problem) { write(w, action.ProblemAnswer(p)) }

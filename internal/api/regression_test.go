@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/autopilot-sync/autopilot-sync/internal/tenant"
@@ -31,17 +33,9 @@ func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore
 // clientIntune is an Intune backed by a real graph.Client.
 type clientIntune struct{ c *graph.Client }
 
-func (g clientIntune) Get(ctx context.Context) (graph.Settings, tenant.Call, error) {
-	s, r, err := g.c.Get(ctx)
-	return s, tenant.Call{Graph: *r, GraphTime: r.Duration}, err
-}
-func (g clientIntune) Sync(ctx context.Context) (tenant.Call, error) {
-	r, err := g.c.Sync(ctx)
+func (g clientIntune) Do(_ context.Context, call func(*graph.Client) (*graph.Response, error)) (tenant.Call, error) {
+	r, err := call(g.c)
 	return tenant.Call{Graph: *r, GraphTime: r.Duration}, err
-}
-func (g clientIntune) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
-	s, r, err := g.c.Update(ctx, u)
-	return s, tenant.Call{Graph: *r, GraphTime: r.Duration}, err
 }
 
 // TestFleetStatusRecordsPerTenant reads many tenants through real Graph clients at once: each
@@ -58,14 +52,13 @@ func TestFleetStatusRecordsPerTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleet := &fakeFleet{tenants: map[string]Intune{}}
+	fleet := &fakeFleet{tenants: map[string]action.Intune{}}
 	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
 		fleet.names = append(fleet.names, n)
 		fleet.tenants[n] = clientIntune{c}
 	}
 	var logs bytes.Buffer
-	f := New(KindStatus, Deps{Tenants: fleet, AllowUnauthenticated: true, Now: func() time.Time { return now },
-		Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	f := New(autopilot.FunctionStatus, Deps{Deps: action.Deps{Tenants: fleet, Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, AllowUnauthenticated: true})
 	got := do(t, f, http.MethodGet, "/status?tenant=all", "", "")
 	if got.status != 200 || len(got.body["tenants"].([]any)) != 10 {
 		t.Fatalf("fleet status: %d %v", got.status, got.body)
@@ -80,7 +73,7 @@ func TestSingleTenantSelectors(t *testing.T) {
 	t.Parallel()
 	const tenantID = "00000000-0000-4000-8000-000000000001"
 	q := &fakeQueue{}
-	f := New(KindSync, Deps{Intune: &fakeIntune{}, TenantID: tenantID, Fleet: q, AllowUnauthenticated: true, Now: func() time.Time { return now }})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: &fakeIntune{}, TenantID: tenantID, Fleet: q, Now: func() time.Time { return now }}, AllowUnauthenticated: true})
 	if got := do(t, f, http.MethodPost, "/sync?tenant="+tenantID, "", ""); got.status != 202 {
 		t.Errorf("?tenant=<its own tenant id>: %d %v", got.status, got.body)
 	}
@@ -110,7 +103,7 @@ func (c deadlineCallers) Check(ctx context.Context, _ *http.Request, _ []byte) (
 func TestCallerCheckWithinBudget(t *testing.T) {
 	t.Parallel()
 	callers := deadlineCallers{deadline: make(chan time.Time, 1)}
-	f := New(KindSync, Deps{Intune: &fakeIntune{}, Callers: callers, Now: func() time.Time { return now }})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: &fakeIntune{}, Now: func() time.Time { return now }}, Callers: callers})
 	before := time.Now()
 	got := do(t, f, http.MethodPost, "/sync", slackForm, slackBody("sync"))
 	after := time.Now()
@@ -125,8 +118,7 @@ func TestCallerCheckWithinBudget(t *testing.T) {
 func TestChatProblemsAreLogged(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	f := New(KindSync, Deps{Intune: &fakeIntune{syncErr: &graph.Error{StatusCode: 403}}, AllowUnauthenticated: true,
-		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: &fakeIntune{syncErr: &graph.Error{StatusCode: 403}}, Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, AllowUnauthenticated: true})
 	if got := do(t, f, http.MethodPost, "/sync", slackForm, slackBody("sync")); got.status != 200 {
 		t.Fatalf("chat answer: %d", got.status)
 	}
@@ -141,11 +133,11 @@ func TestChatProblemsAreLogged(t *testing.T) {
 
 func TestMisconfiguredWithCallerChecks(t *testing.T) {
 	t.Parallel()
-	f := New(KindSync, Deps{Err: errors.New("KEY_VAULT_URL: required"), CallerChecksConfigured: true})
+	f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Err: errors.New("KEY_VAULT_URL: required")}, CallerChecksConfigured: true})
 	if got := do(t, f, http.MethodPost, "/sync", "", ""); got.status != 500 || got.body["code"] != "misconfigured" {
 		t.Errorf("got %d %v, want 500 misconfigured", got.status, got.body)
 	}
-	g := New(KindSync, Deps{Err: errors.New("KEY_VAULT_URL: required")})
+	g := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Err: errors.New("KEY_VAULT_URL: required")}})
 	if got := do(t, g, http.MethodPost, "/sync", "", ""); got.status != 401 {
 		t.Errorf("no caller checks configured: %d, want 401", got.status)
 	}

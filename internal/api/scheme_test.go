@@ -16,6 +16,8 @@ import (
 
 	autopilotsync "github.com/autopilot-sync/autopilot-sync"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/lambdahttp"
@@ -55,26 +57,19 @@ type countingIntune struct {
 	calls int
 }
 
-func (c *countingIntune) count() { c.mu.Lock(); c.calls++; c.mu.Unlock() }
-func (c *countingIntune) Get(ctx context.Context) (graph.Settings, tenant.Call, error) {
-	c.count()
-	return c.fakeIntune.Get(ctx)
-}
-func (c *countingIntune) Sync(ctx context.Context) (tenant.Call, error) {
-	c.count()
-	return c.fakeIntune.Sync(ctx)
-}
-func (c *countingIntune) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, tenant.Call, error) {
-	c.count()
-	return c.fakeIntune.Update(ctx, u)
+func (c *countingIntune) Do(ctx context.Context, call func(*graph.Client) (*graph.Response, error)) (tenant.Call, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.fakeIntune.Do(ctx, call)
 }
 
 // schemeFunction is a function whose callers are checked by the real webhook.Checker.
-func schemeFunction(kind Kind, in Intune, clock time.Time) (*Function, *memSecrets) {
+func schemeFunction(kind autopilot.Function, in action.Intune, clock time.Time) (*Function, *memSecrets) {
 	secrets := &memSecrets{}
 	names := webhook.Names{Token: "token", HMAC: "hmac", Slack: "slack", Teams: "teams"}
 	now := func() time.Time { return clock }
-	return New(kind, Deps{Intune: in, Callers: webhook.New(secrets, names, now), Now: now}), secrets
+	return New(kind, Deps{Deps: action.Deps{Intune: in, Now: now}, Callers: webhook.New(secrets, names, now)}), secrets
 }
 
 // signed returns the headers that prove scheme for body at now.
@@ -129,18 +124,16 @@ func httpEvent(t testing.TB, shape, method, path, query string, headers map[stri
 }
 
 // answer is the status and body of an HTTP event's answer, whatever its shape.
-func answerOf(t *testing.T, resp any) (int, string) {
+func answerOf(t *testing.T, resp json.RawMessage) (int, string) {
 	t.Helper()
-	switch r := resp.(type) {
-	case events.APIGatewayV2HTTPResponse:
-		return r.StatusCode, r.Body
-	case events.APIGatewayProxyResponse:
-		return r.StatusCode, r.Body
-	case events.LambdaFunctionURLResponse:
-		return r.StatusCode, r.Body
+	var r struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
 	}
-	t.Fatalf("answer of type %T", resp)
-	return 0, ""
+	if err := json.Unmarshal(resp, &r); err != nil || r.StatusCode == 0 {
+		t.Fatalf("answer %s is no HTTP response (%v)", resp, err)
+	}
+	return r.StatusCode, r.Body
 }
 
 // TestSchemeLimits: SPEC §6's table. Each scheme, with valid credentials, against every action
@@ -154,7 +147,7 @@ func TestSchemeLimits(t *testing.T) {
 	teamsStatus := `{"type":"message","text":"<at>Autopilot</at> status","timestamp":"2026-11-28T14:59:30Z","from":{"name":"Ada"}}`
 	tests := []struct {
 		name          string
-		kind          Kind
+		kind          autopilot.Function
 		method, query string
 		body          string
 		contentType   string
@@ -163,47 +156,47 @@ func TestSchemeLimits(t *testing.T) {
 		wantText      map[string]string // scheme → a part of the answer
 	}{
 		{
-			name: "POST /sync", kind: KindSync, method: "POST",
+			name: "POST /sync", kind: autopilot.FunctionSync, method: "POST",
 			want:       map[string]int{"token": 202, "hmac": 202, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true, "hmac": true},
 			wantText:   map[string]string{"slack": "Commands:", "teams": "Commands:"},
 		},
 		{
-			name: "POST /sync?wait=1&tenant=x", kind: KindSync, method: "POST", query: "wait=1",
+			name: "POST /sync?wait=1&tenant=x", kind: autopilot.FunctionSync, method: "POST", query: "wait=1",
 			want:       map[string]int{"token": 200, "hmac": 200, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true, "hmac": true},
 		},
 		{
-			name: "GET /status", kind: KindStatus, method: "GET",
+			name: "GET /status", kind: autopilot.FunctionStatus, method: "GET",
 			want:       map[string]int{"token": 200, "hmac": 403, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true},
 			wantText:   map[string]string{"hmac": "forbidden", "slack": "Commands:"},
 		},
 		{
-			name: "GET /status?tenant=all", kind: KindStatus, method: "GET", query: "tenant=all",
+			name: "GET /status?tenant=all", kind: autopilot.FunctionStatus, method: "GET", query: "tenant=all",
 			want:       map[string]int{"token": 200, "hmac": 403, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true},
 		},
 		{
-			name: "PATCH /status", kind: KindStatus, method: "PATCH", body: `{"syncStatus":"completed"}`, contentType: "application/json",
+			name: "PATCH /status", kind: autopilot.FunctionStatus, method: "PATCH", body: `{"syncStatus":"completed"}`, contentType: "application/json",
 			want:       map[string]int{"token": 200, "hmac": 403, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true},
 		},
 		{
 			// POST of a body that is no chat is a wrong method at the status function, for anyone.
-			name: "POST /status (a ticketing body)", kind: KindStatus, method: "POST", body: `{"issue":"INC001"}`, contentType: "application/json",
+			name: "POST /status (a ticketing body)", kind: autopilot.FunctionStatus, method: "POST", body: `{"issue":"INC001"}`, contentType: "application/json",
 			want:     map[string]int{"token": 405, "hmac": 405, "slack": 200, "teams": 200},
 			wantText: map[string]string{"teams": "Commands:"},
 		},
 		{
-			name: "a Slack status command at the status function", kind: KindStatus, method: "POST",
+			name: "a Slack status command at the status function", kind: autopilot.FunctionStatus, method: "POST",
 			body: "command=%2Fautopilot-sync&text=status&user_name=ada", contentType: "application/x-www-form-urlencoded",
 			want:       map[string]int{"token": 200, "hmac": 403, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true, "slack": true},
 			wantText:   map[string]string{"slack": "You can sync now", "teams": "Commands:"},
 		},
 		{
-			name: "a Teams status activity at the sync function", kind: KindSync, method: "POST", body: teamsStatus, contentType: "application/json",
+			name: "a Teams status activity at the sync function", kind: autopilot.FunctionSync, method: "POST", body: teamsStatus, contentType: "application/json",
 			want:       map[string]int{"token": 200, "hmac": 202, "slack": 200, "teams": 200},
 			graphCalls: map[string]bool{"token": true, "hmac": true, "teams": true},
 			wantText:   map[string]string{"teams": "You can sync now"},
@@ -279,7 +272,7 @@ func TestSignedChatBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := &fakeIntune{settings: graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastManualSyncTriggerDateTime: now.Add(-time.Hour)}}
-			f, _ := schemeFunction(KindSync, in, now)
+			f, _ := schemeFunction(autopilot.FunctionSync, in, now)
 			headers := signed(t, tt.scheme, tt.body, now)
 			if tt.contentType != "" {
 				headers["Content-Type"] = tt.contentType
@@ -312,7 +305,7 @@ func TestChatEchoesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in := &fakeIntune{}
-			got := do(t, newTestFunction(KindSync, in), "POST", "/sync", tt.contentType, tt.body)
+			got := do(t, newTestFunction(autopilot.FunctionSync, in), "POST", "/sync", tt.contentType, tt.body)
 			raw, _ := json.Marshal(got.body)
 			if got.status != 200 || strings.Contains(string(raw), tt.word) || len(raw) >= 2048 || in.syncs != 0 {
 				t.Errorf("got %d (%d bytes, %d syncs): %s", got.status, len(raw), in.syncs, raw)
@@ -357,7 +350,7 @@ func FuzzInvokeWithoutCredentials(f *testing.F) {
 				t.Skip("the input carries a configured secret")
 			}
 		}
-		for _, kind := range []Kind{KindSync, KindStatus} {
+		for _, kind := range []autopilot.Function{autopilot.FunctionSync, autopilot.FunctionStatus} {
 			in := &countingIntune{}
 			fn, _ := schemeFunction(kind, in, now)
 			resp, err := fn.Invoke(context.Background(), json.RawMessage(raw))

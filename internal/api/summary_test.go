@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
@@ -31,8 +33,7 @@ func TestSummaryLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			f := New(KindSync, Deps{Intune: tt.intune, AllowUnauthenticated: true, Now: func() time.Time { return now },
-				Log: slog.New(slog.NewJSONHandler(&buf, nil))})
+			f := New(autopilot.FunctionSync, Deps{Deps: action.Deps{Intune: tt.intune, Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&buf, nil))}, AllowUnauthenticated: true})
 			do(t, f, http.MethodPost, "/sync", "", "")
 			var line map[string]any
 			if err := json.Unmarshal(buf.Bytes(), &line); err != nil {

@@ -1,11 +1,13 @@
-// Package autopilot is the domain vocabulary of autopilot-sync, said once: the status document
-// of SPEC §5 and its rules (nextManualSyncAllowedAt, canSyncNow), when a sync has finished, the
-// result kinds of a sync, and how a tenant is selected (SPEC §11). Every other package imports it;
-// it imports only the Graph wire types. It never does I/O.
+// Package autopilot is the domain vocabulary of autopilot-sync, said once: the two functions and
+// where an invocation comes from, the status document of SPEC §5 and its rules
+// (nextManualSyncAllowedAt, canSyncNow), when a sync has finished, what became of a sync (one
+// vocabulary for its answer and its follow-up), and how a tenant is named and selected (SPEC
+// §11). Every other package imports it; it imports only the Graph wire types. It never does I/O.
 package autopilot
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
@@ -22,7 +24,33 @@ const ClockSkew = 5 * time.Second
 // year 9999, and SPEC §5 wants such a time to be a 400 on input and never a 500.
 var MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
-// Result is what became of a sync (SPEC §5, §8, §13).
+// Function is one of the two functions.
+type Function string
+
+// The two functions.
+const (
+	FunctionSync   Function = "sync"
+	FunctionStatus Function = "status"
+)
+
+// Source is where an invocation came from, as the log line spells it (SPEC §12).
+type Source string
+
+// The sources of SPEC §12.
+const (
+	SourceHTTPAPI     Source = "httpApi"     // API Gateway HTTP API, payload 2.0
+	SourceREST        Source = "rest"        // API Gateway REST API, payload 1.0
+	SourceFunctionURL Source = "functionUrl" // Lambda Function URL
+	SourceLocal       Source = "local"       // cmd/local's HTTP server
+	SourceSlack       Source = "slack"       // a Slack slash command
+	SourceTeams       Source = "teams"       // a Teams outgoing webhook
+	SourceSchedule    Source = "schedule"    // EventBridge rule or Scheduler
+	SourceDirect      Source = "direct"      // a direct invocation {"action":…}
+	SourceSQS         Source = "sqs"         // one record of an SQS batch
+	SourceUnknown     Source = "unknown"     // an invocation of no shape the functions take
+)
+
+// Result is what became of a sync, from its request to its follow-up's end (SPEC §5, §8, §13).
 type Result string
 
 // The results of a sync.
@@ -36,7 +64,18 @@ const (
 	// Completed and Failed: Intune reports the sync's end.
 	Completed Result = "completed"
 	Failed    Result = "failed"
+	// TimedOut: the follow-up gave up waiting for the end (FOLLOWUP_MAX_AGE).
+	TimedOut Result = "timedOut"
+	// Error: the follow-up could not learn the end (a permanent failure, with a problem code).
+	Error Result = "error"
+	// Pending: a follow-up check found the sync still running and will look again.
+	Pending Result = "pending"
 )
+
+// Ended reports whether r is the end of a followed sync (completed, failed, timedOut or error).
+func (r Result) Ended() bool {
+	return r == Completed || r == Failed || r == TimedOut || r == Error
+}
 
 // Status is the status document of SPEC §5.
 type Status struct {
@@ -88,6 +127,73 @@ func Finished(s graph.Settings, requestedAt time.Time) bool {
 
 // AllTenants selects every tenant of the registry (GET /status?tenant=all, "tenants":"all").
 const AllTenants = "all"
+
+// IsTenantName reports whether s can name a tenant of the registry: 1–63 characters of
+// [a-z0-9-] (SPEC §11). ("all" has this shape but selects every tenant.)
+func IsTenantName(s string) bool {
+	if len(s) == 0 || len(s) > maxTenantNameLength {
+		return false
+	}
+	return isLabelChars(s)
+}
+
+// IsTenantID reports whether s (lower-case) is an Entra tenant id: a GUID or a verified domain
+// such as contoso.onmicrosoft.com.
+func IsTenantID(s string) bool { return IsGUID(s) || isDomain(s) }
+
+// IsGUID reports whether s (lower-case) has the 8-4-4-4-12 hex shape.
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+const (
+	maxTenantNameLength = 63
+	maxDomainLength     = 253
+)
+
+// isDomain reports whether s (lower-case) is a DNS name of at least two labels that is not an
+// IP address.
+func isDomain(s string) bool {
+	if len(s) > maxDomainLength {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || !isLabelChars(l) {
+			return false
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.Trim(tld, "0123456789") != ""
+}
+
+func isLabelChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Errors of selecting a tenant (SPEC §11).
 var (

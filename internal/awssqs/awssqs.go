@@ -54,6 +54,7 @@ type Options struct {
 // Queue sends messages to one SQS queue. It is safe for concurrent use.
 type Queue struct {
 	url         string
+	arn         string
 	client      *sqs.Client
 	concurrency int
 }
@@ -71,6 +72,10 @@ func New(queueURL string, o Options) (*Queue, error) {
 	if region == "" {
 		return nil, fmt.Errorf("AWS_REGION: not set, and the host of the queue URL %.200q names no region", queueURL)
 	}
+	arn, err := queueARN(u, region)
+	if err != nil {
+		return nil, err
+	}
 	endpoint := firstOf(o.Endpoint, o.AWS.EndpointSQS)
 
 	opts := sqs.Options{
@@ -83,7 +88,7 @@ func New(queueURL string, o Options) (*Queue, error) {
 	if o.HTTPClient != nil {
 		opts.HTTPClient = o.HTTPClient
 	}
-	q := &Queue{url: queueURL, client: sqs.New(opts), concurrency: o.Concurrency}
+	q := &Queue{url: queueURL, arn: arn, client: sqs.New(opts), concurrency: o.Concurrency}
 	if q.concurrency <= 0 {
 		q.concurrency = defaultConcurrency
 	}

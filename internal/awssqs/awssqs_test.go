@@ -575,3 +575,30 @@ func tenantBodies(names []string) [][]byte {
 	}
 	return bodies
 }
+
+func TestARN(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, region, want string
+	}{
+		{"https://sqs.eu-west-1.amazonaws.com/123456789012/autopilot-sync-followup", "", "arn:aws:sqs:eu-west-1:123456789012:autopilot-sync-followup"},
+		{"https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "", "arn:aws-cn:sqs:cn-north-1:123456789012:q"},
+		{"https://sqs.us-gov-west-1.amazonaws.com/123456789012/q", "", "arn:aws-us-gov:sqs:us-gov-west-1:123456789012:q"},
+		{"http://127.0.0.1:4566/000000000000/fleet", "us-east-1", "arn:aws:sqs:us-east-1:000000000000:fleet"},
+		{"http://localhost:5000/123456789012/fleet/", "eu-west-1", "arn:aws:sqs:eu-west-1:123456789012:fleet"},
+	}
+	for _, tt := range tests {
+		q, err := awssqs.New(tt.url, awssqs.Options{Region: tt.region})
+		if err != nil {
+			t.Fatalf("New(%q): %v", tt.url, err)
+		}
+		if got := q.ARN(); got != tt.want {
+			t.Errorf("ARN of %q = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"https://sqs.eu-west-1.amazonaws.com/", "https://sqs.eu-west-1.amazonaws.com/123456789012", "https://sqs.eu-west-1.amazonaws.com/a/b/c"} {
+		if _, err := awssqs.New(bad, awssqs.Options{}); err == nil {
+			t.Errorf("New(%q) accepted a URL without /<account>/<name>", bad)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awsenv"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 	"github.com/aws/smithy-go"
 )
 
@@ -291,6 +292,17 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Problem explains the failure to prove the identity that reads Key Vault (problem.Classifier):
+// secretStoreUnavailable while it may pass, else credentialRejected naming the IAM permission and
+// the account setting that STS needs (granting them is the fix).
+func (e *Error) Problem() *problem.Problem {
+	if e.Transient {
+		return problem.New(problem.SecretStoreUnavailable, "AWS STS did not issue the web identity token that proves the identity that reads Key Vault; try again later.")
+	}
+	return problem.New(problem.CredentialRejected,
+		"AWS STS refused the web identity token that proves the identity that reads Key Vault: the function's execution role needs the IAM permission "+Permission+" and the AWS account needs outbound identity federation enabled; its operators find which in the logs or with diagnose.")
+}
 
 // newError classifies an error of the SDK.
 func newError(err error) *Error {

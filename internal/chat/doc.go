@@ -1,10 +1,14 @@
-// Package chat speaks the two chat front doors of SPEC §7: Slack slash commands and Microsoft
-// Teams outgoing webhooks. Parse recognises a chat request from its Content-Type and raw body
-// and reads the command words in it (`sync`, `sync wait`, `status`, `help`, an optional tenant
-// name of SPEC §11); Render turns what happened into the answer each platform shows, in plain
-// words, for every outcome (409 and 429 included: chat callers always get HTTP 200).
+// Package chat speaks the two chat front doors of SPEC §7, Slack slash commands and Microsoft
+// Teams outgoing webhooks, and the plain words every message of the product is written in.
 //
-// The package never checks who is calling (SPEC §6 does that before Parse's command is acted
-// on), never talks to Graph, and never sees a token or a secret: the caller (package api) fills
-// an Outcome from what Graph answered. User-controlled text is escaped in every answer.
+// It reads a command (FromForm, FromActivity: the platform, the command word and the words after
+// it; what they mean is declared by the action table), marks up plain words for each platform
+// (Style: Slack mrkdwn, Teams messages, Adaptive Card text, with outside text made inert), says
+// times and durations in words (Past, Future, In, Took, Ago), says what a problem means
+// (ProblemWords), and assembles the answer each platform shows (SlackReply, TeamsReply) within
+// its limits. The follow-up's notices (package notify) are written with the same styles, words
+// and message types.
+//
+// The package never checks who is calling (SPEC §6 does that before a command is acted on),
+// never talks to Graph, never decides what a word does, and never sees a token or a secret.
 package chat

@@ -24,11 +24,11 @@ func TestDurations(t *testing.T) {
 		{50 * time.Hour, "50 h", "2 days ago"},
 	}
 	for _, tt := range tests {
-		if got := in(tt.d); got != tt.in {
-			t.Errorf("in(%v) = %q, want %q", tt.d, got, tt.in)
+		if got := In(tt.d); got != tt.in {
+			t.Errorf("In(%v) = %q, want %q", tt.d, got, tt.in)
 		}
-		if got := ago(tt.d); got != tt.ago {
-			t.Errorf("ago(%v) = %q, want %q", tt.d, got, tt.ago)
+		if got := Ago(tt.d); got != tt.ago {
+			t.Errorf("Ago(%v) = %q, want %q", tt.d, got, tt.ago)
 		}
 	}
 }

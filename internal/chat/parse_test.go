@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 )
 
@@ -61,166 +63,122 @@ func teamsBody(t testing.TB, text string) []byte {
 	return raw
 }
 
-const (
-	form     = "application/x-www-form-urlencoded"
-	jsonType = "application/json; charset=utf-8"
-)
+// parse reads a body the way the functions do: a form as Slack's, else JSON as a Teams activity.
+func parse(body []byte) (chat.Command, bool) {
+	if form, err := url.ParseQuery(string(body)); err == nil {
+		if cmd, ok := chat.FromForm(form); ok {
+			return cmd, true
+		}
+	}
+	var a chat.Activity
+	if json.Unmarshal(body, &a) != nil {
+		return chat.Command{}, false
+	}
+	return chat.FromActivity(a)
+}
 
 func TestTeamsTimestamp(t *testing.T) {
 	t.Parallel()
-	got, ok := chat.ParseTeams(sample(t, "teams-sync.json"))
+	got, ok := parse(sample(t, "teams-sync.json"))
 	if want := time.Date(2026, 11, 28, 15, 0, 7, 437000000, time.UTC); !ok || !got.Sent.Equal(want) {
 		t.Errorf("Sent = %v, want %v", got.Sent, want)
 	}
-	if got, _ := chat.ParseTeams([]byte(`{"type":"message","text":"sync","timestamp":"yesterday"}`)); !got.Sent.IsZero() {
+	if got, _ := parse([]byte(`{"type":"message","text":"sync","timestamp":"yesterday"}`)); !got.Sent.IsZero() {
 		t.Errorf("a timestamp that is not RFC 3339: Sent = %v", got.Sent)
 	}
 }
 
-// TestSignedBodiesWhateverTheirContentType: ParseSlack and ParseTeams read a body as their
-// platform's, whatever it was sent as; IsSlackSSLCheck tells Slack's SSL check.
-func TestSignedBodiesWhateverTheirContentType(t *testing.T) {
+func TestSSLCheck(t *testing.T) {
 	t.Parallel()
-	if got, ok := chat.ParseSlack(slackBody(t, map[string]string{"text": "status"})); !ok || got.Action != "status" {
-		t.Errorf("ParseSlack = %+v, %v", got, ok)
-	}
-	if _, ok := chat.ParseSlack([]byte(`{"type":"message","text":"sync"}`)); ok {
-		t.Error("ParseSlack took a JSON body")
-	}
-	if got, ok := chat.ParseTeams([]byte(`{"type":"message","text":"sync"}`)); !ok || got.Action != "sync" {
-		t.Errorf("ParseTeams = %+v, %v", got, ok)
-	}
-	if _, ok := chat.ParseTeams([]byte("command=%2Fa&text=sync")); ok {
-		t.Error("ParseTeams took a form")
-	}
-	if !chat.IsSlackSSLCheck([]byte("ssl_check=1&token=x")) || chat.IsSlackSSLCheck(slackBody(t, nil)) {
-		t.Error("IsSlackSSLCheck")
+	for body, want := range map[string]bool{"ssl_check=1&token=x": true, string(slackBody(t, nil)): false} {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := chat.IsSSLCheck(form); got != want {
+			t.Errorf("IsSSLCheck(%q) = %v, want %v", body, got, want)
+		}
 	}
 }
 
-func TestParse(t *testing.T) {
+// TestWords: the command word and its arguments, as each platform sends them. What they mean
+// is the action table's (package api tests it).
+func TestWords(t *testing.T) {
 	t.Parallel()
-	slack := func(action string, wait bool, tenant string) chat.Command {
-		return chat.Command{Platform: chat.Slack, Action: action, Wait: wait, Tenant: tenant, User: "Steve"}
+	slack := func(word string, args ...string) chat.Command {
+		return chat.Command{Platform: autopilot.SourceSlack, Word: word, Args: args, User: "Steve", ResponseURL: "https://hooks.slack.com/commands/1234/5678"}
 	}
-	teams := func(action string, wait bool, tenant string) chat.Command {
-		return chat.Command{Platform: chat.Teams, Action: action, Wait: wait, Tenant: tenant, User: "Megan Bowen"}
+	teams := func(word string, args ...string) chat.Command {
+		return chat.Command{Platform: autopilot.SourceTeams, Word: word, Args: args, User: "Megan Bowen"}
 	}
 	text := func(s string) map[string]string { return map[string]string{"text": s} }
 	tests := []struct {
-		name        string
-		contentType string
-		body        []byte
-		want        chat.Command
-		wantOK      bool
+		name string
+		body []byte
+		want chat.Command
+		ok   bool
 	}{
-		// Slack slash commands.
-		{"slack sample", form, sample(t, "slack-sync-wait.form"), slack("sync", true, ""), true},
-		{"slack sync", form, slackBody(t, text("sync")), slack("sync", false, ""), true},
-		{"slack status", form, slackBody(t, text("status")), slack("status", false, ""), true},
-		{"slack upper case and spaces", form, slackBody(t, text("  SYNC   Wait  ")), slack("sync", true, ""), true},
-		{"slack sync tenant", form, slackBody(t, text("sync Contoso")), slack("sync", false, "contoso"), true},
-		{"slack sync wait tenant", form, slackBody(t, text("sync wait contoso")), slack("sync", true, "contoso"), true},
-		{"slack sync tenant wait", form, slackBody(t, text("sync contoso wait")), slack("sync", true, "contoso"), true},
-		{"slack tenant named wait", form, slackBody(t, text("sync wait wait")), slack("sync", true, "wait"), true},
-		{"slack status tenant", form, slackBody(t, text("status fabrikam-eu")), slack("status", false, "fabrikam-eu"), true},
-		{"slack status tenant id", form, slackBody(t, text("status 72F988BF-86F1-41AF-91AB-2D7CD011DB47")), slack("status", false, "72f988bf-86f1-41af-91ab-2d7cd011db47"), true},
-		{"slack help", form, slackBody(t, text("help")), slack("help", false, ""), true},
-		{"slack empty text", form, slackBody(t, text("")), slack("help", false, ""), true},
-		{"slack blank text", form, slackBody(t, text(" \t ")), slack("help", false, ""), true},
-		{"slack unknown word", form, slackBody(t, text("deploy")), slack("help", false, ""), true},
-		{"slack too many words", form, slackBody(t, text("sync contoso fabrikam")), slack("help", false, ""), true},
-		{"slack status too many words", form, slackBody(t, text("status contoso now")), slack("help", false, ""), true},
-		{"slack no user", form, slackBody(t, map[string]string{"user_name": "", "text": "status"}), chat.Command{Platform: chat.Slack, Action: "status"}, true},
-		{"slack content type with charset", "application/x-www-form-urlencoded; charset=utf-8", slackBody(t, text("status")), slack("status", false, ""), true},
-		{"slack without command", form, slackBody(t, map[string]string{"command": ""}), chat.Command{}, false},
-		{"slack ssl check", form, []byte("ssl_check=1&token=gIkuvaNzQIHg97ATvDxqgjtO"), chat.Command{}, false},
-		{"slack malformed form", form, []byte("command=%2Fautopilot&text=%zz"), chat.Command{}, false},
-		{"form as json content type", jsonType, sample(t, "slack-sync-wait.form"), chat.Command{}, false},
-
-		// Teams outgoing webhooks.
-		{"teams sample", jsonType, sample(t, "teams-sync.json"), teams("sync", false, ""), true},
-		{"teams sync wait tenant", "application/json", teamsBody(t, "<at>Autopilot</at> Sync&nbsp;Wait&nbsp;CONTOSO\n"), teams("sync", true, "contoso"), true},
-		{"teams html paragraphs", jsonType, teamsBody(t, "<p><at>Autopilot</at> status</p><p>contoso</p>\r\n"), teams("status", false, "contoso"), true},
-		{"teams mention with attributes", jsonType, teamsBody(t, "<at id=\"0\">Autopilot Sync</at> status\n"), teams("status", false, ""), true},
-		{"teams mention in the middle", jsonType, teamsBody(t, "status <at>Autopilot</at>"), teams("status", false, ""), true},
-		{"teams br tags", jsonType, teamsBody(t, "<at>Autopilot</at>sync<br/>wait"), teams("sync", true, ""), true},
-		{"teams only the mention", jsonType, teamsBody(t, "<at>Autopilot</at>&nbsp;\n"), teams("help", false, ""), true},
-		{"teams empty text", jsonType, teamsBody(t, ""), teams("help", false, ""), true},
-		{"teams escaped tag is no tenant word", jsonType, teamsBody(t, "<at>Autopilot</at> status &lt;b&gt;"), chat.Command{Platform: chat.Teams, Action: "status", BadTenant: true, User: "Megan Bowen"}, true},
-		{"teams markdown link is no tenant word", jsonType, teamsBody(t, "<at>Autopilot</at> sync [sign-in](https://evil.example)"), chat.Command{Platform: chat.Teams, Action: "sync", BadTenant: true, User: "Megan Bowen"}, true},
-		{"slack long word is no tenant word", form, slackBody(t, text("status "+strings.Repeat("a", 64))), chat.Command{Platform: chat.Slack, Action: "status", BadTenant: true, User: "Steve"}, true},
-		{"slack 63 characters is a tenant word", form, slackBody(t, text("status "+strings.Repeat("a", 63))), slack("status", false, strings.Repeat("a", 63)), true},
-		{"slack sync wait with a bad tenant word", form, slackBody(t, text("sync wait <!channel>")), chat.Command{Platform: chat.Slack, Action: "sync", Wait: true, BadTenant: true, User: "Steve"}, true},
-		{"teams unknown words", jsonType, teamsBody(t, "<at>Autopilot</at> what can you do?"), teams("help", false, ""), true},
-		{"teams conversation update", jsonType, sample(t, "teams-conversation-update.json"), chat.Command{}, false},
-		{"teams type in capitals", jsonType, []byte(`{"type":"Message","text":"<at>A</at> status","from":{"name":"x"}}`), chat.Command{Platform: chat.Teams, Action: "status", User: "x"}, true},
-		{"teams no from", jsonType, []byte(`{"type":"message","text":"sync"}`), chat.Command{Platform: chat.Teams, Action: "sync"}, true},
-		{"json ticketing webhook", jsonType, []byte(`{"event":{"event_type":"incident.triggered","data":{"title":"sync autopilot"}}}`), chat.Command{}, false},
-		{"json type not a string", jsonType, []byte(`{"type":1,"text":"sync"}`), chat.Command{}, false},
-		{"json array", jsonType, []byte(`[{"type":"message","text":"sync"}]`), chat.Command{}, false},
-		{"json truncated", jsonType, []byte(`{"type":"message","text":"sy`), chat.Command{}, false},
-		{"json empty", jsonType, nil, chat.Command{}, false},
-		{"teams body as form", form, sample(t, "teams-sync.json"), chat.Command{}, false},
-
-		// Neither.
-		{"no content type", "", sample(t, "teams-sync.json"), chat.Command{}, false},
-		{"bad content type", "application/", sample(t, "teams-sync.json"), chat.Command{}, false},
-		{"plain text", "text/plain", []byte("sync"), chat.Command{}, false},
-		{"schedule event", jsonType, []byte(`{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`), chat.Command{}, false},
+		{"slack sample", sample(t, "slack-sync-wait.form"), slack("sync", "wait"), true},
+		{"slack upper case and spaces", slackBody(t, text("  SYNC   Wait  ")), slack("sync", "wait"), true},
+		{"slack tenant id", slackBody(t, text("status 72F988BF-86F1-41AF-91AB-2D7CD011DB47")), slack("status", "72f988bf-86f1-41af-91ab-2d7cd011db47"), true},
+		{"slack empty text", slackBody(t, text("")), slack(""), true},
+		{"slack blank text", slackBody(t, text(" \t ")), slack(""), true},
+		{"slack no user", slackBody(t, map[string]string{"user_name": "", "text": "status"}), chat.Command{Platform: autopilot.SourceSlack, Word: "status", Args: []string{}, ResponseURL: "https://hooks.slack.com/commands/1234/5678"}, true},
+		{"slack without command", slackBody(t, map[string]string{"command": ""}), chat.Command{}, false},
+		{"slack ssl check", []byte("ssl_check=1&token=gIkuvaNzQIHg97ATvDxqgjtO"), chat.Command{}, false},
+		{"teams sample", sample(t, "teams-sync.json"), teams("sync"), true},
+		{"teams words in html", teamsBody(t, "<at>Autopilot</at> Sync&nbsp;Wait&nbsp;CONTOSO\n"), teams("sync", "wait", "contoso"), true},
+		{"teams html paragraphs", teamsBody(t, "<p><at>Autopilot</at> status</p><p>contoso</p>\r\n"), teams("status", "contoso"), true},
+		{"teams mention with attributes", teamsBody(t, "<at id=\"0\">Autopilot Sync</at> status\n"), teams("status"), true},
+		{"teams mention in the middle", teamsBody(t, "status <at>Autopilot</at>"), teams("status"), true},
+		{"teams br tags", teamsBody(t, "<at>Autopilot</at>sync<br/>wait"), teams("sync", "wait"), true},
+		{"teams only the mention", teamsBody(t, "<at>Autopilot</at>&nbsp;\n"), teams(""), true},
+		{"teams escaped tag is a word", teamsBody(t, "<at>Autopilot</at> status &lt;b&gt;"), teams("status", "<b>"), true},
+		{"teams conversation update", sample(t, "teams-conversation-update.json"), chat.Command{}, false},
+		{"teams type in capitals", []byte(`{"type":"Message","text":"<at>A</at> status","from":{"name":"x"}}`), chat.Command{Platform: autopilot.SourceTeams, Word: "status", Args: []string{}, User: "x"}, true},
+		{"json ticketing webhook", []byte(`{"event":{"event_type":"incident.triggered","data":{"title":"sync autopilot"}}}`), chat.Command{}, false},
+		{"json type not a string", []byte(`{"type":1,"text":"sync"}`), chat.Command{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := chat.Parse(tt.contentType, tt.body)
+			got, ok := parse(tt.body)
 			got.Sent = time.Time{} // TestTeamsTimestamp checks it
-			if got.Platform == chat.Slack && got.ResponseURL != "https://hooks.slack.com/commands/1234/5678" && tt.name != "slack ssl check" {
-				t.Errorf("ResponseURL = %q", got.ResponseURL)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
-			got.ResponseURL = ""
-			if ok != tt.wantOK {
-				t.Fatalf("Parse ok = %v, want %v", ok, tt.wantOK)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Parse (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("command (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(form, sample(f, "slack-sync-wait.form"))
-	f.Add(jsonType, sample(f, "teams-sync.json"))
-	f.Add(jsonType, sample(f, "teams-conversation-update.json"))
-	f.Add(jsonType, []byte(`{"type":"message","text":"<at>x</at><p>sync&nbsp;wait</p><at"}`))
-	f.Add(form, []byte("command=%2Fa&text=status+%3Cat%3E"))
-	f.Add("text/plain", []byte("sync"))
-	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		got, ok := chat.Parse(contentType, body)
+	f.Add(sample(f, "slack-sync-wait.form"))
+	f.Add(sample(f, "teams-sync.json"))
+	f.Add(sample(f, "teams-conversation-update.json"))
+	f.Add([]byte(`{"type":"message","text":"<at>x</at><p>sync&nbsp;wait</p><at"}`))
+	f.Add([]byte("command=%2Fa&text=status+%3Cat%3E"))
+	f.Add([]byte("sync"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := parse(body)
 		if !ok {
 			if diff := cmp.Diff(chat.Command{}, got); diff != "" {
 				t.Fatalf("not ok but a command (-want +got):\n%s", diff)
 			}
 			return
 		}
-		if got.Platform != chat.Slack && got.Platform != chat.Teams {
+		if got.Platform != autopilot.SourceSlack && got.Platform != autopilot.SourceTeams {
 			t.Errorf("Platform = %q", got.Platform)
 		}
-		switch got.Action {
-		case chat.ActionSync:
-		case chat.ActionStatus:
-			if got.Wait {
-				t.Errorf("status with Wait: %+v", got)
+		for _, w := range append([]string{got.Word}, got.Args...) {
+			if w != strings.ToLower(w) || len(strings.Fields(w)) > 1 {
+				t.Errorf("word %q: not one lower-case word", w)
 			}
-		case chat.ActionHelp:
-			if got.Wait || got.Tenant != "" {
-				t.Errorf("help with words: %+v", got)
-			}
-		default:
-			t.Errorf("Action = %q", got.Action)
 		}
-		if got.Tenant != strings.ToLower(got.Tenant) || len(strings.Fields(got.Tenant)) > 1 {
-			t.Errorf("Tenant = %q: not one lower-case word", got.Tenant)
+		if got.Word == "" && len(got.Args) > 0 {
+			t.Errorf("arguments without a word: %+v", got)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awsenv"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Defaults of SPEC §3.
@@ -245,3 +246,8 @@ type Error struct{ Err error }
 
 func (e *Error) Error() string { return "configuration: " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Problem is misconfigured: an operator must change the configuration (problem.Classifier).
+func (e *Error) Problem() *problem.Problem {
+	return problem.Misconfiguration(nil)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -62,15 +63,15 @@ func TestCallbackBodiesMatchTheWebhook(t *testing.T) {
 		read   followup.Reading
 		result string
 	}{
-		{"completed", "contoso", requested.Add(4 * time.Minute), followup.Reading{SyncStatus: "completed", LastSyncDateTime: requested.Add(3*time.Minute + 12*time.Second)}, "completed"},
-		{"completed without a registry", "", requested.Add(4 * time.Minute), followup.Reading{SyncStatus: "completed", LastSyncDateTime: requested.Add(time.Minute)}, "completed"},
-		{"completed just within the skew", "contoso", requested.Add(time.Minute), followup.Reading{SyncStatus: "completed", LastSyncDateTime: requested.Add(-followup.FinishSkew)}, "completed"},
-		{"failed", "contoso", requested.Add(9 * time.Minute), followup.Reading{SyncStatus: "failed", LastSyncDateTime: requested.Add(8 * time.Minute)}, "failed"},
-		{"timed out, still in progress", "contoso", requested.Add(followup.DefaultMaxAge), followup.Reading{SyncStatus: "inProgress", LastSyncDateTime: requested.Add(-24 * time.Hour)}, "timedOut"},
-		{"timed out, never synced", "contoso", requested.Add(followup.DefaultMaxAge + time.Minute), followup.Reading{SyncStatus: "unknown"}, "timedOut"},
-		{"timed out, a future syncStatus", "contoso", requested.Add(followup.DefaultMaxAge), followup.Reading{SyncStatus: "queuedSomewhere"}, "timedOut"},
-		{"error: permission removed", "contoso", requested.Add(time.Minute), followup.Reading{Code: string(problem.GraphPermissionDenied)}, "error"},
-		{"error: tenant gone", "fabrikam", requested.Add(time.Minute), followup.Reading{Code: string(problem.UnknownTenant)}, "error"},
+		{"completed", "contoso", requested.Add(4 * time.Minute), followup.Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: requested.Add(3*time.Minute + 12*time.Second)}}, "completed"},
+		{"completed without a registry", "", requested.Add(4 * time.Minute), followup.Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: requested.Add(time.Minute)}}, "completed"},
+		{"completed just within the skew", "contoso", requested.Add(time.Minute), followup.Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: requested.Add(-followup.FinishSkew)}}, "completed"},
+		{"failed", "contoso", requested.Add(9 * time.Minute), followup.Reading{Settings: graph.Settings{SyncStatus: "failed", LastSyncDateTime: requested.Add(8 * time.Minute)}}, "failed"},
+		{"timed out, still in progress", "contoso", requested.Add(followup.DefaultMaxAge), followup.Reading{Settings: graph.Settings{SyncStatus: "inProgress", LastSyncDateTime: requested.Add(-24 * time.Hour)}}, "timedOut"},
+		{"timed out, never synced", "contoso", requested.Add(followup.DefaultMaxAge + time.Minute), followup.Reading{Settings: graph.Settings{SyncStatus: "unknown"}}, "timedOut"},
+		{"timed out, a future syncStatus", "contoso", requested.Add(followup.DefaultMaxAge), followup.Reading{Settings: graph.Settings{SyncStatus: "queuedSomewhere"}}, "timedOut"},
+		{"error: permission removed", "contoso", requested.Add(time.Minute), followup.Reading{Code: (problem.GraphPermissionDenied)}, "error"},
+		{"error: tenant gone", "fabrikam", requested.Add(time.Minute), followup.Reading{Code: (problem.UnknownTenant)}, "error"},
 	}
 	for _, tt := range tests {
 		for _, s := range []struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
@@ -28,7 +29,7 @@ func TestSingleTenant(t *testing.T) {
 	tokenOK := withRoles(passed(CheckGraphToken), readWrite)
 	tests := []struct {
 		name  string
-		fn    Function
+		fn    autopilot.Function
 		setup func(f *fixture)
 		want  []Check
 	}{

@@ -12,10 +12,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -98,40 +98,15 @@ func (a entraAnswer) said() string {
 
 // vaultInnerCode returns the inner error code of a Key Vault error answer (SecretDisabled,
 // ForbiddenByRbac, …), "" when there is none.
-func vaultInnerCode(err error) string {
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.RawResponse == nil {
-		return ""
-	}
-	body, _ := runtime.Payload(re.RawResponse)
-	var e struct {
-		Error struct {
-			InnerError struct {
-				Code string `json:"code"`
-			} `json:"innererror"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal(body, &e) // field names match case-insensitively: innerError too
-	return e.Error.InnerError.Code
-}
+func vaultInnerCode(err error) string { return keyvault.AnswerOf(err).InnerCode }
 
 // vaultMessage returns Key Vault's error message (AKV10032: Invalid issuer …), "" when none.
 func vaultMessage(err error) string {
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.RawResponse == nil {
+	a := keyvault.AnswerOf(err)
+	if a.Code == "" && a.Message == "" {
 		return ""
 	}
-	body, _ := runtime.Payload(re.RawResponse)
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	return clip(strings.TrimSpace(e.Error.Code + ": " + e.Error.Message))
+	return clip(strings.TrimSpace(a.Code + ": " + a.Message))
 }
 
 // jwtPayload decodes the payload of a JWT into v. It reports false when token is not a JWT

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 // This file holds the fix texts of the diagnose report: each function takes the names and ids a
@@ -23,10 +24,10 @@ const GraphAppID = "00000003-0000-0000-c000-000000000000"
 // https://learn.microsoft.com/graph/permissions-reference; source:
 // microsoftgraph/microsoft-graph-docs-contrib, concepts/includes/permissions-ids.md).
 const (
-	PermissionRead        = "DeviceManagementServiceConfig.Read.All"
-	PermissionReadID      = "06a5fe6d-c49d-46a7-b082-56b1b14103c7"
-	PermissionReadWrite   = "DeviceManagementServiceConfig.ReadWrite.All"
-	PermissionReadWriteID = "5ac13192-7ace-4fcf-b828-1a26f28068ee"
+	PermissionRead        = graph.PermissionRead
+	PermissionReadID      = graph.PermissionReadID
+	PermissionReadWrite   = graph.PermissionReadWrite
+	PermissionReadWriteID = graph.PermissionReadWriteID
 )
 
 // Roles a fix assigns on the vault (Azure built-in roles for vaults in RBAC mode).

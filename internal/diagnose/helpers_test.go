@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator/emutest"
@@ -63,7 +64,7 @@ func (f *fixture) setSecret(name, value, contentType string) {
 
 // run diagnoses fn with the fixture's environment, and fails the test when the report shows a
 // secret or a token, or when anything was written to Key Vault or Graph.
-func (f *fixture) run(t *testing.T, fn Function, edit ...func(*Options)) Report {
+func (f *fixture) run(t *testing.T, fn autopilot.Function, edit ...func(*Options)) Report {
 	t.Helper()
 	cfg, cfgErr := config.Load(f.env.Getenv)
 	o := Options{Function: fn, Transport: f.e.HTTPClient(), Now: func() time.Time { return epoch }}
@@ -130,7 +131,7 @@ func withRoles(c Check, roles ...string) Check {
 var requestID = regexp.MustCompile(`request-id [0-9a-f-]{36}`)
 
 // checkReport compares a report with the checks it should hold.
-func checkReport(t *testing.T, got Report, fn Function, want []Check) {
+func checkReport(t *testing.T, got Report, fn autopilot.Function, want []Check) {
 	t.Helper()
 	for i := range got.Checks {
 		got.Checks[i].Detail = requestID.ReplaceAllString(got.Checks[i].Detail, "request-id <id>")

@@ -1,21 +1,17 @@
 package diagnose
 
 import (
-	"bytes"
-	"encoding/json"
-
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/jsonenc"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// Function is the function a report is about: its needs differ (the sync function needs
+// The functions a report is about: their needs differ (the sync function needs
 // DeviceManagementServiceConfig.ReadWrite.All, the status function Read.All or ReadWrite.All).
-type Function string
-
-// The two functions.
 const (
-	FunctionSync   Function = "sync"
-	FunctionStatus Function = "status"
+	FunctionSync   = autopilot.FunctionSync
+	FunctionStatus = autopilot.FunctionStatus
 )
 
 // The names of the checks, in the order they run (SPEC §14).
@@ -31,9 +27,9 @@ const (
 
 // Report is the answer of diagnose: every check in order, and whether all passed.
 type Report struct {
-	OK       bool     `json:"ok"`
-	Function Function `json:"function"`
-	Checks   []Check  `json:"checks"`
+	OK       bool               `json:"ok"`
+	Function autopilot.Function `json:"function"`
+	Checks   []Check            `json:"checks"`
 
 	// Graph is the answer to the graphRead check of a single-tenant deployment (StatusCode 0 when
 	// Graph was not reached), for the invocation's log line; it is not part of the report.
@@ -80,13 +76,7 @@ func (c Check) MarshalJSON() ([]byte, error) {
 			Skipped bool   `json:"skipped"`
 		}{c.Name, false, true}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return jsonenc.Marshal(v)
 }
 
 // Failed returns the checks that failed (not those skipped), the tenants' included as

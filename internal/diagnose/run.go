@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
@@ -32,7 +33,7 @@ const (
 // Options are what Run needs besides the configuration.
 type Options struct {
 	// Function is the function diagnosed: sync (the default) or status.
-	Function Function
+	Function autopilot.Function
 	// Transport sends every request to Entra ID, Key Vault and Graph; nil means Go's default client.
 	Transport policy.Transporter
 	// Now is the clock of the checks' ms and of Graph's Retry-After dates; nil means time.Now.

@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Identity names an app registration and how to reach its tenant's Entra.
@@ -80,8 +82,16 @@ const (
 
 // NewAppCredential returns the Graph app's credential from the secret Key Vault holds: a
 // certificate when contentType says PKCS#12 (base64 of the PFX) or PEM, a client secret otherwise.
-// Errors never quote the secret.
+// Errors never quote the secret. The credential's token errors are *AppTokenError.
 func NewAppCredential(id Identity, value, contentType string) (azcore.TokenCredential, error) {
+	cred, err := newAppCredential(id, value, contentType)
+	if err != nil {
+		return nil, err
+	}
+	return appCredential{cred}, nil
+}
+
+func newAppCredential(id Identity, value, contentType string) (azcore.TokenCredential, error) {
 	switch strings.ToLower(strings.TrimSpace(contentType)) {
 	case ContentTypePKCS12:
 		pfx, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value))
@@ -117,4 +127,39 @@ func newCertificateCredential(id Identity, data []byte, password string) (azcore
 	}
 	return azidentity.NewClientCertificateCredential(id.TenantID, id.ClientID, certs, key,
 		&azidentity.ClientCertificateCredentialOptions{ClientOptions: id.clientOptions(), DisableInstanceDiscovery: id.DisableInstanceDiscovery, SendCertificateChain: true})
+}
+
+// Refused reports whether err holds Entra's answer refusing a credential (a 4xx such as
+// invalid_client), as opposed to Entra not answering.
+func Refused(err error) bool {
+	var af *azidentity.AuthenticationFailedError
+	return errors.As(err, &af) && af.RawResponse != nil &&
+		af.RawResponse.StatusCode >= 400 && af.RawResponse.StatusCode < 500
+}
+
+// AppTokenError is a Graph app's failure to get a token: Err is azidentity's error.
+type AppTokenError struct{ Err error }
+
+func (e *AppTokenError) Error() string { return "graph app token: " + e.Err.Error() }
+func (e *AppTokenError) Unwrap() error { return e.Err }
+
+// Problem is credentialRejected when Entra refused the Graph app's credential, else
+// graphUnavailable (problem.Classifier). Neither names an Entra error code: those are for the
+// log line and diagnose.
+func (e *AppTokenError) Problem() *problem.Problem {
+	if Refused(e.Err) {
+		return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the Graph app's credential; its operators find why in the logs or with diagnose.")
+	}
+	return problem.New(problem.GraphUnavailable, "Microsoft Entra ID did not issue a token for Graph; try again later.")
+}
+
+// appCredential marks the Graph app's token errors as *AppTokenError.
+type appCredential struct{ azcore.TokenCredential }
+
+func (c appCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.TokenCredential.GetToken(ctx, o)
+	if err != nil {
+		return tok, &AppTokenError{Err: err}
+	}
+	return tok, nil
 }

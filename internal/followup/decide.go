@@ -7,18 +7,17 @@ import (
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Reading is what one check learnt from one read of the settings.
 type Reading struct {
-	// SyncStatus and LastSyncDateTime are the settings read (graph.Settings), when Code is "".
-	SyncStatus       string
-	LastSyncDateTime time.Time
-	// Code is the problem code (SPEC §5, §11) of a read that failed; "" when it succeeded.
-	Code string
-	// Transient reports that the failed read may succeed later without anyone changing
-	// anything (problem.Code.Transient: Graph 5xx after retries, Key Vault down, a timeout).
-	Transient bool
+	// Settings are the settings read, when Code is "".
+	Settings graph.Settings
+	// Code is the problem code (SPEC §5, §11) of a read that failed; "" when it succeeded. A
+	// transient one (problem.Code.Transient: Graph 5xx after retries, Key Vault down, a
+	// timeout) has the message delivered again; any other ends the follow-up with an error.
+	Code problem.Code
 }
 
 // Notice is one report to one target.
@@ -74,25 +73,26 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		return deliver(m, now)
 	}
 	if r.Code != "" {
-		if r.Transient {
+		if r.Code.Transient() {
 			return Plan{Retry: true, message: m, now: now}
 		}
-		return deliver(withOutcome(m, Outcome{Result: Error, At: now, Code: r.Code}), now)
+		return deliver(withOutcome(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}), now)
 	}
-	if autopilot.Finished(graph.Settings{SyncStatus: graph.SyncStatus(r.SyncStatus), LastSyncDateTime: r.LastSyncDateTime}, m.RequestedAt) {
-		o := Outcome{Result: Completed, At: now, SyncStatus: r.SyncStatus, LastSyncDateTime: timePtr(r.LastSyncDateTime)}
-		if r.SyncStatus == string(Failed) {
-			o.Result = Failed
+	st := r.Settings
+	if autopilot.Finished(st, m.RequestedAt) {
+		o := Outcome{Result: autopilot.Completed, At: now, SyncStatus: string(st.SyncStatus), LastSyncDateTime: timePtr(st.LastSyncDateTime)}
+		if st.SyncStatus == graph.SyncStatusFailed {
+			o.Result = autopilot.Failed
 		}
-		seconds := int64(max(math.Round(r.LastSyncDateTime.Sub(m.RequestedAt).Seconds()), 0))
+		seconds := int64(max(math.Round(st.LastSyncDateTime.Sub(m.RequestedAt).Seconds()), 0))
 		o.SyncDurationSeconds = &seconds
 		return deliver(withOutcome(m, o), now)
 	}
 	deadline := m.RequestedAt.Add(s.MaxAge)
 	if !now.Before(deadline) {
-		o := Outcome{Result: TimedOut, At: now, SyncStatus: r.SyncStatus}
-		if !r.LastSyncDateTime.IsZero() {
-			o.LastSyncDateTime = timePtr(r.LastSyncDateTime)
+		o := Outcome{Result: autopilot.TimedOut, At: now, SyncStatus: string(st.SyncStatus)}
+		if !st.LastSyncDateTime.IsZero() {
+			o.LastSyncDateTime = timePtr(st.LastSyncDateTime)
 		}
 		return deliver(withOutcome(m, o), now)
 	}

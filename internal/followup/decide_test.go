@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -16,7 +18,7 @@ const (
 )
 
 var (
-	running = Reading{SyncStatus: "inProgress", LastSyncDateTime: t0.Add(-time.Hour)}
+	running = Reading{Settings: graph.Settings{SyncStatus: "inProgress", LastSyncDateTime: t0.Add(-time.Hour)}}
 	allOf   = Targets{Slack: slackURL, Teams: true, Callback: callbackURL}
 )
 
@@ -119,7 +121,7 @@ func TestScheduleOfChecks(t *testing.T) {
 			if diff := cmp.Diff(tt.wantStillRunning, stillRunning); diff != "" {
 				t.Errorf("still-running notices (-want +got):\n%s", diff)
 			}
-			if got, want := last.Outcome.Result, TimedOut; got != want {
+			if got, want := last.Outcome.Result, autopilot.TimedOut; got != want {
 				t.Errorf("outcome = %s, want %s", got, want)
 			}
 			var told []Target
@@ -143,19 +145,19 @@ func TestDecideFinished(t *testing.T) {
 	tests := []struct {
 		name         string
 		reading      Reading
-		want         Result // "" means still pending
+		want         autopilot.Result // "" means still pending
 		wantDuration int64
 	}{
-		{"completed", Reading{SyncStatus: "completed", LastSyncDateTime: at(244)}, Completed, 244},
-		{"failed", Reading{SyncStatus: "failed", LastSyncDateTime: at(61)}, Failed, 61},
-		{"rounded to the second", Reading{SyncStatus: "completed", LastSyncDateTime: at(10).Add(600 * time.Millisecond)}, Completed, 11},
-		{"within the clock skew: duration 0", Reading{SyncStatus: "completed", LastSyncDateTime: at(-5)}, Completed, 0},
-		{"older than the skew: an earlier sync", Reading{SyncStatus: "completed", LastSyncDateTime: at(-6)}, "", 0},
-		{"failed long ago", Reading{SyncStatus: "failed", LastSyncDateTime: at(-3600)}, "", 0},
-		{"never synced", Reading{SyncStatus: "completed"}, "", 0},
-		{"in progress", Reading{SyncStatus: "inProgress", LastSyncDateTime: at(200)}, "", 0},
-		{"unknown", Reading{SyncStatus: "unknown", LastSyncDateTime: at(200)}, "", 0},
-		{"a value Graph adds later", Reading{SyncStatus: "partiallyCompleted", LastSyncDateTime: at(200)}, "", 0},
+		{"completed", Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(244)}}, autopilot.Completed, 244},
+		{"failed", Reading{Settings: graph.Settings{SyncStatus: "failed", LastSyncDateTime: at(61)}}, autopilot.Failed, 61},
+		{"rounded to the second", Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(10).Add(600 * time.Millisecond)}}, autopilot.Completed, 11},
+		{"within the clock skew: duration 0", Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(-5)}}, autopilot.Completed, 0},
+		{"older than the skew: an earlier sync", Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(-6)}}, "", 0},
+		{"failed long ago", Reading{Settings: graph.Settings{SyncStatus: "failed", LastSyncDateTime: at(-3600)}}, "", 0},
+		{"never synced", Reading{Settings: graph.Settings{SyncStatus: "completed"}}, "", 0},
+		{"in progress", Reading{Settings: graph.Settings{SyncStatus: "inProgress", LastSyncDateTime: at(200)}}, "", 0},
+		{"unknown", Reading{Settings: graph.Settings{SyncStatus: "unknown", LastSyncDateTime: at(200)}}, "", 0},
+		{"a value Graph adds later", Reading{Settings: graph.Settings{SyncStatus: "partiallyCompleted", LastSyncDateTime: at(200)}}, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,8 +176,8 @@ func TestDecideFinished(t *testing.T) {
 			if p.Outcome == nil {
 				t.Fatal("no outcome")
 			}
-			want := Outcome{Result: tt.want, At: now, SyncStatus: tt.reading.SyncStatus,
-				LastSyncDateTime: &tt.reading.LastSyncDateTime, SyncDurationSeconds: &tt.wantDuration}
+			want := Outcome{Result: tt.want, At: now, SyncStatus: string(tt.reading.Settings.SyncStatus),
+				LastSyncDateTime: &tt.reading.Settings.LastSyncDateTime, SyncDurationSeconds: &tt.wantDuration}
 			if diff := cmp.Diff(want, *p.Outcome); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)
 			}
@@ -199,7 +201,7 @@ func TestDecideReadFailures(t *testing.T) {
 	m := New("id-1", "contoso", t0, allOf)
 	t.Run("transient: the record is retried, nothing else", func(t *testing.T) {
 		t.Parallel()
-		p := Decide(m, Reading{Code: "graphUnavailable", Transient: true}, at(60), DefaultSchedule())
+		p := Decide(m, Reading{Code: "graphUnavailable"}, at(60), DefaultSchedule())
 		if !p.Retry || p.Outcome != nil || len(p.Notices) != 0 {
 			t.Fatalf("plan = %+v, want Retry only", p)
 		}
@@ -210,7 +212,7 @@ func TestDecideReadFailures(t *testing.T) {
 	t.Run("permanent: outcome error with its code", func(t *testing.T) {
 		t.Parallel()
 		p := Decide(m, Reading{Code: "unknownTenant"}, at(60), DefaultSchedule())
-		want := Outcome{Result: Error, At: at(60), Code: "unknownTenant"}
+		want := Outcome{Result: autopilot.Error, At: at(60), Code: "unknownTenant"}
 		if p.Outcome == nil {
 			t.Fatal("no outcome")
 		}
@@ -236,9 +238,9 @@ func TestSlackTwentyNineMinutes(t *testing.T) {
 	}{
 		{"at 28:59 nothing yet", at(1739), running, nil, nil, &slackAndCallback},
 		{"at 29:00 Slack is told once and leaves", at(1740), running, []string{"slack:stillRunning"}, nil, &Targets{Callback: callbackURL}},
-		{"finished at 29:00: everyone gets the outcome", at(1740), Reading{SyncStatus: "completed", LastSyncDateTime: at(1700)}, []string{"slack:completed", "callback:completed"}, nil, nil},
+		{"finished at 29:00: everyone gets the outcome", at(1740), Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(1700)}}, []string{"slack:completed", "callback:completed"}, nil, nil},
 		{"a check that comes late, past 30 min: Slack is dropped untold", at(1830), running, nil, []Target{Slack}, &Targets{Callback: callbackURL}},
-		{"finished, past 30 min: only the callback", at(1830), Reading{SyncStatus: "failed", LastSyncDateTime: at(1800)}, []string{"callback:failed"}, []Target{Slack}, nil},
+		{"finished, past 30 min: only the callback", at(1830), Reading{Settings: graph.Settings{SyncStatus: "failed", LastSyncDateTime: at(1800)}}, []string{"callback:failed"}, []Target{Slack}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,7 +289,7 @@ func TestDeliveryRetries(t *testing.T) {
 	// recovers, Slack took it at once.
 	m := New("id-1", "contoso", t0, allOf)
 	now := at(600)
-	p := Decide(m, Reading{SyncStatus: "completed", LastSyncDateTime: at(590)}, now, DefaultSchedule())
+	p := Decide(m, Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(590)}}, now, DefaultSchedule())
 	if got, want := describe(p.Notices), []string{"slack:completed", "teams:completed", "callback:completed"}; !cmp.Equal(got, want) {
 		t.Fatalf("notices = %v, want %v", got, want)
 	}
@@ -347,7 +349,7 @@ func TestSlackDeliveryRetryWithinThirtyMinutes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			m := New("id-1", "", t0, Targets{Slack: slackURL})
-			p := Decide(m, Reading{SyncStatus: "completed", LastSyncDateTime: at(tt.outcomeAt - 5)}, at(tt.outcomeAt), DefaultSchedule())
+			p := Decide(m, Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(tt.outcomeAt - 5)}}, at(tt.outcomeAt), DefaultSchedule())
 			st := p.Settle([]Target{Slack})
 			if got := st.Next != nil; got != tt.wantRetry {
 				t.Fatalf("retried = %v (%+v), want %v", got, st, tt.wantRetry)
@@ -370,9 +372,9 @@ func TestDuplicateDelivery(t *testing.T) {
 		now     time.Time
 	}{
 		{"a pending check", first, running, at(1740)},
-		{"the check that finds the outcome", first, Reading{SyncStatus: "completed", LastSyncDateTime: at(1000)}, at(1100)},
+		{"the check that finds the outcome", first, Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(1000)}}, at(1100)},
 		{"a delivery round", func() Message {
-			p := Decide(first, Reading{SyncStatus: "failed", LastSyncDateTime: at(1000)}, at(1100), DefaultSchedule())
+			p := Decide(first, Reading{Settings: graph.Settings{SyncStatus: "failed", LastSyncDateTime: at(1000)}}, at(1100), DefaultSchedule())
 			return *p.Settle([]Target{Callback}).Next
 		}(), Reading{}, at(1160)},
 	} {
@@ -393,7 +395,7 @@ func TestDuplicateDelivery(t *testing.T) {
 func TestSettleOnlyRetriesWhatWasTried(t *testing.T) {
 	t.Parallel()
 	m := New("id-1", "", t0, Targets{Callback: callbackURL})
-	p := Decide(m, Reading{SyncStatus: "completed", LastSyncDateTime: at(100)}, at(120), DefaultSchedule())
+	p := Decide(m, Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(100)}}, at(120), DefaultSchedule())
 	if st := p.Settle([]Target{Slack, Teams}); st.Next != nil || len(st.GaveUp) != 0 {
 		t.Errorf("settlement = %+v, want nothing: Slack and Teams were never owed", st)
 	}

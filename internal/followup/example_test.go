@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 // Example follows a sync started from Slack with a callback: pending at the first check,
@@ -18,9 +19,9 @@ func Example() {
 	})
 	now := requestedAt.Add(schedule.FirstDelay())
 	for range 5 {
-		reading := followup.Reading{SyncStatus: "inProgress", LastSyncDateTime: requestedAt.Add(-time.Hour)}
+		reading := followup.Reading{Settings: graph.Settings{SyncStatus: "inProgress", LastSyncDateTime: requestedAt.Add(-time.Hour)}}
 		if now.Sub(requestedAt) >= 2*time.Minute {
-			reading = followup.Reading{SyncStatus: "completed", LastSyncDateTime: requestedAt.Add(110 * time.Second)}
+			reading = followup.Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: requestedAt.Add(110 * time.Second)}}
 		}
 		if !m.NeedsCheck() {
 			reading = followup.Reading{} // a delivery retry reads nothing

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -43,7 +44,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		if diff := cmp.Diff(m, again); diff != "" {
 			t.Fatalf("round trip changed the message (-first +again):\n%s", diff)
 		}
-		for _, r := range []Reading{running, {SyncStatus: "completed", LastSyncDateTime: now}, {Code: "unknownTenant"}} {
+		for _, r := range []Reading{running, {Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: now}}, {Code: "unknownTenant"}} {
 			p := Decide(m, r, now, DefaultSchedule())
 			st := p.Settle([]Target{Slack, Teams, Callback})
 			if st.Next == nil {

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 func TestLoggingShowsNoURL(t *testing.T) {
 	t.Parallel()
 	m := New("id-1", "contoso", t0, allOf)
-	p := Decide(m, Reading{SyncStatus: "completed", LastSyncDateTime: at(100)}, at(120), DefaultSchedule())
+	p := Decide(m, Reading{Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: at(100)}}, at(120), DefaultSchedule())
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("followUp", "message", m, "targets", m.Targets, "notice", p.Notices[0])
 	printed := fmt.Sprintf("%v %+v %#v %v %+v", m, m, p.Notices[0], p.Notices, m.Targets)

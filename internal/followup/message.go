@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 const (
@@ -102,21 +105,10 @@ func (t Targets) without(x Target) Targets {
 	return t
 }
 
-// Result is a follow-up's outcome.
-type Result string
-
-// The outcomes of SPEC §13, and Pending for the log line of a check that only reschedules.
-const (
-	Completed Result = "completed"
-	Failed    Result = "failed"
-	TimedOut  Result = "timedOut"
-	Error     Result = "error"
-	Pending   Result = "pending"
-)
-
 // Outcome is how a followed sync ended.
 type Outcome struct {
-	Result Result `json:"result"`
+	// Result is completed, failed, timedOut or error (autopilot.Result.Ended).
+	Result autopilot.Result `json:"result"`
 	// At is when the outcome was found: the callbacks' timestamp, and the start of the hour
 	// in which failed deliveries are tried again.
 	At time.Time `json:"at"`
@@ -127,7 +119,7 @@ type Outcome struct {
 	// and Failed only.
 	SyncDurationSeconds *int64 `json:"syncDurationSeconds,omitempty"`
 	// Code is the problem code (SPEC §5, §11) that ended the follow-up, for Error only.
-	Code string `json:"code,omitempty"`
+	Code problem.Code `json:"code,omitempty"`
 }
 
 // Message is one follow-up queue message: everything a check and a delivery need.
@@ -273,7 +265,7 @@ func (m Message) validate() error {
 	}
 	if o := m.Outcome; o != nil {
 		switch {
-		case o.Result != Completed && o.Result != Failed && o.Result != TimedOut && o.Result != Error:
+		case !o.Result.Ended():
 			return bad("outcome.result is not completed, failed, timedOut or error")
 		case !sane(o.At):
 			return bad("outcome.at is missing or out of range")
@@ -281,9 +273,9 @@ func (m Message) validate() error {
 			return bad("outcome.lastSyncDateTime is out of range")
 		case !validText(o.SyncStatus):
 			return bad("outcome.syncStatus must be at most %d printable characters", maxTextLength)
-		case (o.Code != "") != (o.Result == Error) || !validName(o.Code, maxTextLength, ""):
+		case (o.Code != "") != (o.Result == autopilot.Error) || !validName(string(o.Code), maxTextLength, ""):
 			return bad("outcome.code must be a problem code, for an error only")
-		case o.SyncDurationSeconds != nil && (*o.SyncDurationSeconds < 0 || o.Result != Completed && o.Result != Failed):
+		case o.SyncDurationSeconds != nil && (*o.SyncDurationSeconds < 0 || o.Result != autopilot.Completed && o.Result != autopilot.Failed):
 			return bad("outcome.syncDurationSeconds must be non-negative, for completed or failed only")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -20,7 +21,7 @@ func typical() Message {
 func withDone(m Message) Message {
 	last := t0.Add(4 * time.Minute)
 	seconds := int64(240)
-	m.Outcome = &Outcome{Result: Completed, At: t0.Add(5 * time.Minute), SyncStatus: "completed", LastSyncDateTime: &last, SyncDurationSeconds: &seconds}
+	m.Outcome = &Outcome{Result: autopilot.Completed, At: t0.Add(5 * time.Minute), SyncStatus: "completed", LastSyncDateTime: &last, SyncDurationSeconds: &seconds}
 	m.Attempt = 2
 	m.Targets = Targets{Callback: m.Targets.Callback}
 	return m
@@ -35,7 +36,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		"delivery retry":                withDone(typical()),
 		"error outcome": func() Message {
 			m := typical()
-			m.Outcome = &Outcome{Result: Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}
+			m.Outcome = &Outcome{Result: autopilot.Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}
 			return m
 		}(),
 	} {

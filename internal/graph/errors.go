@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Error is a non-2xx answer from Graph. Branch on StatusCode and Code, never on Message: Intune
@@ -36,6 +38,47 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+// Problem says what Graph's answer means to a caller (problem.Classifier): 401 and 403 name the
+// permissions to grant; 409 and 429 are a sync in progress and throttling; 5xx is unavailable;
+// any other answer is graphError. Graph's identifiers come along for support.
+func (e *Error) Problem() *problem.Problem {
+	var p *problem.Problem
+	switch {
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		p = problem.New(problem.GraphPermissionDenied, fmt.Sprintf(
+			"Microsoft Graph refused the Graph app (HTTP %d). Grant it the application permission %s (status needs %s) and admin consent.",
+			e.StatusCode, PermissionReadWrite, PermissionRead))
+	case e.StatusCode == http.StatusConflict:
+		p = problem.New(problem.SyncInProgress, "A sync of Autopilot devices is already running; wait for it to finish.")
+	case e.StatusCode == http.StatusTooManyRequests:
+		p = problem.New(problem.SyncThrottled, "Microsoft Graph asked to slow down; try again later.")
+		p.RetryAfterSeconds = e.retryAfterSeconds()
+	case e.StatusCode >= 500:
+		p = problem.New(problem.GraphUnavailable, fmt.Sprintf("Microsoft Graph is unavailable (HTTP %d); try again later.", e.StatusCode))
+		p.RetryAfterSeconds = e.retryAfterSeconds()
+	default:
+		p = problem.New(problem.GraphError, fmt.Sprintf("Microsoft Graph refused the request (HTTP %d %s).", e.StatusCode, e.Code))
+	}
+	p.Graph = e.Ref()
+	return p
+}
+
+// Ref identifies the answer in a problem (request ids and date, for Microsoft support).
+func (e *Error) Ref() *problem.Graph {
+	return &problem.Graph{Code: e.Code, RequestID: e.RequestID, ClientRequestID: e.ClientRequestID, Date: e.Date}
+}
+
+// retryAfterSeconds is Retry-After in whole seconds, rounded up (at least 1), or 0 without one.
+func (e *Error) retryAfterSeconds() int {
+	if !e.HasRetryAfter {
+		return 0
+	}
+	return CeilSeconds(e.RetryAfter)
+}
+
+// CeilSeconds rounds a wait up to whole seconds, at least one (Retry-After is in whole seconds).
+func CeilSeconds(d time.Duration) int { return max(int(math.Ceil(d.Seconds())), 1) }
 
 type errorBody struct {
 	Error struct {

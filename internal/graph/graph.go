@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 	"github.com/google/uuid"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // DefaultBaseURL is the root of Microsoft Graph's beta endpoint in the global cloud.
@@ -268,8 +269,17 @@ func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, o
 	return r, nil
 }
 
-// ErrMalformedAnswer marks a 2xx answer whose body is not the JSON Graph documents.
-var ErrMalformedAnswer = errors.New("malformed answer")
+// ErrMalformedAnswer marks a 2xx answer whose body is not the JSON Graph documents. Its problem
+// (problem.Classifier) is graphError.
+var ErrMalformedAnswer error = malformedAnswer{}
+
+type malformedAnswer struct{}
+
+func (malformedAnswer) Error() string { return "malformed answer" }
+
+func (malformedAnswer) Problem() *problem.Problem {
+	return problem.New(problem.GraphError, "Microsoft Graph answered with a body that is not the documented JSON.")
+}
 
 func opName(endpoint string) string {
 	if strings.HasSuffix(endpoint, "/sync") {

@@ -23,6 +23,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/entra"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // ReadTimeout bounds one shared read of a secret (token request and retries included). The
@@ -77,6 +80,25 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Problem says what a failed read means to a caller (problem.Classifier), naming no secret: a
+// missing, disabled or forbidden secret is misconfigured; Entra refusing the identity that reads
+// the vault is credentialRejected; anything else is secretStoreUnavailable. A cause underneath
+// that knows its own problem (an AWS STS refusal behind the identity) is that problem.
+func (e *Error) Problem() *problem.Problem {
+	var inner problem.Classifier
+	switch {
+	case errors.As(e.Err, &inner):
+		return inner.Problem()
+	case e.NotFound:
+		return problem.New(problem.Misconfigured, "A secret the service needs is missing from Key Vault or disabled; its operators find which in the logs or with diagnose.")
+	case e.StatusCode == http.StatusForbidden:
+		return problem.New(problem.Misconfigured, "The identity that reads Key Vault may not read a secret the service needs; its operators find which in the logs or with diagnose.")
+	case entra.Refused(e.Err):
+		return problem.New(problem.CredentialRejected, "Microsoft Entra ID refused the identity that reads Key Vault; its operators find why in the logs or with diagnose.")
+	}
+	return problem.New(problem.SecretStoreUnavailable, "Key Vault could not be read; try again later.")
+}
 
 // Options configures a Store.
 type Options struct {
@@ -305,19 +327,37 @@ func (s *Store) fail(e *Error) {
 // disabled reports whether Key Vault refused a read because the secret is disabled: 403 with
 // the inner error code SecretDisabled (the outer code is only Forbidden).
 func disabled(re *azcore.ResponseError) bool {
-	if re.StatusCode != http.StatusForbidden || re.RawResponse == nil {
-		return false
+	return re.StatusCode == http.StatusForbidden && AnswerOf(re).InnerCode == "SecretDisabled"
+}
+
+// Answer is what Key Vault said in an error answer: its code, message and inner code (e.g.
+// Forbidden, "Operation get is not allowed on a disabled secret.", SecretDisabled).
+type Answer struct {
+	Code, Message, InnerCode string
+}
+
+// AnswerOf reads Key Vault's error answer under err (an *azcore.ResponseError); zero when err
+// holds none or its body is not Key Vault's error JSON.
+func AnswerOf(err error) Answer {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.RawResponse == nil {
+		return Answer{}
 	}
 	body, err := runtime.Payload(re.RawResponse)
 	if err != nil {
-		return false
+		return Answer{}
 	}
 	var e struct {
 		Error struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
 			InnerError struct {
 				Code string `json:"code"`
-			} `json:"innererror"`
+			} `json:"innererror"` // names match case-insensitively: innerError too
 		} `json:"error"`
 	}
-	return json.Unmarshal(body, &e) == nil && e.Error.InnerError.Code == "SecretDisabled"
+	if json.Unmarshal(body, &e) != nil {
+		return Answer{}
+	}
+	return Answer{Code: e.Error.Code, Message: e.Error.Message, InnerCode: e.Error.InnerError.Code}
 }

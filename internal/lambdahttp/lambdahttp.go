@@ -13,6 +13,10 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/jsonenc"
 )
 
 // Source names the kind of HTTP event (used in logs).
@@ -38,10 +42,11 @@ func (src Source) describe() string {
 	return fmt.Sprintf("unknown source %q", string(src))
 }
 
-// event is the union of the fields this package reads from the three HTTP shapes and their
+// Event is the union of the fields this package reads from the three HTTP shapes and their
 // look-alikes (each JSON name has one type across all of them), so an event is decoded once, for
-// telling its shape and for building the request.
-type event struct {
+// telling its shape and for building the request. A reader of every kind of invocation embeds it
+// in its own union and decodes the whole invocation once.
+type Event struct {
 	Version    string `json:"version"`
 	HTTPMethod string `json:"httpMethod"`
 	// Type is set on Lambda authorizer requests ("REQUEST", "TOKEN"), which also carry HTTP fields.
@@ -76,8 +81,8 @@ type requestContext struct {
 	} `json:"http"` // payload 2.0 and Function URL
 }
 
-// source tells the shape of a decoded event ("" when it is not an HTTP event this package serves).
-func (ev *event) source() Source {
+// Source tells the shape of a decoded event ("" when it is not an HTTP event this package serves).
+func (ev *Event) Source() Source {
 	rc := ev.RequestContext
 	switch {
 	case ev.Type != "" || rc == nil || rc.ConnectionID != "" || rc.ELB != nil:
@@ -94,7 +99,7 @@ func (ev *event) source() Source {
 }
 
 // parts takes from ev what an *http.Request needs, as an event of shape src carries it.
-func (ev *event) parts(src Source) parts {
+func (ev *Event) parts(src Source) parts {
 	rc := ev.RequestContext
 	if rc == nil {
 		rc = &requestContext{}
@@ -123,27 +128,22 @@ func (ev *event) parts(src Source) parts {
 // A payload 2.0 event whose requestContext.domainName contains ".lambda-url." is a Function URL
 // event; any other is an HTTP API event.
 func Detect(raw []byte) Source {
-	var ev event
+	var ev Event
 	if json.Unmarshal(raw, &ev) != nil {
 		return ""
 	}
-	return ev.source()
+	return ev.Source()
 }
 
-// Handle serves raw through h when it is an HTTP event, decoding it only once (Detect then Serve
-// decode it twice): it returns the response and the shape, or "" and no error when raw is not an
-// HTTP event. Its errors are Serve's.
-func Handle(ctx context.Context, h http.Handler, raw []byte) (any, Source, error) {
-	var ev event
-	if json.Unmarshal(raw, &ev) != nil {
-		return nil, "", nil
-	}
-	src := ev.source()
+// ServeEvent serves a decoded event of an HTTP shape through h: the request built from it carries
+// ctx (and the shape, see [SourceFrom]). Its errors are Serve's, but for decoding, which the
+// caller did.
+func ServeEvent(ctx context.Context, h http.Handler, ev *Event) (Response, error) {
+	src := ev.Source()
 	if src == "" {
-		return nil, "", nil
+		return Response{}, errors.New("lambdahttp: not an API Gateway HTTP API, REST API or Lambda Function URL event")
 	}
-	resp, err := serve(ctx, h, src, ev.parts(src))
-	return resp, src, err
+	return serve(ctx, h, src, ev.parts(src))
 }
 
 type sourceKey struct{}
@@ -155,32 +155,66 @@ func SourceFrom(ctx context.Context) Source {
 }
 
 // Serve decodes raw as an event of src, builds an *http.Request carrying ctx (and src, see
-// [SourceFrom]), runs h, and returns what h wrote as the response type of src:
-// events.APIGatewayV2HTTPResponse, events.APIGatewayProxyResponse or events.LambdaFunctionURLResponse.
+// [SourceFrom]), runs h, and returns what h wrote as the response type of src (see Response).
 //
 // It returns an error, and does not run h, when src is not one of the Source constants, when raw
 // does not decode as an event of src, or when the event has no valid HTTP method. The error
 // names the expected event shape. A body marked isBase64Encoded that is not valid base64 reaches
 // h as a body whose reads fail with ErrBodyNotBase64.
-func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (any, error) {
+func Serve(ctx context.Context, h http.Handler, src Source, raw []byte) (Response, error) {
 	switch src {
 	case SourceHTTPAPI, SourceFunctionURL, SourceREST:
 	default:
-		return nil, fmt.Errorf("lambdahttp: %s: expected one of %q, %q, %q",
+		return Response{}, fmt.Errorf("lambdahttp: %s: expected one of %q, %q, %q",
 			src.describe(), SourceHTTPAPI, SourceREST, SourceFunctionURL)
 	}
-	var ev event
+	var ev Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("decode %s event: %w", src.describe(), err)
+		return Response{}, fmt.Errorf("decode %s event: %w", src.describe(), err)
 	}
 	return serve(ctx, h, src, ev.parts(src))
 }
 
+// Response is the answer to an HTTP event in the type its shape takes: exactly one field is set.
+// It encodes as that field.
+type Response struct {
+	HTTPAPI     *events.APIGatewayV2HTTPResponse
+	REST        *events.APIGatewayProxyResponse
+	FunctionURL *events.LambdaFunctionURLResponse
+}
+
+// MarshalJSON encodes the field that is set (null when none is), without HTML escaping, as the
+// Lambda runtime encodes results.
+func (r Response) MarshalJSON() ([]byte, error) {
+	switch {
+	case r.HTTPAPI != nil:
+		return jsonenc.Marshal(r.HTTPAPI)
+	case r.REST != nil:
+		return jsonenc.Marshal(r.REST)
+	case r.FunctionURL != nil:
+		return jsonenc.Marshal(r.FunctionURL)
+	}
+	return []byte("null"), nil
+}
+
+// StatusCode is the answer's HTTP status (0 when no field is set).
+func (r Response) StatusCode() int {
+	switch {
+	case r.HTTPAPI != nil:
+		return r.HTTPAPI.StatusCode
+	case r.REST != nil:
+		return r.REST.StatusCode
+	case r.FunctionURL != nil:
+		return r.FunctionURL.StatusCode
+	}
+	return 0
+}
+
 // serve builds the request of p, runs h, and encodes what h wrote as the response type of src.
-func serve(ctx context.Context, h http.Handler, src Source, p parts) (any, error) {
+func serve(ctx context.Context, h http.Handler, src Source, p parts) (Response, error) {
 	req, err := p.request(context.WithValue(ctx, sourceKey{}, src))
 	if err != nil {
-		return nil, fmt.Errorf("malformed %s event: %w", src.describe(), err)
+		return Response{}, fmt.Errorf("malformed %s event: %w", src.describe(), err)
 	}
 
 	w := responseWriter{header: make(http.Header)}
@@ -188,11 +222,14 @@ func serve(ctx context.Context, h http.Handler, src Source, p parts) (any, error
 	w.finish()
 	switch src {
 	case SourceHTTPAPI:
-		return w.httpAPIResponse(), nil
+		r := w.httpAPIResponse()
+		return Response{HTTPAPI: &r}, nil
 	case SourceFunctionURL:
-		return w.functionURLResponse(), nil
+		r := w.functionURLResponse()
+		return Response{FunctionURL: &r}, nil
 	default:
-		return w.restResponse(), nil
+		r := w.restResponse()
+		return Response{REST: &r}, nil
 	}
 }
 
@@ -308,7 +345,7 @@ func headerFromV2(headers map[string]string, cookies []string) http.Header {
 }
 
 // headerFromREST prefers multiValueHeaders, which keep repeated headers apart.
-func headerFromREST(ev *event) http.Header {
+func headerFromREST(ev *Event) http.Header {
 	if len(ev.MultiValueHeaders) == 0 {
 		return headerFromV2(ev.Headers, nil)
 	}
@@ -325,7 +362,7 @@ func headerFromREST(ev *event) http.Header {
 }
 
 // restQuery rebuilds the query string, which payload 1.0 only delivers already decoded.
-func restQuery(ev *event) string {
+func restQuery(ev *Event) string {
 	if len(ev.MultiValueQueryStringParameters) > 0 {
 		return url.Values(ev.MultiValueQueryStringParameters).Encode()
 	}

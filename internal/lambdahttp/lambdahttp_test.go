@@ -470,7 +470,7 @@ func TestServeResponse(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(any(tt.httpAPI), got); diff != "" {
+				if diff := cmp.Diff(&tt.httpAPI, got.HTTPAPI); diff != "" {
 					t.Errorf("response (-want +got):\n%s", diff)
 				}
 			})
@@ -483,7 +483,7 @@ func TestServeResponse(t *testing.T) {
 					StatusCode: tt.httpAPI.StatusCode, Headers: tt.httpAPI.Headers, Body: tt.httpAPI.Body,
 					IsBase64Encoded: tt.httpAPI.IsBase64Encoded, Cookies: tt.httpAPI.Cookies,
 				}
-				if diff := cmp.Diff(any(want), got); diff != "" {
+				if diff := cmp.Diff(&want, got.FunctionURL); diff != "" {
 					t.Errorf("response (-want +got):\n%s", diff)
 				}
 			})
@@ -492,7 +492,7 @@ func TestServeResponse(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(any(tt.rest), got); diff != "" {
+				if diff := cmp.Diff(&tt.rest, got.REST); diff != "" {
 					t.Errorf("response (-want +got):\n%s", diff)
 				}
 			})
@@ -603,16 +603,19 @@ func FuzzDetectAndServe(f *testing.F) {
 			var body string
 			var isBase64 bool
 			var wantSrc lambdahttp.Source
-			switch r := resp.(type) {
-			case events.APIGatewayV2HTTPResponse:
+			switch {
+			case resp.HTTPAPI != nil:
+				r := resp.HTTPAPI
 				wantSrc, status, headers, body, isBase64 = lambdahttp.SourceHTTPAPI, r.StatusCode, r.Headers, r.Body, r.IsBase64Encoded
-			case events.LambdaFunctionURLResponse:
+			case resp.FunctionURL != nil:
+				r := resp.FunctionURL
 				wantSrc, status, headers, body, isBase64 = lambdahttp.SourceFunctionURL, r.StatusCode, r.Headers, r.Body, r.IsBase64Encoded
-			case events.APIGatewayProxyResponse:
+			case resp.REST != nil:
+				r := resp.REST
 				wantSrc, status, headers, body, isBase64 = lambdahttp.SourceREST, r.StatusCode, r.Headers, r.Body, r.IsBase64Encoded
 			}
 			if wantSrc != src {
-				t.Fatalf("Serve(%s) returned a %T", src, resp)
+				t.Fatalf("Serve(%s) answered in another shape: %+v", src, resp)
 			}
 			if status != http.StatusOK || headers["X-Method"] == "" {
 				t.Errorf("Serve(%s) = status %d, headers %v; want 200 with X-Method", src, status, headers)
@@ -652,35 +655,39 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-// TestHandleAgreesWithDetectAndServe: Handle, which decodes an event once, answers exactly what
-// Detect then Serve answer, and leaves every other event alone.
-func TestHandleAgreesWithDetectAndServe(t *testing.T) {
+// TestServeEventAgreesWithDetectAndServe: ServeEvent, which serves an event decoded once,
+// answers exactly what Detect then Serve answer, and refuses every other event.
+func TestServeEventAgreesWithDetectAndServe(t *testing.T) {
 	t.Parallel()
 	files := []string{v2Sample, v2IAM, restSample, urlSample, "alb-lambda-target-request-multivalue-headers.json",
 		"apigw-websocket-request.json", "apigw-custom-auth-request-type-request.json", "sqs-event.json"}
-	inputs := [][]byte{[]byte(scheduledEvent), []byte(`{"action":"sync"}`), []byte(`[]`), []byte(`null`), []byte(`garbage`)}
+	inputs := [][]byte{[]byte(scheduledEvent), []byte(`{"action":"sync"}`), []byte(`{}`)}
 	for _, f := range files {
 		inputs = append(inputs, sample(t, f))
 	}
 	for i, raw := range inputs {
-		got, gotSrc, gotErr := lambdahttp.Handle(context.Background(), echo, raw)
+		var ev lambdahttp.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		got, gotErr := lambdahttp.ServeEvent(context.Background(), echo, &ev)
 		wantSrc := lambdahttp.Detect(raw)
-		if gotSrc != wantSrc {
-			t.Errorf("input %d: Handle's shape %q, Detect's %q", i, gotSrc, wantSrc)
+		if gotSrc := ev.Source(); gotSrc != wantSrc {
+			t.Errorf("input %d: Event.Source %q, Detect %q", i, gotSrc, wantSrc)
 			continue
 		}
 		if wantSrc == "" {
-			if got != nil || gotErr != nil {
-				t.Errorf("input %d: not HTTP, but Handle answered %v, %v", i, got, gotErr)
+			if gotErr == nil {
+				t.Errorf("input %d: not HTTP, but ServeEvent answered %+v", i, got)
 			}
 			continue
 		}
 		want, wantErr := lambdahttp.Serve(context.Background(), echo, wantSrc, raw)
 		if (gotErr != nil) != (wantErr != nil) {
-			t.Errorf("input %d: Handle err %v, Serve err %v", i, gotErr, wantErr)
+			t.Errorf("input %d: ServeEvent err %v, Serve err %v", i, gotErr, wantErr)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("input %d (%s): Handle and Serve differ (-Serve +Handle):\n%s", i, wantSrc, diff)
+			t.Errorf("input %d (%s): ServeEvent and Serve differ (-Serve +ServeEvent):\n%s", i, wantSrc, diff)
 		}
 	}
 }

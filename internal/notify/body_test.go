@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 )
 
@@ -22,15 +23,15 @@ func int64p(v int64) *int64 { return &v }
 // notices are one of each kind, for a follow-up requested at t0.
 var notices = map[string]followup.Notice{
 	"completed": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
-		Result: followup.Completed, At: t0.Add(5 * time.Minute), SyncStatus: "completed", LastSyncDateTime: &lastRun, SyncDurationSeconds: int64p(270)}},
+		Result: autopilot.Completed, At: t0.Add(5 * time.Minute), SyncStatus: "completed", LastSyncDateTime: &lastRun, SyncDurationSeconds: int64p(270)}},
 	"failed": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
-		Result: followup.Failed, At: t0.Add(5 * time.Minute), SyncStatus: "failed", LastSyncDateTime: &lastRun, SyncDurationSeconds: int64p(270)}},
+		Result: autopilot.Failed, At: t0.Add(5 * time.Minute), SyncStatus: "failed", LastSyncDateTime: &lastRun, SyncDurationSeconds: int64p(270)}},
 	"quick": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
-		Result: followup.Completed, At: t0.Add(time.Minute), SyncStatus: "completed", LastSyncDateTime: &t0, SyncDurationSeconds: int64p(0)}},
+		Result: autopilot.Completed, At: t0.Add(time.Minute), SyncStatus: "completed", LastSyncDateTime: &t0, SyncDurationSeconds: int64p(0)}},
 	"timedOut": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
-		Result: followup.TimedOut, At: t0.Add(time.Hour), SyncStatus: "inProgress"}},
+		Result: autopilot.TimedOut, At: t0.Add(time.Hour), SyncStatus: "inProgress"}},
 	"error": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
-		Result: followup.Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}},
+		Result: autopilot.Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}},
 	"stillRunning": {Target: followup.Slack, ID: "f-1", RequestedAt: t0},
 }
 

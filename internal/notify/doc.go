@@ -16,8 +16,11 @@
 //     tested against the test vector its libraries share;
 //   - Sender, which delivers a followup.Notice through an outbound client.
 //
+//   - VaultSecrets, which reads the targets' secrets through a SecretReader (the Key Vault store)
+//     and checks each value as it is read.
+//
 // Header values, the Teams URL, response_urls and callback URLs are secrets for logging
 // purposes: no error of this package contains one, and a Prefix prints as its host only.
-// The package never reads configuration or Key Vault itself (Sender asks a Secrets), never
-// logs, and never retries (followup plans the retries).
+// The package never reads the environment, never logs, and never retries (followup plans the
+// retries).
 package notify

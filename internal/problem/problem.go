@@ -1,6 +1,8 @@
 // Package problem holds the stable error answers of SPEC §5: RFC 9457 problem documents with a
-// small set of codes, each mapped to one HTTP status in one table. (Package api classifies the
-// errors that reach the edge into these codes.) Internal detail goes to logs, never into the
+// small set of codes, each mapped to one HTTP status in one table. Errors reach the edge already
+// coded: the error types of the packages that talk to the outside world (graph, keyvault, entra,
+// awssts, config) say which problem they are (Classifier), and Of turns any error into its
+// problem, so the edge knows none of those types. Internal detail goes to logs, never into the
 // encoded problem.
 package problem
 
@@ -140,6 +142,46 @@ func (p *Problem) RetryAfter() int {
 		return int(DefaultRetryAfter / time.Second)
 	}
 	return 0
+}
+
+// Misconfiguration is the problem of a broken configuration, the same words for every cause:
+// err (the variable, the secret, what to fix) goes to the log line only.
+func Misconfiguration(err error) *Problem {
+	p := New(Misconfigured, "The service is not configured correctly; its operators have the details in the logs.")
+	p.Err = err
+	return p
+}
+
+// Classifier is an error that knows which problem it is. Problem returns a fresh problem without
+// its cause (Of sets Err).
+type Classifier interface {
+	error
+	Problem() *Problem
+}
+
+// Of returns the problem of err: err itself when it is (or wraps) a *Problem; upstreamTimeout
+// when a context ended; else the problem of the outermost Classifier in err's chain; else
+// graphUnavailable (nothing answered that could say more). The cause is kept in Err for the log
+// line; no error text reaches the encoded problem. Of(nil) is nil.
+func Of(err error) *Problem {
+	if err == nil {
+		return nil
+	}
+	if p, ok := As(err); ok {
+		return p
+	}
+	var p *Problem
+	var c Classifier
+	switch {
+	case IsTimeout(err):
+		p = New(UpstreamTimeout, "Microsoft Graph, Entra ID or Key Vault did not answer in time.")
+	case errors.As(err, &c):
+		p = c.Problem()
+	default:
+		p = New(GraphUnavailable, "Microsoft Graph could not be reached; try again later.")
+	}
+	p.Err = err
+	return p
 }
 
 // As returns err as a *Problem when it is (or wraps) one.

@@ -32,7 +32,7 @@ func readAll(ctx context.Context, f *tenant.Fleet) error {
 			if err != nil {
 				return err
 			}
-			if _, _, err := tn.Get(ctx); err != nil {
+			if _, _, err := getSettings(ctx, tn); err != nil {
 				return fmt.Errorf("%s: %w", en.Name, err)
 			}
 			return nil

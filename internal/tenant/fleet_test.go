@@ -108,7 +108,7 @@ func TestFleetTokensNeverCrossTenants(t *testing.T) {
 				if got.Name != en.Name {
 					errs <- fmt.Errorf("Tenant(%q) returned entry %q", en.Name, got.Name)
 				}
-				s, _, err := tn.Get(t.Context())
+				s, _, err := getSettings(t.Context(), tn)
 				if err != nil {
 					errs <- err
 					return
@@ -154,13 +154,13 @@ func TestFleetSharedMultiTenantApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tn.Sync(t.Context()); err != nil {
+		if _, err := startSync(t.Context(), tn); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if tn, _, err := fleet.Tenant(t.Context(), a.TenantID); err != nil {
 		t.Fatal(err)
-	} else if _, _, err := tn.Get(t.Context()); err != nil {
+	} else if _, _, err := getSettings(t.Context(), tn); err != nil {
 		t.Fatal(err)
 	}
 	c := e.Counts()
@@ -237,7 +237,7 @@ func TestFleetConcurrentFirstUseBuildsOnce(t *testing.T) {
 				return
 			}
 			got[i] = tn
-			if _, _, err := tn.Get(t.Context()); err != nil {
+			if _, _, err := getSettings(t.Context(), tn); err != nil {
 				t.Error(err)
 			}
 		})
@@ -267,7 +267,7 @@ func TestFleetFollowsRegistryChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := tn.Get(t.Context()); err != nil {
+		if _, _, err := getSettings(t.Context(), tn); err != nil {
 			t.Fatal(err)
 		}
 		before[name] = tn
@@ -292,7 +292,7 @@ func TestFleetFollowsRegistryChanges(t *testing.T) {
 	if err != nil || tn == before["b"] || en.ClientID != b2.ClientID {
 		t.Fatalf("changed tenant: %p (before %p), %v, %v", tn, before["b"], en, err)
 	}
-	if _, _, err := tn.Get(t.Context()); err != nil {
+	if _, _, err := getSettings(t.Context(), tn); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := fleet.Tenant(t.Context(), "c"); !errors.Is(err, tenant.ErrUnknownTenant) {
@@ -396,11 +396,11 @@ func TestFleetNationalClouds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tn.Sync(ctx); err != nil {
+		if _, err := startSync(ctx, tn); err != nil {
 			t.Fatalf("%s (%s): sync: %v", en.Name, en.Cloud, err)
 		}
 		for range i {
-			s, _, err := tn.Get(ctx)
+			s, _, err := getSettings(ctx, tn)
 			if err != nil {
 				t.Fatalf("%s: get: %v", en.Name, err)
 			}

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
-	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"io"
 	"strings"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 )
 
 // Clouds of SPEC §11: the value of an Entry's Cloud.
@@ -28,7 +28,6 @@ const AllSelector = autopilot.AllTenants
 const (
 	maxNameLength       = 63
 	maxSecretNameLength = 127
-	maxDomainLength     = 253
 	// maxReported bounds how many problems a RegistryError lists, so its message stays short.
 	maxReported = 10
 )
@@ -132,7 +131,7 @@ func ParseRegistry(data []byte) ([]Entry, error) {
 		switch {
 		case e.Name == "":
 			bad("name", "required")
-		case len(e.Name) > maxNameLength || !isName(e.Name):
+		case !autopilot.IsTenantName(e.Name):
 			bad("name", "must be 1-%d characters of a-z, 0-9 and -", maxNameLength)
 		case e.Name == AllSelector:
 			bad("name", "%q is reserved for selecting every tenant", AllSelector)
@@ -146,7 +145,7 @@ func ParseRegistry(data []byte) ([]Entry, error) {
 		switch tid := strings.ToLower(e.TenantID); {
 		case tid == "":
 			bad("tenantId", "required")
-		case !isGUID(tid) && !isDomain(tid):
+		case !autopilot.IsTenantID(tid):
 			bad("tenantId", "%.40q is neither a GUID nor a domain", e.TenantID)
 		default:
 			if j, dup := tenants[tid]; dup {
@@ -158,7 +157,7 @@ func ParseRegistry(data []byte) ([]Entry, error) {
 		switch {
 		case e.ClientID == "":
 			bad("clientId", "required")
-		case !isGUID(strings.ToLower(e.ClientID)):
+		case !autopilot.IsGUID(strings.ToLower(e.ClientID)):
 			bad("clientId", "%.40q is not a GUID (the application id of the Graph app)", e.ClientID)
 		}
 		switch {
@@ -244,55 +243,6 @@ func CloudEndpoints(cloud string, graphBaseOverride, authorityOverride string) (
 		return "https://microsoftgraph.chinacloudapi.cn/beta", "https://login.chinacloudapi.cn", nil
 	}
 	return "", "", fmt.Errorf("unknown cloud %.20q: want %s, %s, %s or %s", cloud, CloudGlobal, CloudUSGov, CloudUSGovDoD, CloudChina)
-}
-
-func isName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return len(s) > 0
-}
-
-// isGUID reports whether s (lower-case) has the 8-4-4-4-12 hex shape.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// isDomain reports whether s (lower-case) is a DNS name of at least two labels, such as
-// contoso.onmicrosoft.com.
-func isDomain(s string) bool {
-	if len(s) > maxDomainLength {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || !isName(l) {
-			return false
-		}
-	}
-	tld := labels[len(labels)-1]
-	return strings.Trim(tld, "0123456789") != "" // not an IP address
 }
 
 func isSecretName(s string) bool {

@@ -15,13 +15,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/azhttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/entra"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Tenant is one Intune tenant reached through its Graph app. It is safe for concurrent use.
@@ -132,8 +132,14 @@ func New(vault *keyvault.Store, app App, o Options) *Tenant {
 }
 
 // ErrCredentialUnusable marks a Graph credential secret that cannot be turned into a credential
-// (an empty secret, an unreadable certificate).
-var ErrCredentialUnusable = errors.New("graph credential unusable")
+// (an empty secret, an unreadable certificate). Its problem is misconfigured.
+var ErrCredentialUnusable error = credentialUnusable{}
+
+type credentialUnusable struct{}
+
+func (credentialUnusable) Error() string { return "graph credential unusable" }
+
+func (credentialUnusable) Problem() *problem.Problem { return problem.Misconfiguration(nil) }
 
 // Call is what one call to a tenant saw, for the invocation's log line and problems: Graph's last
 // answer, and the time spent in Graph and in Key Vault (reading the Graph credential).
@@ -146,28 +152,13 @@ type Call struct {
 	VaultTime time.Duration
 }
 
-// Get reads the tenant's windowsAutopilotSettings (graph.Client.Get, with rotation).
-func (t *Tenant) Get(ctx context.Context) (graph.Settings, Call, error) {
-	var s graph.Settings
-	call, err := t.do(ctx, func(c *graph.Client) (r *graph.Response, err error) { s, r, err = c.Get(ctx); return r, err })
-	return s, call, err
-}
-
-// Update patches the tenant's windowsAutopilotSettings (graph.Client.Update, with rotation).
-func (t *Tenant) Update(ctx context.Context, u graph.SettingsUpdate) (graph.Settings, Call, error) {
-	var s graph.Settings
-	call, err := t.do(ctx, func(c *graph.Client) (r *graph.Response, err error) { s, r, err = c.Update(ctx, u); return r, err })
-	return s, call, err
-}
-
-// Sync starts a sync of the tenant's Autopilot devices (graph.Client.Sync, with rotation).
-func (t *Tenant) Sync(ctx context.Context) (Call, error) {
-	return t.do(ctx, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
-}
-
-// do runs call with the current Graph client; on a Graph 401 it rebuilds the client from a fresh
-// read of the secret and runs call once more.
-func (t *Tenant) do(ctx context.Context, call func(*graph.Client) (*graph.Response, error)) (Call, error) {
+// Do runs call, one or more Graph requests through a graph.Client method, with the tenant's Graph
+// client, building it on first use (one secret read and one token per process). On a Graph 401
+// it rebuilds the client from a fresh read of the secret and runs call once more; so it does when
+// Entra refuses the app's credential and Key Vault holds a newer version (rotation, SPEC §4).
+// The errors are those of call, of reading the secret (*keyvault.Error) and of building the
+// credential (*config.Error): each knows its problem (problem.Of).
+func (t *Tenant) Do(ctx context.Context, call func(*graph.Client) (*graph.Response, error)) (Call, error) {
 	var info Call
 	run := func(c *graph.Client) error {
 		r, err := call(c)
@@ -216,9 +207,8 @@ func graphRefusedToken(err error) bool {
 // entraRefusedCredential reports whether Entra refused the Graph app's credential itself
 // (invalid_client once an old secret expired after a rotation).
 func entraRefusedCredential(err error) bool {
-	var af *azidentity.AuthenticationFailedError
-	return errors.As(err, &af) && af.RawResponse != nil &&
-		af.RawResponse.StatusCode >= 400 && af.RawResponse.StatusCode < 500
+	var app *entra.AppTokenError
+	return errors.As(err, &app) && entra.Refused(app)
 }
 
 // graphClient returns the live Graph client, building it on first use. With stale set, it

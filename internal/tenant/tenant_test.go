@@ -50,7 +50,7 @@ func TestWarmCallsReuseSecretAndTokens(t *testing.T) {
 	errs := make(chan error, 100)
 	for range 100 {
 		wg.Go(func() {
-			if _, _, err := tn.Get(ctx); err != nil {
+			if _, _, err := getSettings(ctx, tn); err != nil {
 				errs <- err
 			}
 		})
@@ -76,7 +76,7 @@ func TestRotationOn401(t *testing.T) {
 	t.Parallel()
 	e, tn := setup(t)
 	ctx := context.Background()
-	if _, _, err := tn.Get(ctx); err != nil {
+	if _, _, err := getSettings(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
 	// The admin rotates the Graph app's secret in Entra and in Key Vault.
@@ -85,7 +85,7 @@ func TestRotationOn401(t *testing.T) {
 	e.SetSecret(emulator.SeedGraphCredentialSecret, newSecret, "")
 	e.ResetCounts()
 
-	if _, _, err := tn.Get(ctx); err != nil {
+	if _, _, err := getSettings(ctx, tn); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	c := e.Counts()
@@ -94,7 +94,7 @@ func TestRotationOn401(t *testing.T) {
 	}
 	// Warm again: nothing more from Key Vault or Entra.
 	e.ResetCounts()
-	if _, err := tn.Sync(ctx); err != nil {
+	if _, err := startSync(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
 	if c := e.Counts(); len(c.SecretReads) != 0 || len(c.Tokens) != 0 {
@@ -106,7 +106,7 @@ func TestRotationRetriesOnlyOnce(t *testing.T) {
 	t.Parallel()
 	e, tn := setup(t)
 	e.AddFault(emulator.Fault{Service: emulator.Graph, Status: 401})
-	_, _, err := tn.Get(context.Background())
+	_, _, err := getSettings(context.Background(), tn)
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 401 {
 		t.Fatalf("err = %v, want Graph 401", err)
@@ -122,10 +122,10 @@ func Test403IsNotRotation(t *testing.T) {
 	e, tn := setup(t)
 	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: emulator.SeedGraphClientID, Roles: []string{emulator.RoleReadAll},
 		Secret: mustSecret(t, e)})
-	if _, _, err := tn.Get(context.Background()); err != nil {
+	if _, _, err := getSettings(context.Background(), tn); err != nil {
 		t.Fatalf("read with Read.All: %v", err)
 	}
-	_, err := tn.Sync(context.Background())
+	_, err := startSync(context.Background(), tn)
 	var ge *graph.Error
 	if !errors.As(err, &ge) || ge.StatusCode != 403 {
 		t.Fatalf("err = %v, want Graph 403", err)
@@ -150,7 +150,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, "wrong-"+randomString(t), "")
-		_, _, err := tn.Get(context.Background())
+		_, _, err := getSettings(context.Background(), tn)
 		var af *azidentity.AuthenticationFailedError
 		if !errors.As(err, &af) || af.RawResponse == nil || af.RawResponse.StatusCode != 401 {
 			t.Fatalf("err = %v, want Entra's 401", err)
@@ -163,7 +163,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.DeleteSecret(emulator.SeedGraphCredentialSecret)
-		_, _, err := tn.Get(context.Background())
+		_, _, err := getSettings(context.Background(), tn)
 		var ve *keyvault.Error
 		if !errors.As(err, &ve) || !ve.NotFound {
 			t.Fatalf("err = %v, want a not-found keyvault.Error", err)
@@ -173,7 +173,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.AddFault(emulator.Fault{Service: emulator.Vault, Status: 500})
-		_, _, err := tn.Get(context.Background())
+		_, _, err := getSettings(context.Background(), tn)
 		var ve *keyvault.Error
 		if !errors.As(err, &ve) || ve.NotFound || ve.StatusCode != 500 {
 			t.Fatalf("err = %v, want a keyvault.Error with 500", err)
@@ -186,7 +186,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, " ", "")
-		if _, _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
+		if _, _, err := getSettings(context.Background(), tn); !errors.Is(err, tenant.ErrCredentialUnusable) {
 			t.Fatalf("err = %v, want ErrCredentialUnusable", err)
 		}
 	})
@@ -194,7 +194,7 @@ func TestCredentialErrors(t *testing.T) {
 		t.Parallel()
 		e, tn := setup(t)
 		e.SetSecret(emulator.SeedGraphCredentialSecret, "not a pem", "application/x-pem-file")
-		if _, _, err := tn.Get(context.Background()); !errors.Is(err, tenant.ErrCredentialUnusable) {
+		if _, _, err := getSettings(context.Background(), tn); !errors.Is(err, tenant.ErrCredentialUnusable) {
 			t.Fatalf("err = %v, want ErrCredentialUnusable", err)
 		}
 	})
@@ -229,7 +229,7 @@ func TestCertificateCredentials(t *testing.T) {
 			e, tn := setup(t)
 			e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: emulator.SeedGraphClientID, Certificate: cert})
 			e.SetSecret(emulator.SeedGraphCredentialSecret, tt.value, tt.contentType)
-			if _, err := tn.Sync(context.Background()); err != nil {
+			if _, err := startSync(context.Background(), tn); err != nil {
 				t.Fatalf("sync with a %s certificate: %v", tt.name, err)
 			}
 			if n := e.Counts().Tokens[emulator.SeedGraphClientID]; n != 1 {
@@ -287,13 +287,13 @@ func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := make(chan error, 1)
-	go func() { _, _, err := tn.Get(context.Background()); first <- err }()
+	go func() { _, _, err := getSettings(context.Background(), tn); first <- err }()
 	<-reading // the first call is building the Graph client
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	// Were the second call queued behind the build, it would succeed once the build is done,
 	// which only happens after release below.
-	if _, _, err := tn.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := getSettings(ctx, tn); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want the deadline", err)
 	}
 	close(release)
@@ -308,3 +308,15 @@ func TestWaitingForABuildHonoursTheDeadline(t *testing.T) {
 type transportFunc func(*http.Request) (*http.Response, error)
 
 func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// getSettings reads the tenant's windowsAutopilotSettings through Do.
+func getSettings(ctx context.Context, tn *tenant.Tenant) (graph.Settings, tenant.Call, error) {
+	var s graph.Settings
+	call, err := tn.Do(ctx, func(c *graph.Client) (r *graph.Response, err error) { s, r, err = c.Get(ctx); return r, err })
+	return s, call, err
+}
+
+// startSync starts a sync of the tenant's Autopilot devices through Do.
+func startSync(ctx context.Context, tn *tenant.Tenant) (tenant.Call, error) {
+	return tn.Do(ctx, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
+}

@@ -26,9 +26,13 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// SlackMaxSkew is how far a Slack request's timestamp may be from now, either way, before the
-// request is refused as a possible replay.
-const SlackMaxSkew = 5 * time.Minute
+// The replay windows (SPEC §6): how far a Slack request's X-Slack-Request-Timestamp, or a Teams
+// activity's timestamp, may be from now, either way, before the request is refused as a possible
+// replay. (The Teams timestamp is in the signed body, which the caller reads: it checks it.)
+const (
+	SlackMaxSkew = 5 * time.Minute
+	TeamsMaxSkew = 5 * time.Minute
+)
 
 // Scheme is a caller scheme of SPEC §6: what a request proved, and so what it may do.
 type Scheme string
@@ -103,11 +107,11 @@ type attempt struct {
 // read failures, with the *keyvault.Error in Err.
 func (c *Checker) Check(ctx context.Context, r *http.Request, body []byte) (Scheme, error) {
 	if r == nil {
-		return "", unauthorized()
+		return "", Unauthorized()
 	}
 	a, ok := c.choose(r.Header, body)
 	if !ok || a.verify == nil {
-		return "", unauthorized()
+		return "", Unauthorized()
 	}
 	s, err := c.secrets.Get(ctx, a.secretName)
 	if err != nil {
@@ -124,19 +128,18 @@ func (c *Checker) Check(ctx context.Context, r *http.Request, body []byte) (Sche
 	case err != nil:
 		return "", misconfigured(a, err)
 	case !match:
-		return "", unauthorized()
+		return "", Unauthorized()
 	}
 	return a.scheme, nil
 }
 
-func unauthorized() *problem.Problem {
+// Unauthorized is the one answer to a caller without valid credentials, whatever failed.
+func Unauthorized() *problem.Problem {
 	return problem.New(problem.Unauthorized, "The request does not carry valid credentials.")
 }
 
 func misconfigured(a attempt, err error) *problem.Problem {
-	p := problem.New(problem.Misconfigured, "The service is not configured correctly; its operators have the details in the logs.")
-	p.Err = &config.Error{Err: fmt.Errorf("%s: Key Vault secret %q: %w", a.variable, a.secretName, err)}
-	return p
+	return problem.Misconfiguration(&config.Error{Err: fmt.Errorf("%s: Key Vault secret %q: %w", a.variable, a.secretName, err)})
 }
 
 // unreadable is the problem of a secret that could not be read. Its detail names no secret.

@@ -1,11 +1,11 @@
 package wiring
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
@@ -28,7 +28,7 @@ type FollowUpOptions struct {
 // error building it), the schedule, the Slack prefixes, and the targets whose secrets vault
 // holds. Only the sync function's main calls it, so the status binary never links the outbound
 // client. A configuration error joins d.Err (every request then answers misconfigured).
-func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q api.Queue, qErr error, o FollowUpOptions) api.Deps {
+func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q FollowUpQueue, qErr error, o FollowUpOptions) api.Deps {
 	var errs []error
 	if qErr != nil {
 		errs = append(errs, fmt.Errorf("FOLLOWUP_QUEUE_URL: %w", qErr))
@@ -52,7 +52,11 @@ func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q api.Qu
 		d.Err = errors.Join(d.Err, err)
 		return d
 	}
-	secrets := vaultSecrets{vault: vault, cfg: cfg}
+	secrets := notify.VaultSecrets{Vault: vault, Names: notify.SecretNames{
+		TeamsURL:        cfg.TeamsNotifyURLSecretName,
+		CallbackTargets: cfg.CallbackTargetsSecretName,
+		CallbackSigning: cfg.CallbackSigningSecretName,
+	}}
 	sender := &notify.Sender{
 		Poster:        outbound.New(o.Outbound),
 		Secrets:       secrets,
@@ -61,8 +65,9 @@ func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q api.Qu
 		Loopback:      o.Loopback,
 		Now:           d.Now,
 	}
-	fu := &api.FollowUp{
+	fu := &action.FollowUp{
 		Queue:         q,
+		QueueARN:      q.ARN(),
 		Schedule:      schedule,
 		SlackPrefixes: slackPrefixes,
 		Teams:         cfg.TeamsNotifyURLSecretName != "",
@@ -70,64 +75,8 @@ func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q api.Qu
 		Deliver:       sender.Deliver,
 	}
 	if cfg.CallbackTargetsSecretName != "" {
-		fu.Callbacks = secrets.CallbackTargets
+		fu.Callbacks = secrets
 	}
 	d.FollowUp = fu
 	return d
-}
-
-// vaultSecrets reads the follow-up's secrets from Key Vault (cached as every secret is).
-type vaultSecrets struct {
-	vault *keyvault.Store
-	cfg   config.Config
-}
-
-func (s vaultSecrets) read(ctx context.Context, variable, name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("%s: %w", variable, notify.ErrNotConfigured)
-	}
-	secret, err := s.vault.Get(ctx, name)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", variable, err)
-	}
-	return secret.Value, nil
-}
-
-// TeamsURL returns the Workflows URL of TEAMS_NOTIFY_URL_SECRET_NAME.
-func (s vaultSecrets) TeamsURL(ctx context.Context) (notify.Prefix, error) {
-	v, err := s.read(ctx, "TEAMS_NOTIFY_URL_SECRET_NAME", s.cfg.TeamsNotifyURLSecretName)
-	if err != nil {
-		return notify.Prefix{}, err
-	}
-	p, err := notify.ParseTeamsURL(v)
-	if err != nil {
-		return notify.Prefix{}, &config.Error{Err: fmt.Errorf("TEAMS_NOTIFY_URL_SECRET_NAME: Key Vault secret %q: %w", s.cfg.TeamsNotifyURLSecretName, err)}
-	}
-	return p, nil
-}
-
-// CallbackTargets returns the prefixes of CALLBACK_TARGETS_SECRET_NAME.
-func (s vaultSecrets) CallbackTargets(ctx context.Context) ([]notify.Prefix, error) {
-	v, err := s.read(ctx, "CALLBACK_TARGETS_SECRET_NAME", s.cfg.CallbackTargetsSecretName)
-	if err != nil {
-		return nil, err
-	}
-	p, err := notify.ParseCallbackTargets([]byte(v))
-	if err != nil {
-		return nil, &config.Error{Err: fmt.Errorf("CALLBACK_TARGETS_SECRET_NAME: Key Vault secret %q: %w", s.cfg.CallbackTargetsSecretName, err)}
-	}
-	return p, nil
-}
-
-// Signer returns the signer of CALLBACK_SIGNING_SECRET_NAME.
-func (s vaultSecrets) Signer(ctx context.Context) (*notify.Signer, error) {
-	v, err := s.read(ctx, "CALLBACK_SIGNING_SECRET_NAME", s.cfg.CallbackSigningSecretName)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := notify.ParseSigningSecret(v)
-	if err != nil {
-		return nil, &config.Error{Err: fmt.Errorf("CALLBACK_SIGNING_SECRET_NAME: Key Vault secret %q: %w", s.cfg.CallbackSigningSecretName, err)}
-	}
-	return signer, nil
 }

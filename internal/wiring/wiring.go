@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/action"
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/azhttp"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
@@ -35,8 +37,8 @@ func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) a
 // what the sync function adds (WithFollowUp).
 func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) (api.Deps, *keyvault.Store) {
 	var store *keyvault.Store
-	d := api.Deps{Err: cfgErr, Log: log, Now: o.Now, AllowUnauthenticated: cfg.AllowUnauthenticated,
-		CallerChecksConfigured: cfg.AuthSchemesConfigured(), TenantID: cfg.GraphTenantID}
+	d := api.Deps{Deps: action.Deps{Err: cfgErr, Log: log, Now: o.Now, TenantID: cfg.GraphTenantID},
+		AllowUnauthenticated: cfg.AllowUnauthenticated, CallerChecksConfigured: cfg.AuthSchemesConfigured()}
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
 		// No Azure secret in AWS (SPEC §4): the identity that reads Key Vault proves itself with
 		// a web identity token that AWS STS signs for this function's execution role.
@@ -61,7 +63,7 @@ func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) 
 			store = vault
 			d.Intune = t
 			if cfg.TenantRegistrySecretName != "" {
-				d.Tenants = api.Fleet{Fleet: tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
+				d.Tenants = action.Fleet{Fleet: tenant.NewFleet(vault, cfg.TenantRegistrySecretName,
 					tenant.Overrides{GraphBaseURL: cfg.GraphBaseURL, AuthorityHost: cfg.AuthorityHost}, o)}
 			}
 			if cfg.AuthSchemesConfigured() {
@@ -86,8 +88,8 @@ func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) 
 // diagnoser returns the diagnose action's checks (SPEC §14) for cfg, with the transport, clock
 // and aws-sts assertion the tenant uses. It is built whatever the configuration error: the
 // action reports it as its first check.
-func diagnoser(cfg config.Config, o tenant.Options) func(context.Context, diagnose.Function, error) diagnose.Report {
-	return func(ctx context.Context, fn diagnose.Function, cfgErr error) diagnose.Report {
+func diagnoser(cfg config.Config, o tenant.Options) func(context.Context, autopilot.Function, error) diagnose.Report {
+	return func(ctx context.Context, fn autopilot.Function, cfgErr error) diagnose.Report {
 		return diagnose.Run(ctx, cfg, cfgErr, diagnose.Options{
 			Function: fn, Transport: o.Transport, Now: o.Now,
 			Assertion: o.Assertion, ExplainAssertionError: o.ExplainAssertionError,
@@ -95,13 +97,26 @@ func diagnoser(cfg config.Config, o tenant.Options) func(context.Context, diagno
 	}
 }
 
+// The queues the sync function sends to and consumes (awssqs.Queue; cmd/local's in-process
+// delayed queue for the follow-up): each ARN tells its records apart from another queue's.
+type (
+	FleetQueue interface {
+		action.Enqueuer
+		ARN() string
+	}
+	FollowUpQueue interface {
+		action.MessageQueue
+		ARN() string
+	}
+)
+
 // WithQueue adds the fan-out queue of FLEET_QUEUE_URL to d (SPEC §11), or the error building it.
-func WithQueue(d api.Deps, q api.Enqueuer, err error) api.Deps {
+func WithQueue(d api.Deps, q FleetQueue, err error) api.Deps {
 	switch {
 	case err != nil:
 		d.Err = errors.Join(d.Err, &config.Error{Err: fmt.Errorf("FLEET_QUEUE_URL: %w", err)})
 	case q != nil:
-		d.Fleet = q
+		d.Fleet, d.FleetARN = q, q.ARN()
 	}
 	return d
 }

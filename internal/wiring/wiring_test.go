@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/diagnose"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -34,7 +35,7 @@ func TestDiagnoseWired(t *testing.T) {
 		{"no vault", func(env emutest.Env) { delete(env, "KEY_VAULT_URL") }, false, diagnose.CheckConfiguration},
 	}
 	for _, tt := range tests {
-		for _, kind := range []api.Kind{api.KindSync, api.KindStatus} {
+		for _, kind := range []autopilot.Function{autopilot.FunctionSync, autopilot.FunctionStatus} {
 			t.Run(tt.name+" "+string(kind), func(t *testing.T) {
 				t.Parallel()
 				env := maps.Clone(env)
@@ -45,12 +46,12 @@ func TestDiagnoseWired(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Invoke: %v", err)
 				}
-				r, ok := out.(*diagnose.Report)
-				if !ok {
-					t.Fatalf("result is %T, want *diagnose.Report", out)
+				var r diagnose.Report
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("result %s is not a report: %v", out, err)
 				}
 				first, _ := r.FirstFailure()
-				if r.OK != tt.wantOK || first.Name != tt.wantFailure || r.Function != diagnose.Function(kind) {
+				if r.OK != tt.wantOK || first.Name != tt.wantFailure || r.Function != kind {
 					t.Errorf("report ok %v, first failure %q, function %q; want %v, %q, %q", r.OK, first.Name, r.Function, tt.wantOK, tt.wantFailure, kind)
 				}
 			})
@@ -70,7 +71,7 @@ func TestJunkCredentialsCostOneRead(t *testing.T) {
 	if cfgErr != nil {
 		t.Fatal(cfgErr)
 	}
-	f := api.New(api.KindSync, Deps(cfg, nil, tenant.Options{Transport: e.HTTPClient()}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	f := api.New(autopilot.FunctionSync, Deps(cfg, nil, tenant.Options{Transport: e.HTTPClient()}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	junk := func(i int) int {
 		r := httptest.NewRequest(http.MethodPost, "/sync", nil)
 		r.Header.Set("Authorization", "Bearer junk-"+strconv.Itoa(i))

@@ -1,8 +1,7 @@
-package api
+package action
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,54 +12,6 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
-
-// status serves GET /status, a scheduled status and {"action":"status"}: the status document.
-func (f *Function) status(ctx context.Context, req *request) Outcome {
-	in, name, p := f.selectTenant(ctx, req.tenant)
-	if p != nil {
-		return failed(p)
-	}
-	o := f.readStatus(ctx, in)
-	o.about(name)
-	return o
-}
-
-// readStatus reads one tenant's settings into its status document.
-func (f *Function) readStatus(ctx context.Context, in Intune) Outcome {
-	var o Outcome
-	s, call, err := in.Get(ctx)
-	o.Calls.add(call, true)
-	if err != nil {
-		o.Problem = classify(err)
-		return o
-	}
-	st := autopilot.NewStatus(s, f.d.Now())
-	o.Status = &st
-	return o
-}
-
-// update serves PATCH /status: the Graph update, answered with the status document.
-func (f *Function) update(ctx context.Context, req *request) Outcome {
-	u, p := parseUpdate(req.contentType, req.body)
-	if p != nil {
-		return failed(p)
-	}
-	in, name, p := f.selectTenant(ctx, req.tenant)
-	if p != nil {
-		return failed(p)
-	}
-	var o Outcome
-	s, call, err := in.Update(ctx, u)
-	o.Calls.add(call, true)
-	if err != nil {
-		o.Problem = classify(err)
-	} else {
-		st := autopilot.NewStatus(s, f.d.Now())
-		o.Status = &st
-	}
-	o.about(name)
-	return o
-}
 
 // updateFields are the fields a PATCH may hold, by their exact JSON names.
 var updateFields = []string{"lastSyncDateTime", "lastManualSyncTriggerDateTime", "syncStatus"}

@@ -1,4 +1,4 @@
-package api
+package action
 
 import (
 	"context"
@@ -67,26 +67,41 @@ func (f Fleet) Names(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// selectTenant resolves selector; the problem says how to select when none or an unknown one
-// was given.
-func (f *Function) selectTenant(ctx context.Context, selector string) (Intune, string, *problem.Problem) {
-	in, name, err := f.d.Tenants.Select(ctx, selector)
+// selectTenant resolves req's tenant selector and records the tenant's name on req; the
+// problem says how to select when none, "all" or an unknown one was given.
+func (a *Actions) selectTenant(ctx context.Context, req *Request) (Intune, *problem.Problem) {
+	selector := req.Tenant
+	if selector == autopilot.AllTenants {
+		return nil, problem.New(problem.BadRequest,
+			"\"all\" only reads the status of every tenant (GET /status?tenant=all). Select one tenant by its name or tenant id; to sync every tenant, invoke the sync function with {\"action\":\"sync\",\"tenants\":\"all\"} (as the fleet's schedule does).")
+	}
+	in, name, err := a.d.Tenants.Select(ctx, selector)
 	switch {
 	case err == nil:
-		return in, name, nil
+		req.TenantName = name
+		return in, nil
 	case errors.Is(err, autopilot.ErrNoTenantSelected):
-		return nil, "", problem.New(problem.BadRequest,
+		return nil, problem.New(problem.BadRequest,
 			"This deployment serves several tenants: select one with ?tenant=<name or tenant id> (chat: `sync <name>`, `status <name>`; direct invocation: a \"tenant\" field), or ?tenant=all for the status of every tenant.")
 	case errors.Is(err, autopilot.ErrUnknownTenant):
-		p := problem.New(problem.UnknownTenant, fmt.Sprintf("No tenant named %s is configured.", quote(selector)))
+		p := problem.New(problem.UnknownTenant, fmt.Sprintf("No tenant named %s is configured.", Quote(selector)))
 		p.Tenant = selector
-		return nil, "", p
+		return nil, p
 	}
-	return nil, "", classify(err)
+	return nil, problem.Of(err)
 }
 
-// quote shows a caller's selector safely in a detail: printable ASCII only, at most 64 bytes.
-func quote(s string) string {
+// about marks p as the problem of the tenant req acted on (fleet deployments only).
+func about(req *Request, p *problem.Problem) *problem.Problem {
+	if req.TenantName != "" && p.Tenant == "" {
+		p.Tenant = req.TenantName
+	}
+	return p
+}
+
+// Quote shows a caller's text safely in a detail or a message: printable ASCII only, at most 64
+// bytes.
+func Quote(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s) && b.Len() < 64; i++ {
 		if c := s[i]; c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
@@ -94,15 +109,4 @@ func quote(s string) string {
 		}
 	}
 	return "\"" + b.String() + "\""
-}
-
-// about records which tenant an outcome is about (fleet deployments only).
-func (o *Outcome) about(name string) {
-	if name == "" {
-		return
-	}
-	o.Tenant = name
-	if o.Problem != nil && o.Problem.Tenant == "" {
-		o.Problem.Tenant = name
-	}
 }

@@ -1,0 +1,322 @@
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/chat"
+	"github.com/autopilot-sync/autopilot-sync/internal/followup"
+	"github.com/autopilot-sync/autopilot-sync/internal/notify"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+)
+
+// MessageQueue sends a message with a delay (the follow-up queue of SPEC §13: awssqs.Queue in
+// production, an in-process delayed queue in cmd/local).
+type MessageQueue interface {
+	Send(ctx context.Context, body []byte, delay time.Duration) error
+}
+
+// CallbackTargets returns the allowed callback prefixes (CALLBACK_TARGETS_SECRET_NAME;
+// notify.VaultSecrets in production).
+type CallbackTargets interface {
+	CallbackTargets(ctx context.Context) ([]notify.Prefix, error)
+}
+
+// FollowUp follows every sync Graph accepted to its end and tells whoever asked (SPEC §13).
+type FollowUp struct {
+	Queue MessageQueue
+	// QueueARN is the queue's ARN: only its records are follow-up messages.
+	QueueARN string
+	Schedule followup.Schedule
+	// SlackPrefixes are SLACK_RESPONSE_URL_PREFIXES: a slash command's response_url is used only
+	// under one of them.
+	SlackPrefixes []notify.Prefix
+	// Teams is set when TEAMS_NOTIFY_URL_SECRET_NAME is: a sync started from Teams is reported
+	// to that Workflows URL.
+	Teams bool
+	// Callbacks gives the allowed callback prefixes; nil when callbacks are not configured.
+	Callbacks CallbackTargets
+	// Loopback lets a callbackUrl on a loopback host through without Callbacks: cmd/local on its
+	// embedded emulator only.
+	Loopback bool
+	// Deliver sends one notice (notify.Sender.Deliver).
+	Deliver func(ctx context.Context, n followup.Notice) notify.Delivery
+}
+
+// FollowUpRef is what a sync answer says of its follow-up.
+type FollowUpRef struct {
+	ID      string            `json:"id"`
+	Targets []followup.Target `json:"targets"`
+}
+
+// chatNote is what a chat answer to a sync says of the follow-up.
+type chatNote int
+
+const (
+	// followUpUnsaid: follow-ups are off, or none applies: the answer says nothing.
+	followUpUnsaid chatNote = iota
+	// followUpComing: the outcome will be posted here when the sync ends.
+	followUpComing
+	// followUpRefused: the platform's reply address is not an allowed one: none will come.
+	followUpRefused
+)
+
+// callbackTarget checks a callbackUrl from a POST /sync body (SPEC §13): a string, https, under
+// an allowed prefix, and only when callbacks are configured; otherwise a 400, before any sync.
+// raw is nil when the body asked for none.
+func (a *Actions) callbackTarget(ctx context.Context, raw json.RawMessage) (string, *problem.Problem) {
+	if raw == nil {
+		return "", nil
+	}
+	var target string
+	if json.Unmarshal(raw, &target) != nil {
+		return "", problem.New(problem.BadRequest, "callbackUrl must be a string: an https URL under one of the allowed prefixes.")
+	}
+	fu := a.d.FollowUp
+	if fu == nil || (fu.Callbacks == nil && !fu.Loopback) {
+		return "", problem.New(problem.BadRequest, "callbackUrl is not accepted here: this deployment has no callback targets configured (FOLLOWUP_QUEUE_URL and CALLBACK_TARGETS_SECRET_NAME).")
+	}
+	if fu.Loopback {
+		if _, err := notify.MatchLoopback(target); err == nil {
+			return target, nil
+		}
+	}
+	if fu.Callbacks == nil {
+		return "", problem.New(problem.BadRequest, "callbackUrl must be an http(s) URL on a loopback host here (the embedded emulator).")
+	}
+	prefixes, err := fu.Callbacks.CallbackTargets(ctx)
+	if err != nil {
+		return "", problem.Of(err)
+	}
+	if _, err := notify.MatchCallback(prefixes, target); err != nil {
+		p := problem.New(problem.BadRequest, "callbackUrl is not allowed.")
+		var ue *notify.URLError
+		if errors.As(err, &ue) {
+			p = problem.New(problem.BadRequest, ue.Error()+"; a callbackUrl must be an https URL under one of the allowed prefixes.")
+		}
+		p.Err = fmt.Errorf("callbackUrl refused: %w", err) // the rule, for the log line (never the URL)
+		return "", p
+	}
+	return target, nil
+}
+
+// chatTargets says where the end of a sync started from chat goes, and what the answer says of
+// it.
+func (a *Actions) chatTargets(cmd chat.Command) (followup.Targets, chatNote) {
+	fu := a.d.FollowUp
+	if fu == nil {
+		return followup.Targets{}, followUpUnsaid
+	}
+	switch cmd.Platform {
+	case autopilot.SourceSlack:
+		if _, err := notify.MatchSlack(fu.SlackPrefixes, cmd.ResponseURL); err != nil {
+			return followup.Targets{}, followUpRefused
+		}
+		return followup.Targets{Slack: cmd.ResponseURL}, followUpComing
+	case autopilot.SourceTeams:
+		if fu.Teams {
+			return followup.Targets{Teams: true}, followUpComing
+		}
+	}
+	return followup.Targets{}, followUpUnsaid
+}
+
+// enqueueFollowUp sends the first check of a sync Graph accepted at requestedAt. It is best
+// effort: the sync did start, so a queue that fails is logged and the answer says nothing of a
+// follow-up.
+func (a *Actions) enqueueFollowUp(ctx context.Context, tenant string, requestedAt time.Time, targets followup.Targets) *FollowUpRef {
+	fu := a.d.FollowUp
+	m := followup.New(followup.NewID(), tenant, requestedAt, targets)
+	body, err := m.Encode()
+	if err == nil {
+		err = fu.Queue.Send(ctx, body, fu.Schedule.FirstDelay())
+	}
+	if err != nil {
+		a.d.Log.ErrorContext(ctx, "follow-up not enqueued: the sync started, its end will not be reported",
+			slog.String("followUpId", m.ID), slog.String("error", err.Error()))
+		return nil
+	}
+	return &FollowUpRef{ID: m.ID, Targets: append([]followup.Target{}, targets.List()...)}
+}
+
+// followUp serves one follow-up message (SPEC §13): reads the settings once (unless only
+// deliveries remain), decides, reports an outcome to every target still owed, and sends the
+// next message. A transient read failure is redelivered; a malformed message is logged and
+// dropped; a broken configuration keeps the record (redelivered, then in the dead-letter queue)
+// so that fixing it loses no caller's report.
+func followUp(a *Actions, ctx context.Context, req *Request) Result {
+	now := a.d.Now()
+	m, err := followup.Decode(req.Message, now)
+	if err != nil {
+		p := problem.New(problem.BadRequest, "A follow-up message is malformed; it is dropped.")
+		p.Err = fmt.Errorf("message %s: %w", req.MessageID, err)
+		return failed(p)
+	}
+	fu := a.d.FollowUp
+	if fu == nil {
+		return Failure{P: problem.Misconfiguration(configError("FOLLOWUP_QUEUE_URL: not set, but a follow-up message arrived; set it to the queue the template created")), redeliver: true}
+	}
+	var reading followup.Reading
+	var readProblem *problem.Problem
+	req.Tenant = m.Tenant
+	if m.NeedsCheck() {
+		reading, readProblem = a.readForFollowUp(ctx, req)
+	}
+	plan := followup.Decide(m, reading, now, fu.Schedule)
+	res := FollowUpResult{ID: m.ID, Result: autopilot.Pending, Checked: m.NeedsCheck() && !plan.Retry, Problem: readProblem}
+	req.TenantName = m.Tenant
+	if plan.Retry {
+		return res // the read's problem is transient: SQS delivers the record again
+	}
+	if out := plan.Outcome; out != nil {
+		res.Result, res.SyncDurationSeconds = out.Result, out.SyncDurationSeconds
+	}
+	res.Deliveries = deliverAll(ctx, fu, plan.Notices)
+	var again []followup.Target
+	for _, d := range res.Deliveries {
+		if d.Again() {
+			again = append(again, d.Target)
+		}
+	}
+	settled := plan.Settle(again)
+	res.GaveUp = append(plan.GaveUp, settled.GaveUp...)
+	if next := settled.Next; next != nil {
+		body, err := next.Encode()
+		if err == nil {
+			err = fu.Queue.Send(ctx, body, settled.Delay)
+		}
+		if err != nil {
+			// The record is delivered again and decided anew: delivery is at least once.
+			p := problem.New(QueueUnavailable, "The next follow-up message could not be sent; the record will be delivered again.")
+			p.Err = err
+			res.Problem = p
+		}
+	}
+	return res
+}
+
+// readForFollowUp reads the tenant's settings; a failure is the reading's code and the problem
+// returned.
+func (a *Actions) readForFollowUp(ctx context.Context, req *Request) (followup.Reading, *problem.Problem) {
+	in, p := a.selectTenant(ctx, req)
+	if p == nil {
+		s, err := getSettings(ctx, in, req, true)
+		if err == nil {
+			return followup.Reading{Settings: s}, nil
+		}
+		p = problem.Of(err)
+	}
+	return followup.Reading{Code: p.Code}, p
+}
+
+// deliverAll delivers the notices at once (each target gets at most 10 s, SPEC §13).
+func deliverAll(ctx context.Context, fu *FollowUp, notices []followup.Notice) []notify.Delivery {
+	out := make([]notify.Delivery, len(notices))
+	var wg sync.WaitGroup
+	for i, n := range notices {
+		wg.Go(func() { out[i] = fu.Deliver(ctx, n) })
+	}
+	wg.Wait()
+	return out
+}
+
+// FollowUpResult is what a follow-up check (or delivery round) did.
+type FollowUpResult struct {
+	ID string
+	// Result is the outcome, or pending while the sync runs.
+	Result autopilot.Result
+	// Checked is set when the settings were read and decided on (a check, not a delivery
+	// round): only then are the outcome metrics written, so each outcome counts once.
+	Checked             bool
+	SyncDurationSeconds *int64
+	Deliveries          []notify.Delivery
+	GaveUp              []followup.Target
+	// Problem is a failed read of the settings (transient: the record is delivered again; else
+	// the outcome is error) or a next message that could not be sent.
+	Problem *problem.Problem
+}
+
+// retry reports whether SQS should deliver the record again.
+func (f FollowUpResult) retry() bool {
+	return f.Problem != nil && (f.Problem.Code.Transient() || f.Problem.Code == QueueUnavailable)
+}
+
+// HTTP is not reached (a follow-up is a queue record); it is 200 with nothing.
+func (f FollowUpResult) HTTP() Answer { return Answer{Status: http.StatusOK} }
+
+// Words are not reached.
+func (f FollowUpResult) Words(chat.Style, time.Time) chat.Words {
+	return words("Follow-up " + f.ID + ": " + string(f.Result) + ".")
+}
+
+// Lambda fails the record when SQS should deliver it again.
+func (f FollowUpResult) Lambda() (json.RawMessage, error) {
+	if f.retry() {
+		return nil, &InvocationError{Code: f.Problem.Code, Msg: f.Problem.Detail, Retry: true}
+	}
+	return nil, nil
+}
+
+// The outcomes of followed syncs (SPEC §13): 0 or 1 on each check's line, and the duration.
+const (
+	MetricSyncOutcomeCompleted = "SyncOutcomeCompleted"
+	MetricSyncOutcomeFailed    = "SyncOutcomeFailed"
+	MetricSyncOutcomeTimedOut  = "SyncOutcomeTimedOut"
+	MetricSyncDurationSeconds  = "SyncDurationSeconds"
+)
+
+// Log writes the outcome, the follow-up id, the sync's duration and how each delivery went
+// (target names and statuses, never a URL); a check that decided adds the outcome metrics.
+func (f FollowUpResult) Log(l *Line) {
+	l.Code = "ok"
+	if p := f.Problem; p != nil {
+		Failure{P: p}.Log(l)
+	}
+	l.Add(slog.String("outcome", string(f.Result)), slog.String("followUpId", f.ID))
+	if f.SyncDurationSeconds != nil {
+		l.Add(slog.Int64("syncDurationSeconds", *f.SyncDurationSeconds))
+	}
+	if len(f.Deliveries) > 0 {
+		ds := make([]map[string]any, len(f.Deliveries))
+		for i, d := range f.Deliveries {
+			ds[i] = map[string]any{"target": string(d.Target), "verdict": d.Verdict.String()}
+			if d.Status != 0 {
+				ds[i]["status"] = d.Status
+			}
+			if d.Err != nil {
+				ds[i]["error"] = d.Err.Error()
+			}
+		}
+		l.Add(slog.Any("deliveries", ds))
+	}
+	if len(f.GaveUp) > 0 {
+		names := make([]string, len(f.GaveUp))
+		for i, t := range f.GaveUp {
+			names[i] = string(t)
+		}
+		l.Add(slog.Any("gaveUp", names))
+	}
+	if !f.Checked {
+		return
+	}
+	for _, c := range []struct {
+		name string
+		r    autopilot.Result
+	}{{MetricSyncOutcomeCompleted, autopilot.Completed}, {MetricSyncOutcomeFailed, autopilot.Failed}, {MetricSyncOutcomeTimedOut, autopilot.TimedOut}} {
+		n := 0
+		if f.Result == c.r {
+			n = 1
+		}
+		l.Count(c.name, n)
+	}
+	if f.SyncDurationSeconds != nil {
+		l.Metrics = append(l.Metrics, Metric{Name: MetricSyncDurationSeconds, Unit: "Seconds", Value: slog.Int64Value(*f.SyncDurationSeconds)})
+	}
+}
