@@ -3,6 +3,7 @@
 // Standard Webhooks 1.0 says.
 //
 // It holds:
+//
 //   - the rules for target URLs: MatchCallback checks a callbackUrl against the urlPrefix
 //     entries of CALLBACK_TARGETS_SECRET_NAME (ParseCallbackTargets), MatchSlack a response_url
 //     against SLACK_RESPONSE_URL_PREFIXES (ParseSlackPrefixes), and their errors are fit for a
@@ -10,10 +11,13 @@
 //     xn-- form, never mapped, so no two spellings name one host), at most 2 KB, without user
 //     info, fragment, percent-encoded host, backslash, dot segment or encoded slash, and are
 //     compared by scheme, host, effective port and path prefix, not as strings;
+//
 //   - the bodies: SlackBody, TeamsBody (an Adaptive Card 1.4) and CallbackBody, in plain words
 //     with echoed text escaped for each platform's markup;
+//
 //   - Signer, on the Standard Webhooks reference library (160 lines, standard library only),
 //     tested against the test vector its libraries share;
+//
 //   - Sender, which delivers a followup.Notice through an outbound client.
 //
 //   - VaultSecrets, which reads the targets' secrets through a SecretReader (the Key Vault store)
