@@ -15,8 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -63,6 +61,9 @@ type timeouts struct {
 // answer within 40 s, room for ?wait=25 and the Graph calls around it; a keep-alive connection
 // idle for a minute is closed; Ctrl-C waits at most 5 s for requests in progress.
 var defaultTimeouts = timeouts{readHeader: 5 * time.Second, read: 10 * time.Second, write: 40 * time.Second, idle: time.Minute, shutdownGrace: 5 * time.Second}
+
+// emulatorNoChecks is why the embedded emulator setup listens on loopback only.
+const emulatorNoChecks = "on the embedded emulator the server serves without caller checks"
 
 // local is what a run needs beyond its command line; tests change it.
 type local struct {
@@ -117,7 +118,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		emulated *emulator.Emulator
 	)
 	if getenv("KEY_VAULT_URL") == "" {
-		if err := requireLoopback(*addr); err != nil {
+		if err := requireLoopback("-addr", *addr, emulatorNoChecks); err != nil {
 			return err
 		}
 		e := l.emu
@@ -172,9 +173,10 @@ func (l local) run(ctx context.Context, args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	hostname, _ := os.Hostname() // "" when unknown: the server then answers to its addresses only
 	t := l.timeouts
 	srv := &http.Server{
-		Handler:           onlyHosts(ln.Addr(), mux),
+		Handler:           guard(newOwnHosts(ln.Addr(), hostname), mux),
 		ReadHeaderTimeout: t.readHeader,
 		ReadTimeout:       t.read,
 		WriteTimeout:      t.write,
@@ -218,42 +220,6 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace ti
 		return err
 	}
 	return nil
-}
-
-// onlyHosts refuses a request whose Host is not the address the server listens on (for a
-// loopback address, also localhost and the other loopback spelling, same port): a web page whose
-// host name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own Host, and must not
-// reach the functions. The answer is a 400 badRequest problem.
-func onlyHosts(addr net.Addr, next http.Handler) http.Handler {
-	hosts := map[string]bool{addr.String(): true}
-	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
-		port := strconv.Itoa(tcp.Port)
-		for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
-			hosts[h+":"+port] = true
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hosts[strings.ToLower(r.Host)] {
-			api.WriteProblem(w, problem.New(problem.BadRequest, "This server answers only requests addressed to "+addr.String()+" (the Host header)."))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// requireLoopback refuses to serve the unauthenticated emulator setup beyond this machine.
-func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("-addr %q: on the embedded emulator the server serves without caller checks, so it listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
 }
 
 func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Config) {
