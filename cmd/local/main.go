@@ -147,6 +147,9 @@ func (l local) run(ctx context.Context, args []string) error {
 	if diag.requested() {
 		return diag.run(ctx, stdout, wiring.Deps(cfg, cfgErr, opts, log), emulated)
 	}
+	if cfgErr != nil {
+		return notServing(cfgErr)
+	}
 	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
 	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
 	queue := newDelayedQueue(log)
@@ -156,6 +159,9 @@ func (l local) run(ctx context.Context, args []string) error {
 	if cfgErr == nil && vault != nil {
 		syncDeps = wiring.WithFollowUp(syncDeps, cfg, vault, queue, nil, wiring.FollowUpOptions{
 			Outbound: outbound.Options{AllowLoopback: emulated != nil}, Loopback: emulated != nil, Log: log})
+	}
+	if syncDeps.Err != nil { // what the functions found wrong at start (Key Vault identity, follow-up)
+		return notServing(syncDeps.Err)
 	}
 	syncFn := api.New(api.KindSync, syncDeps)
 	queue.fn = syncFn
@@ -194,6 +200,12 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// notServing is run's error for a configuration error found at start. On Lambda the functions
+// answer such a configuration 500 misconfigured; cmd/local, run by a person, stops and says why.
+func notServing(err error) error {
+	return fmt.Errorf("the configuration is broken, so nothing is served (go run ./cmd/local -diagnose checks it link by link):\n%w", err)
 }
 
 // serveUntil serves ln until ctx ends, then stops: requests in progress get grace to finish,
