@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -105,6 +106,12 @@ func (l local) run(ctx context.Context, args []string) error {
 	diag := addDiagnoseFlags(fs) // diagnose.go
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "argument %q: local takes flags only", fs.Arg(0))
+	}
+	if stray := diag.givenWithout(fs); len(stray) > 0 {
+		return usageError(fs, "%s: only with -diagnose", strings.Join(stray, ", "))
 	}
 	if *receiveAddr != "" {
 		return receive(ctx, *receiveAddr, l.stdout, l.ready)
@@ -200,6 +207,15 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// usageError prints the error of format and args, then the usage, as fs does for a flag it does
+// not know, and returns that error (exit status 1, as for that flag).
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	fmt.Fprintln(fs.Output(), err)
+	fs.Usage()
+	return err
 }
 
 // notServing is run's error for a configuration error found at start. On Lambda the functions

@@ -108,3 +108,33 @@ func TestRefusesBrokenConfiguration(t *testing.T) {
 		}
 	})
 }
+
+// TestUsageErrors: a flag that only -diagnose reads, given without it, and an argument that is
+// no flag are refused with the usage (exit status 1, as for an unknown flag), not ignored.
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-addr", "127.0.0.1:0", "-json"}, "-json"},
+		{[]string{"-addr", "127.0.0.1:0", "-function", "status"}, "-function"},
+		{[]string{"-addr", "127.0.0.1:0", "-json", "-function", "sync"}, "-function, -json"},
+		{[]string{"-addr", "127.0.0.1:0", "serve"}, `"serve"`},
+		{[]string{"-diagnose", "-json", "status"}, `"status"`},
+		{[]string{"-receive", "127.0.0.1:0", "now"}, `"now"`},
+		{[]string{"-receive", "127.0.0.1:0", "-json"}, "-json"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			err, out, started := refusal(t, tt.args, nil)
+			if err == nil || started || exitCode(err) != 1 {
+				t.Fatalf("run %v: %v (started: %v), want a usage error", tt.args, err, started)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(out, err.Error()) || !strings.Contains(out, "Usage of local") {
+				t.Errorf("the error %q lacks %q, or the output lacks it and the usage:\n%s", err, tt.want, out)
+			}
+		})
+	}
+}
