@@ -255,22 +255,34 @@ func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Conf
 	if e != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
 		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
+		printWalkThrough(w, base)
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
 		printSigningHelp(w, cfg)
-	}
-	fmt.Fprintf(w, `Try:
+		fmt.Fprintf(w, `Try:
   curl -i -X POST %[1]s/sync
   curl -i %[1]s/status
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
 `, base)
-	if e != nil {
-		fmt.Fprintf(w, `Watch a sync's outcome arrive (the first check runs FOLLOWUP_FIRST_CHECK, default 60s, after the sync):
-  go run ./cmd/local -receive 127.0.0.1:9000      # in another terminal
-  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync
-`, base)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops.")
+}
+
+// printWalkThrough prints the emulator's walk-through: lines to paste in the order given, each
+// with the answer it gets on a fresh emulator. One sync is followed to its end and its outcome
+// sent to the receiver; a PATCH that ended it early would leave lastSyncDateTime before it, and
+// the follow-up would wait an hour for it, so the PATCH comes last and lifts the 10-minute wait
+// instead. TestWalkThrough does what the lines say.
+func printWalkThrough(w io.Writer, base string) {
+	fmt.Fprintf(w, `Try, in this order (an emulated sync runs -sync-duration, 1m by default; Intune allows a sync 10 minutes after the last):
+  go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints the sync's outcome
+  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync   # 202 started, followed to its end
+  curl -i -X POST %[1]s/sync   # 409 syncInProgress while it runs
+  curl -i %[1]s/status   # 200 inProgress while it runs
+Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
+  curl -i -X POST %[1]s/sync   # 429 syncThrottled until 10 minutes after the last
+  curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
+`, base)
 }
 
 // printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).
