@@ -1,7 +1,9 @@
 // Command local serves both functions' HTTP API on a local address (SPEC §9): POST /sync,
 // GET|PATCH /status. Without KEY_VAULT_URL it starts an embedded emulator of Entra ID, Key Vault
 // and Graph on loopback and serves callers without the checks of SPEC §6; with real configuration
-// it talks to the real services, through the same handler code as Lambda.
+// it talks to the real services, through the same handler code as Lambda. It never serves a
+// configuration that has an error (it stops and prints it), a request addressed to a host name
+// that is not the server's, or a request that a browser sends from a page of another site.
 package main
 
 import (
