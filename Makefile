@@ -19,9 +19,15 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard -- '*.go' 2>
 	find . -name '*.go' -not -path './.git/*' -not -path './$(BUILD_DIR)/*' -not -path './.aws-sam/*')
 
 .PHONY: all build $(addprefix build-,$(FUNCTIONS)) build-SyncFunction build-StatusFunction \
-	test run lint vet fmt-check cfn-lint package sizes clean
+	test run lint vet fmt-check cfn-lint package sizes clean help
 
 all: build
+
+## help: list the targets documented here (each `## target: description` comment)
+help:
+	@echo 'make TARGET, where TARGET is one of:'
+	@awk '/^## [^:]+: / { i = index($$0, ": "); printf "  %-16s %s\n", substr($$0, 4, i - 4), substr($$0, i + 2); next } \
+		/^## / { printf "  %-16s %s\n", "", substr($$0, 4) }' $(firstword $(MAKEFILE_LIST))
 
 ## build: both functions for linux/arm64 into .build/<fn>/bootstrap
 build: $(addprefix build-,$(FUNCTIONS))

@@ -36,6 +36,21 @@ func addDiagnoseFlags(fs *flag.FlagSet) *diagnoseFlags {
 // requested reports whether -diagnose was given.
 func (d *diagnoseFlags) requested() bool { return *d.enabled }
 
+// givenWithout returns the flags of d given in fs (parsed) without -diagnose, which alone reads
+// them, as -json, -function.
+func (d *diagnoseFlags) givenWithout(fs *flag.FlagSet) []string {
+	if *d.enabled {
+		return nil
+	}
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "json" || f.Name == "function" {
+			given = append(given, "-"+f.Name)
+		}
+	})
+	return given
+}
+
 // errChecksFailed is what run returns when a check failed: the process exits with status 1.
 type errChecksFailed struct{ failed []string }
 

@@ -112,8 +112,8 @@ func (q *delayedQueue) Close() {
 // path, the headers that matter to a callback, the body) and answers 204, to watch follow-up
 // callbacks arrive (SPEC §13). It listens on loopback only.
 func receive(ctx context.Context, addr string, stdout io.Writer, ready chan<- string) error {
-	if err := requireLoopback(addr); err != nil {
-		return fmt.Errorf("-receive: %w", err)
+	if err := requireLoopback("-receive", addr, "the receiver prints every request it gets, headers and body, to this terminal"); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -1,7 +1,9 @@
 // Command local serves both functions' HTTP API on a local address (SPEC §9): POST /sync,
 // GET|PATCH /status. Without KEY_VAULT_URL it starts an embedded emulator of Entra ID, Key Vault
 // and Graph on loopback and serves callers without the checks of SPEC §6; with real configuration
-// it talks to the real services, through the same handler code as Lambda.
+// it talks to the real services, through the same handler code as Lambda. It never serves a
+// configuration that has an error (it stops and prints it), a request addressed to a host name
+// that is not the server's, or a request that a browser sends from a page of another site.
 package main
 
 import (
@@ -15,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +66,9 @@ type timeouts struct {
 // idle for a minute is closed; Ctrl-C waits at most 5 s for requests in progress.
 var defaultTimeouts = timeouts{readHeader: 5 * time.Second, read: 10 * time.Second, write: 40 * time.Second, idle: time.Minute, shutdownGrace: 5 * time.Second}
 
+// emulatorNoChecks is why the embedded emulator setup listens on loopback only.
+const emulatorNoChecks = "on the embedded emulator the server serves without caller checks"
+
 // local is what a run needs beyond its command line; tests change it.
 type local struct {
 	getenv         func(string) string
@@ -106,6 +110,12 @@ func (l local) run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "argument %q: local takes flags only", fs.Arg(0))
+	}
+	if stray := diag.givenWithout(fs); len(stray) > 0 {
+		return usageError(fs, "%s: only with -diagnose", strings.Join(stray, ", "))
+	}
 	if *receiveAddr != "" {
 		return receive(ctx, *receiveAddr, l.stdout, l.ready)
 	}
@@ -118,7 +128,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		emulated *emulator.Emulator
 	)
 	if getenv("KEY_VAULT_URL") == "" {
-		if err := requireLoopback(*addr); err != nil {
+		if err := requireLoopback("-addr", *addr, emulatorNoChecks); err != nil {
 			return err
 		}
 		e := l.emu
@@ -147,6 +157,9 @@ func (l local) run(ctx context.Context, args []string) error {
 	if diag.requested() {
 		return diag.run(ctx, stdout, wiring.Deps(cfg, cfgErr, opts, log), emulated)
 	}
+	if cfgErr != nil {
+		return notServing(cfgErr)
+	}
 	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
 	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
 	queue := newDelayedQueue(log)
@@ -156,6 +169,9 @@ func (l local) run(ctx context.Context, args []string) error {
 	if cfgErr == nil && vault != nil {
 		syncDeps = wiring.WithFollowUp(syncDeps, cfg, vault, queue, nil, wiring.FollowUpOptions{
 			Outbound: outbound.Options{AllowLoopback: emulated != nil}, Loopback: emulated != nil, Log: log})
+	}
+	if syncDeps.Err != nil { // what the functions found wrong at start (Key Vault identity, follow-up)
+		return notServing(syncDeps.Err)
 	}
 	syncFn := api.New(autopilot.FunctionSync, syncDeps)
 	queue.fn = syncFn
@@ -173,9 +189,10 @@ func (l local) run(ctx context.Context, args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	hostname, _ := os.Hostname() // "" when unknown: the server then answers to its addresses only
 	t := l.timeouts
 	srv := &http.Server{
-		Handler:           onlyHosts(ln.Addr(), mux),
+		Handler:           guard(newOwnHosts(ln.Addr(), hostname), mux),
 		ReadHeaderTimeout: t.readHeader,
 		ReadTimeout:       t.read,
 		WriteTimeout:      t.write,
@@ -193,6 +210,21 @@ func (l local) run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// usageError prints the error of format and args, then the usage, as fs does for a flag it does
+// not know, and returns that error (exit status 1, as for that flag).
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	fmt.Fprintln(fs.Output(), err)
+	fs.Usage()
+	return err
+}
+
+// notServing is run's error for a configuration error found at start. On Lambda the functions
+// answer such a configuration 500 misconfigured; cmd/local, run by a person, stops and says why.
+func notServing(err error) error {
+	return fmt.Errorf("the configuration is broken, so nothing is served (go run ./cmd/local -diagnose checks it link by link):\n%w", err)
 }
 
 // serveUntil serves ln until ctx ends, then stops: requests in progress get grace to finish,
@@ -221,63 +253,39 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace ti
 	return nil
 }
 
-// onlyHosts refuses a request whose Host is not the address the server listens on (for a
-// loopback address, also localhost and the other loopback spelling, same port): a web page whose
-// host name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own Host, and must not
-// reach the functions. The answer is a 400 badRequest problem.
-func onlyHosts(addr net.Addr, next http.Handler) http.Handler {
-	hosts := map[string]bool{addr.String(): true}
-	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
-		port := strconv.Itoa(tcp.Port)
-		for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
-			hosts[h+":"+port] = true
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hosts[strings.ToLower(r.Host)] {
-			api.WriteProblem(w, problem.New(problem.BadRequest, "This server answers only requests addressed to "+addr.String()+" (the Host header)."))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// requireLoopback refuses to serve the unauthenticated emulator setup beyond this machine.
-func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("-addr %q: on the embedded emulator the server serves without caller checks, so it listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
-}
-
 func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Config) {
 	fmt.Fprintf(w, "autopilot-sync listening on %s\n", base)
 	if e != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
 		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
+		printWalkThrough(w, base)
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
 		printSigningHelp(w, cfg)
-	}
-	fmt.Fprintf(w, `Try:
+		fmt.Fprintf(w, `Try:
   curl -i -X POST %[1]s/sync
   curl -i %[1]s/status
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
 `, base)
-	if e != nil {
-		fmt.Fprintf(w, `Watch a sync's outcome arrive (the first check runs FOLLOWUP_FIRST_CHECK, default 60s, after the sync):
-  go run ./cmd/local -receive 127.0.0.1:9000      # in another terminal
-  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync
-`, base)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops.")
+}
+
+// printWalkThrough prints the emulator's walk-through: lines to paste in the order given, each
+// with the answer it gets on a fresh emulator. One sync is followed to its end and its outcome
+// sent to the receiver; a PATCH that ended it early would leave lastSyncDateTime before it, and
+// the follow-up would wait an hour for it, so the PATCH comes last and lifts the 10-minute wait
+// instead. TestWalkThrough does what the lines say.
+func printWalkThrough(w io.Writer, base string) {
+	fmt.Fprintf(w, `Try, in this order (an emulated sync runs -sync-duration, 1m by default; Intune allows a sync 10 minutes after the last):
+  go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints the sync's outcome
+  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync   # 202 started, followed to its end
+  curl -i -X POST %[1]s/sync   # 409 syncInProgress while it runs
+  curl -i %[1]s/status   # 200 inProgress while it runs
+Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
+  curl -i -X POST %[1]s/sync   # 429 syncThrottled until 10 minutes after the last
+  curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
+`, base)
 }
 
 // printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).
