@@ -173,6 +173,10 @@ func (l local) run(ctx context.Context, args []string) error {
 	if syncDeps.Err != nil { // what the functions found wrong at start (Key Vault identity, follow-up)
 		return notServing(syncDeps.Err)
 	}
+	// A stop ends every ?wait at once, so that its client gets what is known (202 inProgress)
+	// before the server closes (the sync did start; its follow-up goes on only while this runs).
+	stopWaits := make(chan struct{})
+	syncDeps.Stop = stopWaits
 	syncFn := api.New(autopilot.FunctionSync, syncDeps)
 	queue.fn = syncFn
 	statusFn := api.New(autopilot.FunctionStatus, wiring.Deps(cfg, cfgErr, opts, log))
@@ -200,6 +204,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		ConnState:         l.connState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(stopWaits) })
 	printBanner(stdout, base, emulated, cfg)
 	if l.ready != nil {
 		l.ready <- base
