@@ -120,6 +120,9 @@ type Request struct {
 	// tenant it acted on (fleet deployments). The handler fills both; the log line reads them.
 	Calls      Calls
 	TenantName string
+
+	// values are what the row's triggers read for its handler (Value).
+	values map[*byte]any
 }
 
 // Calls adds up what an action's calls saw of Graph and Key Vault, for the log line.

@@ -23,7 +23,7 @@ const (
 	NameFleetStatus   Name = "fleetStatus"
 	NameUpdate        Name = "update"
 	NameChatSync      Name = "chatSync"
-	NameChatStatus    Name = "chatStatus"
+	NameChatStatus    Name = "chatStatus" // the status row's name in chat
 	NameChatHelp      Name = "chatHelp"
 	NameDiagnose      Name = "diagnose"
 )
@@ -43,23 +43,22 @@ var Table = []Row{
 	{Name: NameFanOut, On: []Trigger{direct(SyncFn, "sync", true, `{"action":"sync","tenants":"all"}`)}, Run: fanOut},
 	{Name: NameFollowUp, On: []Trigger{queued(SyncFn, QueueFollowUp, "")}, KeepsMessages: true, Run: followUp},
 	{Name: NameSQSMessage, On: []Trigger{queued(SyncFn, QueueOther, "")}, RunsMisconfigured: true, Run: dropMessage},
-	{Name: NameStatus, On: []Trigger{
+	{Name: NameChatSync, On: []Trigger{chatWord(SyncFn, "sync", syncArgs,
+		HelpLine{"sync", "start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)", "sync contoso"},
+		HelpLine{"sync wait", "start a sync and wait briefly for it to finish", "sync wait contoso"},
+	)}, Run: chatSync},
+	{Name: NameStatus, ChatName: NameChatStatus, On: []Trigger{
 		httpAt(StatusFn, http.MethodGet, ParamTenant),
 		scheduled(StatusFn),
 		direct(BothFns, "status", false, `{"action":"status","tenant":"<name>"}`),
+		chatWord(BothFns, "status", tenantArg,
+			HelpLine{"status", "show the last sync and when the next manual sync is allowed", "status contoso"}),
 	}, Run: status},
 	{Name: NameFleetStatus, On: []Trigger{
 		httpAt(StatusFn, http.MethodGet, ParamTenant).when(allTenants),
 		direct(BothFns, "status", true, `{"action":"status","tenants":"all"}`),
 	}, Run: fleetStatus},
 	{Name: NameUpdate, On: []Trigger{httpAt(StatusFn, http.MethodPatch, ParamTenant)}, Run: update},
-	{Name: NameChatSync, On: []Trigger{chatWord(SyncFn, "sync", syncArgs,
-		HelpLine{"sync", "start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)", "sync contoso"},
-		HelpLine{"sync wait", "start a sync and wait briefly for it to finish", "sync wait contoso"},
-	)}, Run: chatSync},
-	{Name: NameChatStatus, On: []Trigger{chatWord(BothFns, "status", tenantArg,
-		HelpLine{"status", "show the last sync and when the next manual sync is allowed", "status contoso"},
-	)}, Run: chatStatus},
 	{Name: NameChatHelp, On: []Trigger{
 		chatWord(BothFns, "help", anyWords, HelpLine{"help", "show this list", ""}),
 		chatWord(StatusFn, "sync", syncArgs),
@@ -178,14 +177,11 @@ func tenantWord(req *Request, word string) {
 	}
 }
 
-// chatProblem refuses a chat command before it reaches a tenant: a broken configuration, or a
-// tenant word that is neither a registry name nor a tenant id (never echoed: SPEC §7).
-func (a *Actions) chatProblem(req *Request) *problem.Problem {
-	switch {
-	case a.d.Err != nil:
-		return problem.Misconfiguration(a.d.Err)
-	case req.BadTenant:
-		return problem.New(problem.UnknownTenant, "No tenant of that name is configured; name a tenant by its registry name or its tenant id (a GUID).")
+// badTenant refuses a chat tenant word that is neither a registry name nor a tenant id before it
+// reaches a tenant (never echoed: SPEC §7); nil when the request has none.
+func badTenant(req *Request) *problem.Problem {
+	if !req.BadTenant {
+		return nil
 	}
-	return nil
+	return problem.New(problem.UnknownTenant, "No tenant of that name is configured; name a tenant by its registry name or its tenant id (a GUID).")
 }

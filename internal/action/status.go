@@ -13,21 +13,17 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// status serves GET /status, a scheduled status and {"action":"status"}: the status document.
+// status serves GET /status, a scheduled status, {"action":"status"} and `status [tenant]`: the
+// status document.
 func status(a *Actions, ctx context.Context, req *Request) Result {
+	if p := badTenant(req); p != nil {
+		return failed(p)
+	}
 	in, p := a.selectTenant(ctx, req)
 	if p != nil {
 		return failed(p)
 	}
 	return a.readStatus(ctx, in, req)
-}
-
-// chatStatus serves `status [tenant]`.
-func chatStatus(a *Actions, ctx context.Context, req *Request) Result {
-	if p := a.chatProblem(req); p != nil {
-		return failed(p)
-	}
-	return status(a, ctx, req)
 }
 
 // readStatus reads one tenant's settings into its status document.

@@ -41,7 +41,7 @@ const chatWaitMargin = 300 * time.Millisecond
 // chatSync serves `sync [wait] [tenant]` from Slack or Teams: the sync, and with "wait" its end
 // as far as the platform's deadline allows. Every outcome is a chat answer (SPEC §7).
 func chatSync(a *Actions, ctx context.Context, req *Request) Result {
-	if p := a.chatProblem(req); p != nil {
+	if p := badTenant(req); p != nil {
 		return failed(p)
 	}
 	var wait time.Duration

@@ -48,7 +48,7 @@ func TestNextSyncAllowedAtAgrees(t *testing.T) {
 	} {
 		clock := start.Add(tt.first)
 		a := New(autopilot.FunctionSync, Deps{Intune: &graphtest.Tenant{Graph: &throttlingGraph{now: &clock}}, Now: func() time.Time { return clock }})
-		row, _ := Route(autopilot.FunctionSync, Selector{Via: ViaHTTP, Method: http.MethodPost, Request: &Request{}})
+		row, _, _ := Route(autopilot.FunctionSync, Selector{Via: ViaHTTP, Method: http.MethodPost, Request: &Request{}})
 		started, ok := a.Run(context.Background(), row, &Request{}).(Synced)
 		if !ok {
 			t.Fatal("the first sync did not start")

@@ -2,11 +2,13 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
 // Name is the name of an action, as SPEC §12 spells it in the log line, on success and failure
@@ -18,7 +20,9 @@ type Name string
 // and one row in Table.
 type Row struct {
 	Name Name
-	On   []Trigger
+	// ChatName, when set, is the action's name when a chat word selected it (chatStatus).
+	ChatName Name
+	On       []Trigger
 	// RunsMisconfigured lets the action run when the configuration is broken (Deps.Err), where
 	// every other action answers misconfigured.
 	RunsMisconfigured bool
@@ -83,9 +87,11 @@ type Trigger struct {
 	Word string
 	Args Args
 	Help []HelpLine
-	// Direct: the "action" (and All for "tenants":"all"); Queue: the queue.
+	// Direct: the "action" (and All for "tenants":"all"), and a reader of the invocation's other
+	// fields (nil: it has none); Queue: the queue.
 	Action string
 	All    bool
+	Fields func(event json.RawMessage, req *Request) *problem.Problem
 	Queue  Queue
 	// Example shows the event, for the Lambda error that names what a function takes.
 	Example string
@@ -119,19 +125,28 @@ type Selector struct {
 	Queue  Queue
 }
 
-// Route returns the row that serves sel at function fn: the first whose trigger matches, with
-// the HTTP triggers that have a condition (When) tried before those without.
-func Route(fn autopilot.Function, sel Selector) (*Row, bool) {
+// Route returns the row that serves sel at function fn, and its trigger that matched: the first
+// whose trigger matches, with the HTTP triggers that have a condition (When) tried before those
+// without.
+func Route(fn autopilot.Function, sel Selector) (*Row, Trigger, bool) {
 	for _, conditional := range []bool{true, false} {
 		for i := range Table {
 			for _, t := range Table[i].On {
 				if t.Fns.Has(fn) && t.matches(sel, conditional) {
-					return &Table[i], true
+					return &Table[i], t, true
 				}
 			}
 		}
 	}
-	return nil, false
+	return nil, Trigger{}, false
+}
+
+// NameFor is the row's name for a trigger of kind v: ChatName for chat, when set.
+func (r *Row) NameFor(v Via) Name {
+	if v == ViaChat && r.ChatName != "" {
+		return r.ChatName
+	}
+	return r.Name
 }
 
 func (t Trigger) matches(sel Selector, conditional bool) bool {

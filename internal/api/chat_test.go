@@ -236,7 +236,7 @@ func TestChatCommands(t *testing.T) {
 			}
 			req := &action.Request{Chat: *post.byContent}
 			row := New(tt.fn, Deps{}).chatRow(req)
-			got := want{row: row.Name, wait: req.ChatWait, tenant: req.Tenant, badTenant: req.BadTenant}
+			got := want{row: row.NameFor(action.ViaChat), wait: req.ChatWait, tenant: req.Tenant, badTenant: req.BadTenant}
 			if diff := cmp.Diff(*tt.want, got, cmp.AllowUnexported(want{})); diff != "" {
 				t.Errorf("command (-want +got):\n%s", diff)
 			}

@@ -124,7 +124,7 @@ func TestDiagnoseIsDirectOnly(t *testing.T) {
 			for _, tr := range action.Triggers(kind, v) {
 				sel := action.Selector{Via: tr.Via, Method: tr.Method, Request: &action.Request{Query: action.Query{Wait: time.Second}, Tenant: "all"},
 					Word: tr.Word, Queue: tr.Queue}
-				if row, ok := action.Route(kind, sel); ok && row.Name == action.NameDiagnose {
+				if row, _, ok := action.Route(kind, sel); ok && row.Name == action.NameDiagnose {
 					t.Errorf("%s function: %+v selects diagnose", kind, tr)
 				}
 			}

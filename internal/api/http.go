@@ -67,7 +67,7 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, req *action.Reque
 		return "", action.MethodNotAllowed(f.fn, r.Method)
 	}
 	if r.Method == http.MethodOptions {
-		row, _ := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
+		row, _, _ := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
 		return row.Name, f.actions.Run(r.Context(), row, req)
 	}
 	body, p := readBody(r)
@@ -128,27 +128,24 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, req *action.Reque
 			return "", action.Fail(p)
 		}
 		var ok bool
-		if row, ok = action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req}); !ok {
+		if row, _, ok = action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req}); !ok {
 			return "", action.MethodNotAllowed(f.fn, r.Method)
 		}
+		return row.Name, f.actions.Run(ctx, row, req)
 	}
-	return row.Name, f.actions.Run(ctx, row, req)
+	return row.NameFor(action.ViaChat), f.actions.Run(ctx, row, req)
 }
 
 // chatRow selects the row of a chat command: its word's, when its arguments make sense there;
 // otherwise the help's.
 func (f *Function) chatRow(req *action.Request) *action.Row {
 	if req.Chat.Word != "" && !req.SSLCheck {
-		if row, ok := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: req.Chat.Word}); ok {
-			for _, t := range row.On {
-				if t.Via == action.ViaChat && t.Word == req.Chat.Word && t.Fns.Has(f.fn) && readArgs(t.Args, req) {
-					return row
-				}
-			}
+		if row, t, ok := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: req.Chat.Word}); ok && readArgs(t.Args, req) {
+			return row
 		}
 	}
 	*req = action.Request{Source: req.Source, Chat: req.Chat, SSLCheck: req.SSLCheck, Body: req.Body, ContentType: req.ContentType}
-	row, _ := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: "help"})
+	row, _, _ := action.Route(f.fn, action.Selector{Via: action.ViaChat, Word: "help"})
 	return row
 }
 

@@ -32,8 +32,9 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (json.RawMes
 		}
 		return jsonenc.Marshal(resp)
 	case lambdaevent.Schedule:
-		return f.invokeOnce(ctx, source, action.Selector{Via: action.ViaSchedule}, &action.Request{Tenant: ev.Tenant})
+		return f.invokeOnce(ctx, source, action.Selector{Via: action.ViaSchedule}, &action.Request{Tenant: ev.Tenant}, nil)
 	case lambdaevent.Direct:
+		req := &action.Request{Tenant: ev.Tenant}
 		switch {
 		case ev.Tenants != "" && ev.Tenants != autopilot.AllTenants:
 			return nil, f.badEvent(ctx, source, `"tenants" takes only "all"; select one tenant with "tenant"; the `+string(f.fn)+" function takes "+action.Takes(f.fn))
@@ -41,7 +42,7 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (json.RawMes
 			return nil, f.badEvent(ctx, source, `give either "tenant" or "tenants":"all", not both; the `+string(f.fn)+" function takes "+action.Takes(f.fn))
 		}
 		sel := action.Selector{Via: action.ViaDirect, Action: ev.Action, All: ev.Tenants != ""}
-		return f.invokeOnce(ctx, source, sel, &action.Request{Tenant: ev.Tenant})
+		return f.invokeOnce(ctx, source, sel, req, raw)
 	case lambdaevent.SQS:
 		if len(action.Triggers(f.fn, action.ViaQueue)) > 0 {
 			return jsonenc.Marshal(f.Consume(ctx, ev.Records))
@@ -50,18 +51,32 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (json.RawMes
 	return nil, f.badEvent(ctx, source, "unsupported invocation: the "+string(f.fn)+" function expects "+action.Takes(f.fn))
 }
 
-// invokeOnce serves a scheduled or direct invocation as one row of the table.
-func (f *Function) invokeOnce(ctx context.Context, source autopilot.Source, sel action.Selector, req *action.Request) (json.RawMessage, error) {
+// invokeOnce serves a scheduled or direct invocation as one row of the table; a direct
+// invocation's other fields are read by its trigger from the event.
+func (f *Function) invokeOnce(ctx context.Context, source autopilot.Source, sel action.Selector, req *action.Request, event json.RawMessage) (json.RawMessage, error) {
 	inv := f.begin(source)
 	req.Source = source
-	row, ok := action.Route(f.fn, sel)
+	row, trigger, ok := action.Route(f.fn, sel)
 	if !ok {
 		return nil, f.badEvent(ctx, source, "unsupported action "+action.Quote(sel.Action)+": the "+string(f.fn)+" function takes "+action.Takes(f.fn))
 	}
-	res := f.run(ctx, row, req)
+	var res action.Result
+	if p := readFields(trigger, event, req); p != nil {
+		res = action.Fail(p)
+	} else {
+		res = f.run(ctx, row, req)
+	}
 	out, err := res.Lambda()
 	inv.end(ctx, row.Name, res, req, lambdaStatus(err), nil)
 	return out, err
+}
+
+// readFields reads a direct invocation's fields that its trigger declares.
+func readFields(t action.Trigger, event json.RawMessage, req *action.Request) *problem.Problem {
+	if t.Fields == nil || event == nil {
+		return nil
+	}
+	return t.Fields(event, req)
 }
 
 // run runs a row for an invocation that is not HTTP, within the Lambda deadline.
@@ -126,7 +141,7 @@ func (f *Function) Consume(ctx context.Context, records []events.SQSMessage) eve
 func (f *Function) consumeOne(ctx context.Context, rec events.SQSMessage) (retry bool) {
 	inv := f.begin(autopilot.SourceSQS)
 	req := &action.Request{Source: autopilot.SourceSQS, Message: []byte(rec.Body), MessageID: rec.MessageId}
-	row, _ := action.Route(f.fn, action.Selector{Via: action.ViaQueue, Queue: f.queueOf(rec, req)}) // QueueOther has its row
+	row, _, _ := action.Route(f.fn, action.Selector{Via: action.ViaQueue, Queue: f.queueOf(rec, req)}) // QueueOther has its row
 	res := f.run(ctx, row, req)
 	_, err := res.Lambda()
 	inv.end(ctx, row.Name, res, req, lambdaStatus(err), nil)
