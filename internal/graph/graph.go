@@ -99,7 +99,8 @@ type Options struct {
 type Client struct {
 	pl       runtime.Pipeline
 	tracer   tracing.Tracer
-	settings string // absolute URL of windowsAutopilotSettings
+	root     *url.URL // the Graph root, e.g. https://graph.microsoft.com/beta
+	settings string   // absolute URL of windowsAutopilotSettings
 	now      func() time.Time
 	retry    policy.RetryOptions
 }
@@ -114,7 +115,11 @@ func NewClient(baseURL string, cred azcore.TokenCredential, o *Options) (*Client
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{settings: strings.TrimRight(baseURL, "/") + settingsPath, now: o.Now}
+	root, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("graph: base URL %q: %w", baseURL, err)
+	}
+	c := &Client{root: root, settings: root.String() + settingsPath, now: o.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -218,8 +223,14 @@ func (c *Client) Sync(ctx context.Context) (*Response, error) {
 }
 
 // do sends one request through the pipeline and decodes a 2xx body into out (when out is non-nil
-// and there is a body). The Response is never nil: it says what Graph answered, if anything.
-func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (r *Response, err error) {
+// and there is a body) of at most maxBodyBytes. The Response is never nil: it says what Graph
+// answered, if anything.
+func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, out any) (*Response, error) {
+	return c.doLimit(ctx, method, endpoint, body, out, maxBodyBytes)
+}
+
+// doLimit is do for an answer of at most limit bytes (a page of a list is larger than an object).
+func (c *Client) doLimit(ctx context.Context, method, endpoint string, body []byte, out any, limit int) (r *Response, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "graph."+method+" "+opName(endpoint), c.tracer, nil)
 	defer func() { endSpan(err) }()
 	r = &Response{}
@@ -251,15 +262,15 @@ func (c *Client) do(ctx context.Context, method, endpoint string, body []byte, o
 	if id := resp.Header.Get("client-request-id"); id != "" {
 		r.ClientRequestID = id
 	}
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return r, newError(resp, req.Raw().Header.Get("client-request-id"), data, c.now())
 	}
 	if readErr != nil {
 		return r, fmt.Errorf("graph: %s %s: read answer: %w", method, opName(endpoint), readErr)
 	}
-	if len(data) > maxBodyBytes {
-		return r, fmt.Errorf("graph: %s %s: %w: larger than %d bytes", method, opName(endpoint), ErrMalformedAnswer, maxBodyBytes)
+	if len(data) > limit {
+		return r, fmt.Errorf("graph: %s %s: %w: larger than %d bytes", method, opName(endpoint), ErrMalformedAnswer, limit)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -281,11 +292,28 @@ func (malformedAnswer) Problem() *problem.Problem {
 	return problem.New(problem.GraphError, "Microsoft Graph answered with a body that is not the documented JSON.")
 }
 
+// opName names the operation of an endpoint, for spans and errors: its path below
+// deviceManagement, without the query (which may hold a serial) and with GUIDs as {id}:
+// "windowsAutopilotSettings/sync", "windowsAutopilotDeviceIdentities",
+// "importedWindowsAutopilotDeviceIdentities/{id}".
 func opName(endpoint string) string {
-	if strings.HasSuffix(endpoint, "/sync") {
-		return "windowsAutopilotSettings/sync"
+	path := endpoint
+	if u, err := url.Parse(endpoint); err == nil {
+		path = u.Path
+	} else if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
 	}
-	return "windowsAutopilotSettings"
+	const under = "/devicemanagement/"
+	if i := strings.Index(strings.ToLower(path), under); i >= 0 {
+		path = path[i+len(under):]
+	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i, s := range segs {
+		if len(s) == 36 && uuid.Validate(s) == nil {
+			segs[i] = "{id}"
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // clientRequestIDPolicy gives each call a fresh client-request-id (kept across its retries, so

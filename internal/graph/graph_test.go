@@ -21,8 +21,16 @@ import (
 // the seeded Graph app with the real azidentity client-secret credential.
 func setup(t *testing.T) (*emulator.Emulator, *emulator.ManualClock, *graph.Client) {
 	t.Helper()
+	return setupWith(t, emulator.Options{})
+}
+
+// setupWith is setup with emulator options of the test's own; the clock and the sync duration
+// are setup's.
+func setupWith(t *testing.T, o emulator.Options) (*emulator.Emulator, *emulator.ManualClock, *graph.Client) {
+	t.Helper()
 	clock := emulator.NewManualClock(time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC))
-	e, env := emutest.Start(t, emulator.Options{Clock: clock, SyncDuration: 90 * time.Second})
+	o.Clock, o.SyncDuration = clock, 90*time.Second
+	e, env := emutest.Start(t, o)
 	c, err := graph.NewClient(env.Getenv("GRAPH_BASE_URL"), emutest.GraphCredential(t, e), &graph.Options{Transport: e.HTTPClient(), Now: clock.Now, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
