@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/jsonenc"
 )
@@ -242,7 +243,7 @@ type parts struct {
 
 // request builds a request shaped like the ones net/http's server hands to handlers.
 func (p parts) request(ctx context.Context) (*http.Request, error) {
-	if !validMethod(p.method) {
+	if !httpguts.ValidHeaderFieldName(p.method) { // a method is an RFC 9110 token, as a header name is
 		return nil, fmt.Errorf("missing or invalid HTTP method %q", p.method)
 	}
 	body, n, err := requestBody(p.body, p.isBase64)
@@ -374,20 +375,6 @@ func restQuery(ev *Event) string {
 		q[k] = []string{v}
 	}
 	return q.Encode()
-}
-
-// validMethod reports whether m is a non-empty RFC 9110 token, as net/http requires.
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func firstNonEmpty(a, b string) string {

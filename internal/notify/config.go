@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // DefaultSlackPrefixes is the default of SLACK_RESPONSE_URL_PREFIXES: Slack's and GovSlack's
@@ -122,11 +124,11 @@ func parseCallbackTarget(raw json.RawMessage) (Prefix, error) {
 		switch {
 		case seen[lower]:
 			return p, fmt.Errorf("header %q is given twice (names ignore case)", clip(name))
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name):
 			return p, fmt.Errorf("header %q is not a valid header name", clip(name))
 		case reservedHeaders[lower]:
 			return p, fmt.Errorf("header %q is set by autopilot-sync itself and may not be configured", name)
-		case !validHeaderValue(value):
+		case !httpguts.ValidHeaderFieldValue(value):
 			return p, fmt.Errorf("header %q has a value with a line break or control character", name)
 		}
 		seen[lower] = true
@@ -165,26 +167,4 @@ func clip(s string) string {
 		return s[:limit] + "…"
 	}
 	return s
-}
-
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-func validHeaderValue(value string) bool {
-	for i := 0; i < len(value); i++ {
-		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
