@@ -296,9 +296,19 @@ func tooLarge() *problem.Problem {
 	return problem.New(problem.PayloadTooLarge, "The request body is larger than 64 KiB.")
 }
 
-// readQuery reads the query parameters that fn's triggers of method declare into req.
+// readQuery reads the query parameters that fn's triggers of method declare into req. A
+// parameter that fn reads with another method only is refused (a 400 naming it), as it would
+// otherwise be ignored; any other is ignored.
 func readQuery(fn autopilot.Function, method string, q url.Values, req *action.Request) *problem.Problem {
-	for _, p := range action.Params(fn, method) {
+	params := action.Params(fn, method)
+	for _, m := range action.Methods(fn) {
+		for _, p := range action.Params(fn, m) {
+			if _, given := q[p.Name]; given && !slices.ContainsFunc(params, func(o action.Param) bool { return o.Name == p.Name }) {
+				return problem.New(problem.BadRequest, p.Name+" is not taken by "+method+" here.")
+			}
+		}
+	}
+	for _, p := range params {
 		if prob := p.Read(q[p.Name], req); prob != nil {
 			return prob
 		}
