@@ -113,7 +113,10 @@ func analyse(field, raw string, plainOK bool) (parts, error) {
 	if err != nil || !found || u.Opaque != "" || u.Host == "" || !strings.HasPrefix(strings.ToLower(raw), u.Scheme+"://") {
 		return bad("is not an absolute URL")
 	}
-	if u.Scheme != "https" && !(plainOK && u.Scheme == "http") {
+	switch {
+	case plainOK && u.Scheme != "https" && u.Scheme != "http":
+		return bad("must use http or https")
+	case !plainOK && u.Scheme != "https":
 		return bad("must use https")
 	}
 	if u.User != nil {
