@@ -90,6 +90,23 @@ func TestToLocalSQS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("QueueARN is the queue's own", func(t *testing.T) {
+		t.Parallel()
+		_, queueURL := newQueue(t, "arn-checks")
+		attrs, err := c.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := awssqs.QueueARN(queueURL, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(attrs.Attributes[string(types.QueueAttributeNameQueueArn)], got); diff != "" {
+			t.Errorf("QueueARN(%q) (-the queue's QueueArn +got):\n%s", queueURL, diff)
+		}
+	})
 	t.Run("SendBatch", func(t *testing.T) {
 		t.Parallel()
 		q, queueURL := newQueue(t, "batch")
