@@ -1083,6 +1083,58 @@ func TestTemplateFollowUpPermissions(t *testing.T) {
 	}
 }
 
+// TestTemplateQueueSenders checks that only the sync function's role may send to the queues
+// it consumes (the fleet's and the follow-up's, whose messages it acts on): each has one queue
+// policy, under the queue's own condition, whose one statement denies sqs:SendMessage to every
+// principal but that role and denies nothing else, so the role's event source mapping still
+// receives and deletes. A policy never outlives its queue.
+func TestTemplateQueueSenders(t *testing.T) {
+	for _, params := range []map[string]string{
+		{"TenantRegistrySecretName": "tenant-registry"},
+		nil,
+		{"FollowUp": "Disabled"},
+	} {
+		s := deploy(t, params)
+		guarded := map[string]string{} // queue → its policy
+		for name, r := range s.resources {
+			if r["Type"] != "AWS::SQS::QueuePolicy" {
+				continue
+			}
+			queues, _ := path(r, "Properties", "Queues").([]any)
+			var queue string
+			if len(queues) == 1 {
+				queue, _ = path(queues[0], "Ref").(string)
+			}
+			if queue == "" {
+				t.Errorf("%v: %s: Queues %s, want one queue's Ref", params, name, jsonText(queues))
+				continue
+			}
+			if _, ok := s.resources[queue]; !ok {
+				t.Errorf("%v: %s guards %s, which does not exist", params, name, queue)
+				continue
+			}
+			if got, want := r["Condition"], s.resources[queue]["Condition"]; got != want {
+				t.Errorf("%v: %s has condition %v, want its queue's %v", params, name, got, want)
+			}
+			guarded[queue] = name
+			want := jsonText([]any{map[string]any{
+				"Sid": "OnlyTheSyncFunctionSends", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage",
+				"Resource":  map[string]any{"Fn::GetAtt": []any{queue, "Arn"}},
+				"Condition": map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": map[string]any{"Fn::GetAtt": []any{"SyncFunctionRole", "Arn"}}}},
+			}})
+			if got := jsonText(path(r, "Properties", "PolicyDocument", "Statement")); got != want {
+				t.Errorf("%v: %s: statements\n got %s\nwant %s", params, name, got, want)
+			}
+		}
+		for _, queue := range []string{"FleetQueue", "FollowUpQueue"} {
+			_, exists := s.resources[queue]
+			if _, ok := guarded[queue]; ok != exists {
+				t.Errorf("%v: %s exists %v, guarded by a queue policy %v", params, queue, exists, ok)
+			}
+		}
+	}
+}
+
 // TestTemplateOutcomeAlarm checks the alarm of SPEC §13 (SyncOutcomeFailed + SyncOutcomeTimedOut
 // ≥ 1) against the Embedded Metric Format figures the invocation line writes: the namespace and
 // the dimension function = the sync function's kind, as the SyncFailed alarm reads them.

@@ -5,7 +5,8 @@
 // provides (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, as config.Load
 // read them into awsenv.Env; AWS_ENDPOINT_URL_SQS for tests) without the SDK's config package, which
 // would bring shared-config and SSO code into the Lambda binary. It never receives or deletes
-// messages (the sync function's SQS event source does) and never logs a body.
+// messages (the sync function's SQS event source does) and never logs a body. QueueARN derives a
+// queue's ARN from its URL, for a consumer to check the eventSourceARN of the records it gets.
 package awssqs
 
 import (
@@ -39,7 +40,7 @@ type Options struct {
 	// HTTPClient sends the requests; nil means the SDK's default client.
 	HTTPClient *http.Client
 	// Region is the queue's AWS region; "" means AWS_REGION, else AWS_DEFAULT_REGION, else the
-	// region in a standard queue URL (https://sqs.<region>.amazonaws.com/...).
+	// region a queue URL's host names (https://sqs.<region>.amazonaws.com/..., see QueueARN).
 	Region string
 	// Endpoint replaces the SQS endpoint (a local SQS in tests); "" means AWS_ENDPOINT_URL_SQS,
 	// else AWS_ENDPOINT_URL, else the region's endpoint.
@@ -72,7 +73,7 @@ func New(queueURL string, o Options) (*Queue, error) {
 	if region == "" {
 		return nil, fmt.Errorf("AWS_REGION: not set, and the host of the queue URL %.200q names no region", queueURL)
 	}
-	arn, err := queueARN(u, region)
+	arn, err := QueueARN(queueURL, region)
 	if err != nil {
 		return nil, err
 	}
@@ -166,19 +167,6 @@ func (q *Queue) callError(op string, err error) error {
 		what = "access denied (with a customer managed KMS key, the role also needs kms:GenerateDataKey and kms:Decrypt on it)"
 	}
 	return fmt.Errorf("SQS queue %s: %s; the function's role needs sqs:SendMessage on the queue: %w", q.url, what, err)
-}
-
-// regionOf returns the region of a standard SQS host: sqs.<region>.amazonaws.com(.cn), or the
-// legacy <region>.queue.amazonaws.com.
-func regionOf(host string) string {
-	parts := strings.Split(host, ".")
-	switch {
-	case len(parts) >= 4 && parts[0] == "sqs" && parts[2] == "amazonaws":
-		return parts[1]
-	case len(parts) >= 4 && parts[1] == "queue" && parts[2] == "amazonaws":
-		return parts[0]
-	}
-	return ""
 }
 
 func firstOf(values ...string) string {

@@ -90,6 +90,23 @@ func TestToLocalSQS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("QueueARN is the queue's own", func(t *testing.T) {
+		t.Parallel()
+		_, queueURL := newQueue(t, "arn-checks")
+		attrs, err := c.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := awssqs.QueueARN(queueURL, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(attrs.Attributes[string(types.QueueAttributeNameQueueArn)], got); diff != "" {
+			t.Errorf("QueueARN(%q) (-the queue's QueueArn +got):\n%s", queueURL, diff)
+		}
+	})
 	t.Run("SendBatch", func(t *testing.T) {
 		t.Parallel()
 		q, queueURL := newQueue(t, "batch")
@@ -585,7 +602,6 @@ func TestARN(t *testing.T) {
 		{"https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "", "arn:aws-cn:sqs:cn-north-1:123456789012:q"},
 		{"https://sqs.us-gov-west-1.amazonaws.com/123456789012/q", "", "arn:aws-us-gov:sqs:us-gov-west-1:123456789012:q"},
 		{"http://127.0.0.1:4566/000000000000/fleet", "us-east-1", "arn:aws:sqs:us-east-1:000000000000:fleet"},
-		{"http://localhost:5000/123456789012/fleet/", "eu-west-1", "arn:aws:sqs:eu-west-1:123456789012:fleet"},
 	}
 	for _, tt := range tests {
 		q, err := awssqs.New(tt.url, awssqs.Options{Region: tt.region})

@@ -243,6 +243,19 @@ func FixMissingCallerSecret(vaultName, secretName, variable string) string {
 	return "az keyvault secret set --vault-name " + vaultArg(vaultName) + " --name " + arg(secretName, "secret") + " " + value
 }
 
+// FixUnusableCallerSecret mends a follow-up secret (SPEC §13) that exists but cannot be used as
+// the function reads it, named by the variable that configures it. The callback targets are
+// corrected in place, so that the entries that are right stay; the Teams Workflows URL and the
+// signing secret are set anew, as when they are missing (a new signing secret must then be
+// given to every callback receiver too).
+func FixUnusableCallerSecret(vaultName, secretName, variable string) string {
+	if variable == "CALLBACK_TARGETS_SECRET_NAME" {
+		return fixInFile(vaultName, secretName, "callback-targets.json",
+			`what the detail names (the secret is a JSON array [{"urlPrefix":"https://<host>/<path>/","headers":{"<name>":"<value>"}}])`)
+	}
+	return FixMissingCallerSecret(vaultName, secretName, variable)
+}
+
 // FixRegistryEntry mends a tenant registry (SPEC §11) whose entry (counted from 1, as the
 // registry error says) has a bad field: fetch the registry, correct it, store it again.
 func FixRegistryEntry(vaultName, secretName string, entry int, field string) string {
@@ -253,9 +266,14 @@ func FixRegistryEntry(vaultName, secretName string, entry int, field string) str
 	if field != "" {
 		what = arg(field, "field") + " of " + what
 	}
+	return fixInFile(vaultName, secretName, "tenant-registry.json", what)
+}
+
+// fixInFile mends a JSON secret in place: fetch it into file, correct what, store it again.
+func fixInFile(vaultName, secretName, file, what string) string {
 	v, s := vaultArg(vaultName), arg(secretName, "secret")
-	return "az keyvault secret show --vault-name " + v + " --name " + s + " --query value -o tsv > tenant-registry.json, correct " +
-		what + ", then az keyvault secret set --vault-name " + v + " --name " + s + " --file tenant-registry.json"
+	return "az keyvault secret show --vault-name " + v + " --name " + s + " --query value -o tsv > " + file + ", correct " +
+		what + ", then az keyvault secret set --vault-name " + v + " --name " + s + " --file " + file
 }
 
 // FixSTSAccessDenied mends AWS STS refusing GetWebIdentityToken (AccessDenied): the execution

@@ -223,6 +223,21 @@ func TestFixes(t *testing.T) {
 			"az keyvault secret set --vault-name contoso-kv --name other --value <the value for OTHER_SECRET_NAME>",
 		},
 		{
+			"unusable callback targets",
+			FixUnusableCallerSecret(vault, "callback-targets", "CALLBACK_TARGETS_SECRET_NAME"),
+			`az keyvault secret show --vault-name contoso-kv --name callback-targets --query value -o tsv > callback-targets.json, correct what the detail names (the secret is a JSON array [{"urlPrefix":"https://<host>/<path>/","headers":{"<name>":"<value>"}}]), then az keyvault secret set --vault-name contoso-kv --name callback-targets --file callback-targets.json`,
+		},
+		{
+			"unusable callback signing key",
+			FixUnusableCallerSecret(vault, "callback-signing", "CALLBACK_SIGNING_SECRET_NAME"),
+			`az keyvault secret set --vault-name contoso-kv --name callback-signing --value "whsec_$(openssl rand -base64 32)"`,
+		},
+		{
+			"unusable Teams notify URL",
+			FixUnusableCallerSecret(vault, "teams-notify", "TEAMS_NOTIFY_URL_SECRET_NAME"),
+			"az keyvault secret set --vault-name contoso-kv --name teams-notify --value <the Teams Workflows webhook URL>",
+		},
+		{
 			"bad registry entry",
 			FixRegistryEntry(vault, "tenant-registry", 2, "tenantId"),
 			"az keyvault secret show --vault-name contoso-kv --name tenant-registry --query value -o tsv > tenant-registry.json, correct tenantId of entry 2, then az keyvault secret set --vault-name contoso-kv --name tenant-registry --file tenant-registry.json",

@@ -14,6 +14,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/awssts"
 	"github.com/autopilot-sync/autopilot-sync/internal/config"
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
+	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -64,24 +65,39 @@ func (r *runner) readFault(ctx context.Context, err error, name, label, missingF
 }
 
 // namedSecret is a Key Vault secret of the configuration, by the variable that names it.
-type namedSecret struct{ variable, name string }
+type namedSecret struct {
+	variable, name string
+	// read, when set, reads a value as the function does (beyond its being there); its errors
+	// say what is wrong and never show the value.
+	read func(value string) error
+}
 
 // callerSecrets lists the configured secrets of the caller checks (SPEC §6) and of the
 // follow-up targets (§13), in that order. A secret the configuration gains is one line here.
 func callerSecrets(cfg config.Config) []namedSecret {
 	all := []namedSecret{
-		{"WEBHOOK_TOKEN_SECRET_NAME", cfg.WebhookTokenSecretName},
-		{"WEBHOOK_HMAC_SECRET_NAME", cfg.WebhookHMACSecretName},
-		{"SLACK_SIGNING_SECRET_NAME", cfg.SlackSigningSecretName},
-		{"TEAMS_WEBHOOK_SECRET_NAME", cfg.TeamsWebhookSecretName},
-		{"TEAMS_NOTIFY_URL_SECRET_NAME", cfg.TeamsNotifyURLSecretName},
-		{"CALLBACK_TARGETS_SECRET_NAME", cfg.CallbackTargetsSecretName},
-		{"CALLBACK_SIGNING_SECRET_NAME", cfg.CallbackSigningSecretName},
+		{"WEBHOOK_TOKEN_SECRET_NAME", cfg.WebhookTokenSecretName, nil},
+		{"WEBHOOK_HMAC_SECRET_NAME", cfg.WebhookHMACSecretName, nil},
+		{"SLACK_SIGNING_SECRET_NAME", cfg.SlackSigningSecretName, nil},
+		{"TEAMS_WEBHOOK_SECRET_NAME", cfg.TeamsWebhookSecretName, nil},
+		{"TEAMS_NOTIFY_URL_SECRET_NAME", cfg.TeamsNotifyURLSecretName, func(v string) error {
+			_, err := notify.ParseTeamsURL(v)
+			return err
+		}},
+		{"CALLBACK_TARGETS_SECRET_NAME", cfg.CallbackTargetsSecretName, func(v string) error {
+			_, err := notify.ParseCallbackTargets([]byte(v))
+			return err
+		}},
+		{"CALLBACK_SIGNING_SECRET_NAME", cfg.CallbackSigningSecretName, func(v string) error {
+			_, err := notify.ParseSigningSecret(v)
+			return err
+		}},
 	}
 	return slices.DeleteFunc(all, func(s namedSecret) bool { return s.name == "" })
 }
 
-// callerSecretsStep adds the callerSecrets check when any caller secret is configured.
+// callerSecretsStep adds the callerSecrets check when any caller secret is configured: each
+// exists, is enabled and not empty, and the follow-up's are usable as the function reads them.
 func (r *runner) callerSecretsStep(ctx context.Context, c *chain, l *links, ready bool) {
 	secrets := callerSecrets(r.cfg)
 	if len(secrets) == 0 {
@@ -98,11 +114,20 @@ func (r *runner) callerSecretsStep(ctx context.Context, c *chain, l *links, read
 				faults = append(faults, r.readFault(ctx, err, s.name, label, missing))
 			case strings.TrimSpace(secret.Value) == "":
 				faults = append(faults, &fault{problem.Misconfigured, fmt.Sprintf("Key Vault secret %q%s is empty.", s.name, label), missing})
+			case s.read != nil:
+				if err := s.read(secret.Value); err != nil {
+					faults = append(faults, &fault{problem.Misconfigured,
+						clipLines(fmt.Sprintf("Key Vault secret %q%s cannot be used: %s", s.name, label, sentence(oneLine(err.Error())))),
+						FixUnusableCallerSecret(r.vaultName, s.name, s.variable)})
+				}
 			}
 		}
 		return joinFaults(faults)
 	})
 }
+
+// oneLine joins the lines of a joined error with "; ".
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
 // joinFaults reports several failures as one: the first one's code, every detail, each fix once.
 func joinFaults(faults []*fault) *fault {

@@ -9,8 +9,9 @@
 //     against SLACK_RESPONSE_URL_PREFIXES (ParseSlackPrefixes), and their errors are fit for a
 //     400 detail. URLs must be https, ASCII (an international host name is compared in its
 //     xn-- form, never mapped, so no two spellings name one host), at most 2 KB, without user
-//     info, fragment, percent-encoded host, backslash, dot segment or encoded slash, and are
-//     compared by scheme, host, effective port and path prefix, not as strings;
+//     info, fragment, percent-encoded host, backslash, encoded slash, %25, or path segment
+//     that a server reads as . or .. (also ..; and %2e%2e), and are compared by scheme, host,
+//     effective port and path prefix, not as strings;
 //
 //   - the bodies: SlackBody, TeamsBody (an Adaptive Card 1.4) and CallbackBody, in plain words
 //     with echoed text escaped for each platform's markup;

@@ -80,7 +80,8 @@ type parts struct {
 // at most MaxURLBytes of printable ASCII (an international host name must be written in its
 // xn-- form: no IDNA mapping happens here, so no two spellings can name one host), https
 // (plain http too when plainOK), a host, no user info, no fragment, a port of 1-65535, no
-// percent-encoding in the host, no backslash, and no dot segment or encoded slash in the path.
+// percent-encoding in the host, no backslash, and in the path no dot segment (also with
+// ;parameters or percent-encoded), no encoded slash and no %25 (see pathFault).
 func analyse(field, raw string, plainOK bool) (parts, error) {
 	bad := func(reason string) (parts, error) { return parts{}, &URLError{Field: field, Reason: reason} }
 	switch {
@@ -112,7 +113,10 @@ func analyse(field, raw string, plainOK bool) (parts, error) {
 	if err != nil || !found || u.Opaque != "" || u.Host == "" || !strings.HasPrefix(strings.ToLower(raw), u.Scheme+"://") {
 		return bad("is not an absolute URL")
 	}
-	if u.Scheme != "https" && !(plainOK && u.Scheme == "http") {
+	switch {
+	case plainOK && u.Scheme != "https" && u.Scheme != "http":
+		return bad("must use http or https")
+	case !plainOK && u.Scheme != "https":
 		return bad("must use https")
 	}
 	if u.User != nil {
@@ -128,16 +132,35 @@ func analyse(field, raw string, plainOK bool) (parts, error) {
 	if p.port, err = effectivePort(u.Scheme, u.Port(), strings.HasSuffix(authority, ":")); err != nil {
 		return bad(err.Error())
 	}
-	for _, segment := range strings.Split(p.path, "/") {
-		lower := strings.ToLower(segment)
-		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
-			return bad("must not contain an encoded slash or backslash in its path")
-		}
-		if s, err := url.PathUnescape(segment); err != nil || s == "." || s == ".." {
-			return bad("must not contain . or .. segments in its path")
-		}
+	if reason := pathFault(p.path); reason != "" {
+		return bad(reason)
 	}
 	return p, nil
+}
+
+// pathFault says what is wrong with an escaped path, or "" when nothing is: an encoded slash
+// or backslash, which servers split on differently; %25, an encoded percent sign, which a
+// server that decodes twice reads as any other encoding (%252e%252e is ..); or a segment that
+// is a dot segment once percent-decoded and stripped of its ;parameters (..;, %2e%2e;, ..%3b),
+// which Tomcat- and Spring-style servers read as . or .. and resolve, leaving the prefix.
+func pathFault(escaped string) string {
+	lower := strings.ToLower(escaped)
+	switch {
+	case strings.Contains(lower, "%2f"), strings.Contains(lower, "%5c"):
+		return "must not contain an encoded slash or backslash in its path"
+	case strings.Contains(lower, "%25"):
+		return "must not contain %25 (an encoded percent sign) in its path"
+	}
+	for _, segment := range strings.Split(escaped, "/") {
+		decoded, err := url.PathUnescape(segment)
+		if err != nil {
+			return "must not contain a malformed percent-encoding in its path"
+		}
+		if name, _, _ := strings.Cut(decoded, ";"); name == "." || name == ".." {
+			return "must not contain a . or .. segment in its path, nor one that servers read as such (..;, %2e%2e, ..%3b)"
+		}
+	}
+	return ""
 }
 
 // canonicalHost returns host in the form prefixes are compared in.

@@ -69,9 +69,22 @@ func TestMatchCallback(t *testing.T) {
 		{"empty fragment", "https://contoso.service-now.com/api/x_autopilot/s3cr3t#", 0, "fragment"},
 		{"path without the slash", "https://contoso.service-now.com/api/x_autopilot", 0, "matches no allowed prefix"},
 		{"a longer segment", "https://contoso.service-now.com/api/x_autopilotX/s3cr3t", 0, "matches no allowed prefix"},
-		{"dot-dot", "https://contoso.service-now.com/api/x_autopilot/../../now/table/s3cr3t", 0, ". or .. segments"},
-		{"dot", "https://contoso.service-now.com/api/x_autopilot/./s3cr3t", 0, ". or .. segments"},
-		{"encoded dot-dot", "https://contoso.service-now.com/api/x_autopilot/%2e%2E/s3cr3t", 0, ". or .. segments"},
+		{"dot-dot", "https://contoso.service-now.com/api/x_autopilot/../../now/table/s3cr3t", 0, ". or .. segment"},
+		{"dot", "https://contoso.service-now.com/api/x_autopilot/./s3cr3t", 0, ". or .. segment"},
+		{"encoded dot-dot", "https://contoso.service-now.com/api/x_autopilot/%2e%2E/s3cr3t", 0, ". or .. segment"},
+		{"dot-dot with a parameter", "https://contoso.service-now.com/api/x_autopilot/..;/..;/now/table/s3cr3t", 0, ". or .. segment"},
+		{"dot-dot with a named parameter", "https://contoso.service-now.com/api/x_autopilot/..;jsessionid=s3cr3t/now", 0, ". or .. segment"},
+		{"dot with a parameter", "https://contoso.service-now.com/api/x_autopilot/.;x=1/s3cr3t", 0, ". or .. segment"},
+		{"encoded dot-dot with a parameter", "https://contoso.service-now.com/api/x_autopilot/%2e%2e;/now/s3cr3t", 0, ". or .. segment"},
+		{"dot-dot with an encoded semicolon", "https://contoso.service-now.com/api/x_autopilot/..%3b/now/s3cr3t", 0, ". or .. segment"},
+		{"dot-dot with an encoded semicolon in capitals", "https://contoso.service-now.com/api/x_autopilot/..%3B/now/s3cr3t", 0, ". or .. segment"},
+		{"half-encoded dot-dot", "https://contoso.service-now.com/api/x_autopilot/.%2E/now/s3cr3t", 0, ". or .. segment"},
+		{"double-encoded dot-dot", "https://contoso.service-now.com/api/x_autopilot/%252e%252e/now/s3cr3t", 0, "%25"},
+		{"double-encoded slash", "https://contoso.service-now.com/api/x_autopilot/..%252fnow/s3cr3t", 0, "%25"},
+		{"an encoded percent sign", "https://contoso.service-now.com/api/x_autopilot/100%25/s3cr3t", 0, "%25"},
+		{"a parameter on a plain segment", "https://contoso.service-now.com/api/x_autopilot/done;v=1/s3cr3t", 0, ""},
+		{"dots in a name", "https://contoso.service-now.com/api/x_autopilot/.../a..b/.x/s3cr3t", 0, ""},
+		{"an encoded percent sign in the query", "https://contoso.service-now.com/api/x_autopilot/done?q=100%25s3cr3t", 0, ""},
 		{"encoded slash", "https://contoso.service-now.com/api/x_autopilot/..%2Fs3cr3t", 0, "encoded slash"},
 		{"encoded backslash", "https://contoso.service-now.com/api/x_autopilot/..%5cs3cr3t", 0, "encoded slash"},
 		{"backslash", `https://contoso.service-now.com/api/x_autopilot/..\s3cr3t`, 0, "backslash"},
@@ -209,31 +222,53 @@ func TestParseSlackPrefixes(t *testing.T) {
 	}
 }
 
+// TestMatchLoopback: what cmd/local allows on its embedded emulator, and for what it refuses,
+// the rule that refused it (a /../ is refused for its dot segment, not as "not on a loopback
+// host").
 func TestMatchLoopback(t *testing.T) {
 	t.Parallel()
-	for url, want := range map[string]string{
-		"http://127.0.0.1:9000/done":       "http://127.0.0.1:9000/",
-		"https://127.0.0.1:9443/x/y?z=1":   "https://127.0.0.1:9443/",
-		"http://localhost:9000/done":       "http://localhost:9000/",
-		"http://[::1]:9000/done":           "http://[::1]:9000/",
-		"http://127.0.0.1/done":            "http://127.0.0.1:80/",
-		"http://example.com:9000/done":     "",
-		"https://10.0.0.1/done":            "",
-		"http://127.0.0.1:9000/done#x":     "",
-		"http://u@127.0.0.1:9000/done":     "",
-		"http://127.0.0.1:9000/a/../b":     "",
-		"ftp://127.0.0.1:9000/done":        "",
-		"http://localhost.evil.example/ok": "",
-	} {
-		p, err := MatchLoopback(url)
-		switch {
-		case want == "" && err == nil:
-			t.Errorf("MatchLoopback(%q) allowed, want refused", url)
-		case want != "" && err != nil:
-			t.Errorf("MatchLoopback(%q): %v", url, err)
-		case want != "" && p.URL() != want:
-			t.Errorf("MatchLoopback(%q) = %s, want %s", url, p.URL(), want)
-		}
+	tests := []struct {
+		url     string
+		want    string // the prefix, when allowed
+		wantErr string // part of the error, when refused
+	}{
+		{"http://127.0.0.1:9000/done", "http://127.0.0.1:9000/", ""},
+		{"https://127.0.0.1:9443/x/y?z=1", "https://127.0.0.1:9443/", ""},
+		{"http://localhost:9000/done", "http://localhost:9000/", ""},
+		{"http://[::1]:9000/done", "http://[::1]:9000/", ""},
+		{"http://127.0.0.1/done", "http://127.0.0.1:80/", ""},
+		{"http://example.com:9000/done", "", "must be on a loopback host"},
+		{"https://10.0.0.1/done", "", "must be on a loopback host"},
+		{"http://localhost.evil.example/ok", "", "must be on a loopback host"},
+		{"http://127.0.0.1:9000/done#x", "", "fragment"},
+		{"http://u@127.0.0.1:9000/done", "", "user info"},
+		{"http://127.0.0.1:9000/a/../b", "", ". or .. segment"},
+		{"http://127.0.0.1:9000/a/..;/b", "", ". or .. segment"},
+		{"http://127.0.0.1:9000/a/%2e%2e/b", "", ". or .. segment"},
+		{"http://127.0.0.1:9000/a/%252e%252e/b", "", "%25"},
+		{"ftp://127.0.0.1:9000/done", "", "must use http or https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			p, err := MatchLoopback(tt.url)
+			if tt.wantErr != "" {
+				var ue *URLError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("MatchLoopback(%q) = %v, want a *URLError with %q", tt.url, err, tt.wantErr)
+				}
+				if !strings.HasPrefix(err.Error(), "callbackUrl ") || strings.Contains(err.Error(), "127.0.0.1") {
+					t.Errorf("err = %q, want it to name callbackUrl and quote no URL", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("MatchLoopback(%q): %v", tt.url, err)
+			}
+			if got := p.URL(); got != tt.want {
+				t.Errorf("MatchLoopback(%q) = %s, want %s", tt.url, got, tt.want)
+			}
+		})
 	}
 }
 

@@ -137,8 +137,9 @@ func (s *Sender) prepare(ctx context.Context, n followup.Notice) (outbound.Targe
 }
 
 // callback resolves a callback: its prefix (looked up again, so that a prefix removed from
-// the secret stops its callbacks and rotated headers apply), its body, its headers and its
-// signature.
+// the secret stops its callbacks and rotated headers apply), its body, and its headers: the
+// prefix's, webhook-id (the follow-up id) and webhook-timestamp always, and webhook-signature
+// when CALLBACK_SIGNING_SECRET_NAME is set.
 func (s *Sender) callback(ctx context.Context, n followup.Notice, now time.Time) (outbound.Target, []byte, map[string]string, error) {
 	var p Prefix
 	var err error
@@ -158,9 +159,11 @@ func (s *Sender) callback(ctx context.Context, n followup.Notice, now time.Time)
 	if err != nil {
 		return outbound.Target{}, nil, nil, fmt.Errorf("%w: %v", errNotSendable, err)
 	}
-	headers := make(map[string]string, len(p.headers)+3)
+	// Every callback carries its id and time, signed or not, so that a receiver can drop a
+	// repeat (delivery is at least once); the signature comes on top when there is a key.
+	headers := idHeaders(n.ID, now)
 	for name, value := range p.headers {
-		headers[name] = value
+		headers[name] = value // never a webhook-* name: ParseCallbackTargets refuses those
 	}
 	signer, err := s.Secrets.Signer(ctx)
 	switch {

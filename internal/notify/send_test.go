@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/outbound"
 )
@@ -121,22 +124,33 @@ func TestDeliverEachTarget(t *testing.T) {
 		notice      followup.Notice
 		wantURL     string
 		wantBody    func(followup.Notice) ([]byte, error)
+		unsigned    bool // no CALLBACK_SIGNING_SECRET_NAME
 		wantHeaders []string
 	}{
 		{"slack", notice(followup.Slack, testSlackURL), testSlackURL,
-			func(n followup.Notice) ([]byte, error) { return SlackBody(n, t0.Add(5*time.Minute)) }, nil},
+			func(n followup.Notice) ([]byte, error) { return SlackBody(n, t0.Add(5*time.Minute)) }, false, nil},
 		{"teams", notice(followup.Teams, ""), testTeamsURL,
-			func(n followup.Notice) ([]byte, error) { return TeamsBody(n, t0.Add(5*time.Minute)) }, nil},
+			func(n followup.Notice) ([]byte, error) { return TeamsBody(n, t0.Add(5*time.Minute)) }, false, nil},
 		{"callback", notice(followup.Callback, testCallbackURL), testCallbackURL,
 			func(n followup.Notice) ([]byte, error) {
 				return CallbackBody(n, "00000000-0000-0000-0000-000000000001")
 			},
-			[]string{"Authorization", "webhook-id", "webhook-signature", "webhook-timestamp"}},
+			false, []string{"Authorization", "webhook-id", "webhook-signature", "webhook-timestamp"}},
+		{"callback unsigned", notice(followup.Callback, testCallbackURL), testCallbackURL,
+			func(n followup.Notice) ([]byte, error) {
+				return CallbackBody(n, "00000000-0000-0000-0000-000000000001")
+			},
+			true, []string{"Authorization", "webhook-id", "webhook-timestamp"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, poster := sender(t)
+			if tt.unsigned {
+				f := s.Secrets.(fakeSecrets)
+				f.signer = nil
+				s.Secrets = f
+			}
 			d := s.Deliver(context.Background(), tt.notice)
 			if d.Verdict != outbound.Delivered || d.Err != nil || d.Status != 200 || d.Again() {
 				t.Fatalf("delivery = %+v, want delivered", d)
@@ -159,6 +173,15 @@ func TestDeliverEachTarget(t *testing.T) {
 			slices.Sort(names)
 			if got := strings.Join(names, ","); got != strings.Join(tt.wantHeaders, ",") {
 				t.Errorf("headers = %s, want %s", got, strings.Join(tt.wantHeaders, ","))
+			}
+			if tt.notice.Target != followup.Callback {
+				return
+			}
+			if got, want := p.headers["webhook-id"], tt.notice.ID; got != want {
+				t.Errorf("webhook-id = %q, want the follow-up id %q", got, want)
+			}
+			if got, want := p.headers["webhook-timestamp"], strconv.FormatInt(t0.Add(5*time.Minute).Unix(), 10); got != want {
+				t.Errorf("webhook-timestamp = %q, want %q", got, want)
 			}
 		})
 	}
@@ -225,51 +248,72 @@ func TestDeliverFailures(t *testing.T) {
 	}
 }
 
-// TestDeliverOverLoopback sends a signed callback through the real outbound client to a
-// receiver on loopback, as cmd/local does on its embedded emulator, and verifies it as a
-// receiver would.
+// TestDeliverOverLoopback sends a callback, signed and unsigned, through the real outbound
+// client to a receiver on loopback, as cmd/local does on its embedded emulator, and reads it
+// as a receiver would: webhook-id and webhook-timestamp on every callback, a signature that
+// verifies when signed, and headers and body as the webhooks entry of openapi.yaml says.
 func TestDeliverOverLoopback(t *testing.T) {
 	t.Parallel()
-	type received struct {
-		header http.Header
-		body   []byte
-	}
-	got := make(chan received, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		got <- received{r.Header.Clone(), body}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	signer, err := ParseSigningSecret(vectorSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	s := &Sender{
-		Poster:   outbound.New(outbound.Options{AllowLoopback: true}),
-		Secrets:  fakeSecrets{signer: func() (*Signer, error) { return signer, nil }},
-		Loopback: true,
-		TenantID: "00000000-0000-0000-0000-000000000001",
-		Now:      func() time.Time { return now },
-	}
-	n := notice(followup.Callback, srv.URL+"/done")
-	if d := s.Deliver(context.Background(), n); d.Verdict != outbound.Delivered || d.Status != http.StatusNoContent {
-		t.Fatalf("delivery = %+v, want delivered with 204", d)
-	}
-	r := <-got
-	wh, err := standardwebhooks.NewWebhook(vectorSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wh.Verify(r.body, r.header); err != nil {
-		t.Errorf("the receiver cannot verify the callback: %v", err)
-	}
-	if got, want := r.header.Get("webhook-id"), n.ID; got != want {
-		t.Errorf("webhook-id = %q, want the follow-up id %q", got, want)
-	}
-	var event CallbackEvent
-	if err := json.Unmarshal(r.body, &event); err != nil || event.Type != "autopilot.sync.completed" {
-		t.Errorf("body %s: %v", r.body, err)
+	for _, signed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			t.Parallel()
+			type received struct {
+				header http.Header
+				body   []byte
+			}
+			got := make(chan received, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				got <- received{r.Header.Clone(), body}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			signer, err := ParseSigningSecret(vectorSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secrets := fakeSecrets{signer: func() (*Signer, error) { return signer, nil }}
+			if !signed {
+				secrets.signer = nil
+			}
+			now := time.Now()
+			s := &Sender{
+				Poster:   outbound.New(outbound.Options{AllowLoopback: true}),
+				Secrets:  secrets,
+				Loopback: true,
+				TenantID: "00000000-0000-0000-0000-000000000001",
+				Now:      func() time.Time { return now },
+			}
+			n := notice(followup.Callback, srv.URL+"/done")
+			if d := s.Deliver(context.Background(), n); d.Verdict != outbound.Delivered || d.Status != http.StatusNoContent {
+				t.Fatalf("delivery = %+v, want delivered with 204", d)
+			}
+			r := <-got
+			if got, want := r.header.Get("webhook-id"), n.ID; got != want {
+				t.Errorf("webhook-id = %q, want the follow-up id %q", got, want)
+			}
+			if got, want := r.header.Get("webhook-timestamp"), strconv.FormatInt(now.Unix(), 10); got != want {
+				t.Errorf("webhook-timestamp = %q, want %q", got, want)
+			}
+			if got := r.header.Get("webhook-signature") != ""; got != signed {
+				t.Errorf("webhook-signature present = %v, want %v", got, signed)
+			}
+			if signed {
+				wh, err := standardwebhooks.NewWebhook(vectorSecret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := wh.Verify(r.body, r.header); err != nil {
+					t.Errorf("the receiver cannot verify the callback: %v", err)
+				}
+			}
+			if err := contract.CheckCallback(r.header, r.body); err != nil {
+				t.Error(err)
+			}
+			var event CallbackEvent
+			if err := json.Unmarshal(r.body, &event); err != nil || event.Type != "autopilot.sync.completed" {
+				t.Errorf("body %s: %v", r.body, err)
+			}
+		})
 	}
 }

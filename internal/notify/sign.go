@@ -58,11 +58,15 @@ func (s *Signer) Headers(id string, at time.Time, body []byte) (map[string]strin
 	if err != nil {
 		return nil, errors.New("sign the callback: " + err.Error())
 	}
-	return map[string]string{
-		HeaderWebhookID:        id,
-		HeaderWebhookTimestamp: strconv.FormatInt(at.Unix(), 10),
-		HeaderWebhookSignature: signature,
-	}, nil
+	headers := idHeaders(id, at)
+	headers[HeaderWebhookSignature] = signature
+	return headers, nil
+}
+
+// idHeaders returns webhook-id and webhook-timestamp (Unix seconds), which every callback
+// carries, signed or not.
+func idHeaders(id string, at time.Time) map[string]string {
+	return map[string]string{HeaderWebhookID: id, HeaderWebhookTimestamp: strconv.FormatInt(at.Unix(), 10)}
 }
 
 // String hides the key.
