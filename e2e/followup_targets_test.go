@@ -131,7 +131,12 @@ func TestFollowUpTargetsNeverReachLoopback(t *testing.T) {
 		"2 KB":         fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/%s", port, strings.Repeat("a", 2100)),
 		"an IDN host":  "https://bücher.example/api/x_autopilot/done",
 		"dot segments": fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/../../admin", port),
-		"empty":        "",
+		// What Tomcat and Spring read as "..": with parameters, encoded, encoded twice.
+		"..; segments":    fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/..;/..;/admin", port),
+		"%2e%2e; segment": fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/%%2e%%2e;/admin", port),
+		"..%3b segment":   fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/..%%3b/admin", port),
+		"%25":             fmt.Sprintf("https://127.0.0.1:%d/api/x_autopilot/%%252e%%252e/admin", port),
+		"empty":           "",
 	}
 	for name, u := range refused {
 		body, _ := json.Marshal(map[string]string{"callbackUrl": u})

@@ -84,27 +84,33 @@ func (a *Actions) callbackTarget(ctx context.Context, raw json.RawMessage) (stri
 		return "", problem.New(problem.BadRequest, "callbackUrl is not accepted here: this deployment has no callback targets configured (FOLLOWUP_QUEUE_URL and CALLBACK_TARGETS_SECRET_NAME).")
 	}
 	if fu.Loopback {
-		if _, err := notify.MatchLoopback(target); err == nil {
+		_, err := notify.MatchLoopback(target)
+		switch {
+		case err == nil:
 			return target, nil
+		case fu.Callbacks == nil:
+			return "", refusedCallback(err, "a callbackUrl must be an http(s) URL on a loopback host here (the embedded emulator)")
 		}
-	}
-	if fu.Callbacks == nil {
-		return "", problem.New(problem.BadRequest, "callbackUrl must be an http(s) URL on a loopback host here (the embedded emulator).")
 	}
 	prefixes, err := fu.Callbacks.CallbackTargets(ctx)
 	if err != nil {
 		return "", problem.Of(err)
 	}
 	if _, err := notify.MatchCallback(prefixes, target); err != nil {
-		p := problem.New(problem.BadRequest, "callbackUrl is not allowed.")
-		var ue *notify.URLError
-		if errors.As(err, &ue) {
-			p = problem.New(problem.BadRequest, ue.Error()+"; a callbackUrl must be an https URL under one of the allowed prefixes.")
-		}
-		p.Err = fmt.Errorf("callbackUrl refused: %w", err) // the rule, for the log line (never the URL)
-		return "", p
+		return "", refusedCallback(err, "a callbackUrl must be an https URL under one of the allowed prefixes")
 	}
 	return target, nil
+}
+
+// refusedCallback is the 400 of a callbackUrl that err refused: its rule, then what is wanted.
+func refusedCallback(err error, want string) *problem.Problem {
+	p := problem.New(problem.BadRequest, "callbackUrl is not allowed; "+want+".")
+	var ue *notify.URLError
+	if errors.As(err, &ue) {
+		p = problem.New(problem.BadRequest, ue.Error()+"; "+want+".")
+	}
+	p.Err = fmt.Errorf("callbackUrl refused: %w", err) // the rule, for the log line (never the URL)
+	return p
 }
 
 // chatTargets says where the end of a sync started from chat goes, and what the answer says of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +73,29 @@ func TestNextSyncAllowedAtAgrees(t *testing.T) {
 		var doc map[string]any
 		if err := json.Unmarshal(started.HTTP().Body, &doc); err != nil || doc["nextSyncAllowedAt"] != started.NextSyncAllowedAt.Format(time.RFC3339) {
 			t.Errorf("202 body %v", doc)
+		}
+	}
+}
+
+// TestLoopbackCallbackReason: defect 10 of issue 20. On the embedded emulator a loopback
+// callbackUrl that breaks a URL rule is refused with that rule, not as "not on a loopback host".
+func TestLoopbackCallbackReason(t *testing.T) {
+	t.Parallel()
+	a := New(autopilot.FunctionSync, Deps{FollowUp: &FollowUp{Loopback: true}})
+	for raw, want := range map[string]string{
+		`"http://127.0.0.1:9000/a/../b"`:  "segment",
+		`"http://example.com:9000/done"`:  "loopback",
+		`"http://127.0.0.1:9000/ok/done"`: "",
+		`"ftp://127.0.0.1:9000/done"`:     "http or https",
+		`"http://127.0.0.1:9000/a/..;/b"`: "segment",
+		`"http://localhost:9000/%252e/b"`: "%25",
+	} {
+		_, p := a.callbackTarget(context.Background(), json.RawMessage(raw))
+		switch {
+		case want == "" && p != nil:
+			t.Errorf("%s refused: %s", raw, p.Detail)
+		case want != "" && (p == nil || !strings.Contains(p.Detail, want) || strings.Contains(p.Detail, "9000")):
+			t.Errorf("%s: %+v, want a reason with %q that quotes no URL", raw, p, want)
 		}
 	}
 }

@@ -157,19 +157,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := checkHTTPSURL(c.GraphBaseURL); err != nil {
 		bad("GRAPH_BASE_URL", "%v", err)
 	}
-	for _, s := range []struct{ env, value string }{
-		{"GRAPH_CREDENTIAL_SECRET_NAME", c.GraphCredentialSecretName},
-		{"WEBHOOK_TOKEN_SECRET_NAME", c.WebhookTokenSecretName},
-		{"WEBHOOK_HMAC_SECRET_NAME", c.WebhookHMACSecretName},
-		{"SLACK_SIGNING_SECRET_NAME", c.SlackSigningSecretName},
-		{"TEAMS_WEBHOOK_SECRET_NAME", c.TeamsWebhookSecretName},
-		{"TENANT_REGISTRY_SECRET_NAME", c.TenantRegistrySecretName},
-		{"TEAMS_NOTIFY_URL_SECRET_NAME", c.TeamsNotifyURLSecretName},
-		{"CALLBACK_TARGETS_SECRET_NAME", c.CallbackTargetsSecretName},
-		{"CALLBACK_SIGNING_SECRET_NAME", c.CallbackSigningSecretName},
-	} {
-		if s.value != "" && !validSecretName(s.value) {
-			bad(s.env, "%q is not a Key Vault secret name (1-127 letters, digits and dashes)", s.value)
+	for _, s := range c.SecretNames() {
+		if s.Name != "" && !validSecretName(s.Name) {
+			bad(s.Variable, "%q is not a Key Vault secret name (1-127 letters, digits and dashes)", s.Name)
 		}
 	}
 
@@ -193,6 +183,30 @@ func Load(getenv func(string) string) (Config, error) {
 		c.AllowUnauthenticated = b
 	}
 	return c, errors.Join(errs...)
+}
+
+// SecretName is a Key Vault secret name of the configuration, with the variable that names it.
+type SecretName struct {
+	Variable, Name string
+	// Caller marks the secrets of the caller checks (SPEC §6) and of the follow-up's targets (§13).
+	Caller bool
+}
+
+// SecretNames lists every Key Vault secret name of the configuration, unset ones ("") included:
+// the Graph credential, the caller checks, the tenant registry, the follow-up's targets. A secret
+// the configuration gains is one line here.
+func (c Config) SecretNames() []SecretName {
+	return []SecretName{
+		{"GRAPH_CREDENTIAL_SECRET_NAME", c.GraphCredentialSecretName, false},
+		{"WEBHOOK_TOKEN_SECRET_NAME", c.WebhookTokenSecretName, true},
+		{"WEBHOOK_HMAC_SECRET_NAME", c.WebhookHMACSecretName, true},
+		{"SLACK_SIGNING_SECRET_NAME", c.SlackSigningSecretName, true},
+		{"TEAMS_WEBHOOK_SECRET_NAME", c.TeamsWebhookSecretName, true},
+		{"TENANT_REGISTRY_SECRET_NAME", c.TenantRegistrySecretName, false},
+		{"TEAMS_NOTIFY_URL_SECRET_NAME", c.TeamsNotifyURLSecretName, true},
+		{"CALLBACK_TARGETS_SECRET_NAME", c.CallbackTargetsSecretName, true},
+		{"CALLBACK_SIGNING_SECRET_NAME", c.CallbackSigningSecretName, true},
+	}
 }
 
 // AuthSchemesConfigured reports whether any caller-authentication scheme of SPEC §6 is configured.

@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +29,11 @@ func callbackNotice(t *testing.T, tenant string, requested, now time.Time, r fol
 	return followup.Notice{}
 }
 
-// signedHeader is the header a receiver gets with body: Content-Type and, with signer, the
-// Standard Webhooks headers.
+// signedHeader is the header a receiver gets with body: Content-Type, the id and the timestamp,
+// and with signer the Standard Webhooks signature.
 func signedHeader(t *testing.T, signer *notify.Signer, id string, at time.Time, body []byte) http.Header {
 	t.Helper()
-	h := http.Header{"Content-Type": {"application/json"}}
+	h := http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {id}, "Webhook-Timestamp": {strconv.FormatInt(at.Unix(), 10)}}
 	if signer == nil {
 		return h
 	}
@@ -102,7 +103,7 @@ func TestCheckCallbackCatchesDrift(t *testing.T) {
 	t.Parallel()
 	const good = `{"type":"autopilot.sync.completed","timestamp":"2026-11-28T15:05:00Z","data":{"tenant":"contoso","result":"completed","requestedAt":"2026-11-28T15:00:00Z","lastSyncDateTime":"2026-11-28T15:04:12Z","syncStatus":"completed","syncDurationSeconds":252}}`
 	const goodError = `{"type":"autopilot.sync.error","timestamp":"2026-11-28T15:01:00Z","data":{"tenant":"contoso","result":"error","requestedAt":"2026-11-28T15:00:00Z","lastSyncDateTime":null,"syncStatus":null,"syncDurationSeconds":null,"code":"graphPermissionDenied"}}`
-	json := http.Header{"Content-Type": {"application/json"}}
+	json := http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"3f0c9d52-6d3e-4a43-9a5e-0b6f1c2d3e4f"}, "Webhook-Timestamp": {"1795964700"}}
 	signed := func(name, value string) http.Header {
 		h := http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"3f0c9d52-6d3e-4a43-9a5e-0b6f1c2d3e4f"},
 			"Webhook-Timestamp": {"1795964700"}, "Webhook-Signature": {"v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="}}
@@ -139,10 +140,12 @@ func TestCheckCallbackCatchesDrift(t *testing.T) {
 		{"an extra member", json, strings.Replace(good, `"tenant":"contoso"`, `"tenant":"contoso","extra":1`, 1)},
 		{"timestamp not RFC 3339", json, strings.Replace(good, "2026-11-28T15:05:00Z", "yesterday", 1)},
 		{"not JSON", json, "completed"},
-		{"text/plain", http.Header{"Content-Type": {"text/plain"}}, good},
+		{"text/plain", http.Header{"Content-Type": {"text/plain"}, "Webhook-Id": {"3f0c9d52-6d3e-4a43-9a5e-0b6f1c2d3e4f"}, "Webhook-Timestamp": {"1795964700"}}, good},
 		{"a signature of another scheme", signed("Webhook-Signature", "v1a,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="), good},
 		{"a timestamp in milliseconds with a dot", signed("Webhook-Timestamp", "1795964700.5"), good},
 		{"an id with a space", signed("Webhook-Id", "a b"), good},
+		{"unsigned without webhook-id", http.Header{"Content-Type": {"application/json"}, "Webhook-Timestamp": {"1795964700"}}, good},
+		{"unsigned without webhook-timestamp", http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"3f0c9d52-6d3e-4a43-9a5e-0b6f1c2d3e4f"}}, good},
 	} {
 		if err := CheckCallback(tc.header, []byte(tc.body)); err == nil {
 			t.Errorf("%s: an undocumented callback passed: %s", tc.name, tc.body)

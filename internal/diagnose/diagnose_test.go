@@ -249,6 +249,23 @@ func TestCallerSecrets(t *testing.T) {
 	})
 }
 
+// TestWeakTeamsToken: a Teams outgoing webhook's token is read as the function reads it (base64
+// of at least 16 bytes): one that is not fails callerSecrets without showing it.
+func TestWeakTeamsToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.setSecret("teams-webhook", "c2hvcnQ=", "")
+	f.plant("c2hvcnQ=")
+	f.env["TEAMS_WEBHOOK_SECRET_NAME"] = "teams-webhook"
+	checkReport(t, f.run(t, FunctionSync), FunctionSync, []Check{
+		passed(CheckConfiguration), passed(CheckKeyVaultToken), passed(CheckGraphCredential),
+		failed(CheckCallerSecrets, problem.Misconfigured,
+			`Key Vault secret "teams-webhook" (TEAMS_WEBHOOK_SECRET_NAME) cannot be used: the Teams security token is not base64 of at least 16 bytes: it decodes to 5 bytes.`,
+			"az keyvault secret set --vault-name <vault> --name teams-webhook --value <the security token Teams showed when the outgoing webhook was created>"),
+		withRoles(passed(CheckGraphToken), readWrite), passed(CheckGraphRead),
+	})
+}
+
 // TestCallerSecretsUnusable: a follow-up secret (SPEC §13) that exists but that the sync
 // function cannot use as it reads it fails callerSecrets, naming the secret and what is wrong
 // but never its value; one it can use passes.

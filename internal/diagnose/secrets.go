@@ -16,6 +16,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/keyvault"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
+	"github.com/autopilot-sync/autopilot-sync/internal/webhook"
 )
 
 // Key Vault's inner error codes that change the fix.
@@ -72,28 +73,36 @@ type namedSecret struct {
 	read func(value string) error
 }
 
+// readers read a caller secret's value as the function does, by the variable that names it.
+var readers = map[string]func(value string) error{
+	"TEAMS_WEBHOOK_SECRET_NAME": func(v string) error {
+		_, err := webhook.DecodeTeamsKey(v)
+		return err
+	},
+	"TEAMS_NOTIFY_URL_SECRET_NAME": func(v string) error {
+		_, err := notify.ParseTeamsURL(v)
+		return err
+	},
+	"CALLBACK_TARGETS_SECRET_NAME": func(v string) error {
+		_, err := notify.ParseCallbackTargets([]byte(v))
+		return err
+	},
+	"CALLBACK_SIGNING_SECRET_NAME": func(v string) error {
+		_, err := notify.ParseSigningSecret(v)
+		return err
+	},
+}
+
 // callerSecrets lists the configured secrets of the caller checks (SPEC §6) and of the
-// follow-up targets (§13), in that order. A secret the configuration gains is one line here.
+// follow-up targets (§13), in that order (config.SecretNames).
 func callerSecrets(cfg config.Config) []namedSecret {
-	all := []namedSecret{
-		{"WEBHOOK_TOKEN_SECRET_NAME", cfg.WebhookTokenSecretName, nil},
-		{"WEBHOOK_HMAC_SECRET_NAME", cfg.WebhookHMACSecretName, nil},
-		{"SLACK_SIGNING_SECRET_NAME", cfg.SlackSigningSecretName, nil},
-		{"TEAMS_WEBHOOK_SECRET_NAME", cfg.TeamsWebhookSecretName, nil},
-		{"TEAMS_NOTIFY_URL_SECRET_NAME", cfg.TeamsNotifyURLSecretName, func(v string) error {
-			_, err := notify.ParseTeamsURL(v)
-			return err
-		}},
-		{"CALLBACK_TARGETS_SECRET_NAME", cfg.CallbackTargetsSecretName, func(v string) error {
-			_, err := notify.ParseCallbackTargets([]byte(v))
-			return err
-		}},
-		{"CALLBACK_SIGNING_SECRET_NAME", cfg.CallbackSigningSecretName, func(v string) error {
-			_, err := notify.ParseSigningSecret(v)
-			return err
-		}},
+	var out []namedSecret
+	for _, s := range cfg.SecretNames() {
+		if s.Caller && s.Name != "" {
+			out = append(out, namedSecret{s.Variable, s.Name, readers[s.Variable]})
+		}
 	}
-	return slices.DeleteFunc(all, func(s namedSecret) bool { return s.name == "" })
+	return out
 }
 
 // callerSecretsStep adds the callerSecrets check when any caller secret is configured: each
