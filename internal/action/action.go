@@ -38,6 +38,10 @@ type Deps struct {
 	// FleetARN is that queue's ARN: only its records are fleet messages.
 	Fleet    Enqueuer
 	FleetARN string
+	// SenderID, when set, is the unique id of the function's role (SYNC_ROLE_ID): a queue record
+	// is taken only when SQS says that role sent it (its SenderId is the id, or the id and ":" and
+	// the role session), so that a message sent by anyone else is dropped.
+	SenderID string
 	// FollowUp follows syncs to their end (SPEC §13); nil when FOLLOWUP_QUEUE_URL is unset.
 	FollowUp *FollowUp
 	// Err is the configuration error found at cold start: every action but those that run

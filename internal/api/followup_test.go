@@ -357,3 +357,54 @@ func batchFailures(t *testing.T, resp json.RawMessage) []events.SQSBatchItemFail
 	}
 	return r.BatchItemFailures
 }
+
+// TestQueueRecordsAreOurs: defect 2 of issue 20. A record is taken only from the queue it claims
+// (eventSourceARN), and, with SYNC_ROLE_ID set, only when SQS says the function's role sent it: a
+// follow-up carrying an outcome, sent by anyone else or put on the fleet queue, is dropped and
+// reaches no target.
+func TestQueueRecordsAreOurs(t *testing.T) {
+	t.Parallel()
+	const roleID = "AROAEXAMPLEROLEID1234"
+	outcome := followup.New("7c1e8c2d-3f4a-4b6c-8d9e-0a1b2c3d4e5f", "", now, followup.Targets{Callback: "https://contoso.service-now.com/api/x_autopilot/done"})
+	outcome.Outcome = &followup.Outcome{Result: autopilot.Completed, At: now.Add(time.Minute), SyncStatus: "completed"}
+	body, err := outcome.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, arn, sender string
+		wantDelivered     bool
+	}{
+		{"from our role, on the follow-up queue", testFollowUpARN, roleID + ":autopilot-sync-SyncFunction", true},
+		{"from our role, as the id alone", testFollowUpARN, roleID, true},
+		{"from another principal", testFollowUpARN, "AIDAOTHERUSER12345678", false},
+		{"from a role whose id extends ours", testFollowUpARN, roleID + "X:session", false},
+		{"without a sender", testFollowUpARN, "", false},
+		{"on the fleet queue", testFleetARN, roleID + ":autopilot-sync-SyncFunction", false},
+		{"from a queue of no one's", "arn:aws:sqs:eu-west-1:123456789012:other", roleID, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := now.Add(2 * time.Minute)
+			d := &deliveries{}
+			var logs bytes.Buffer
+			f := followUpFunction(&fakeIntune{}, &memQueue{}, d, &clock, &logs, true)
+			f.d.SenderID, f.d.FleetARN = roleID, testFleetARN
+			f.actions = action.New(f.fn, f.d.Deps)
+			ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body), EventSource: "aws:sqs",
+				EventSourceARN: tt.arn, Attributes: map[string]string{"SenderId": tt.sender}}}}
+			raw, _ := json.Marshal(ev)
+			resp, err := f.Invoke(context.Background(), raw)
+			if err != nil || len(batchFailures(t, resp)) != 0 {
+				t.Fatalf("Invoke: %s, %v (a dropped record is not retried)", resp, err)
+			}
+			if got := len(d.got) == 1; got != tt.wantDelivered {
+				t.Errorf("delivered %v, want %v: %s", got, tt.wantDelivered, logs.String())
+			}
+			if line := invocationLine(t, &logs); !tt.wantDelivered && line["action"] != "sqsMessage" {
+				t.Errorf("a dropped record logged as %v", line["action"])
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -154,7 +155,7 @@ func (f *Function) consumeOne(ctx context.Context, rec events.SQSMessage) (retry
 // {"tenant":"<name>"} (read here into req); anything else is dropped.
 func (f *Function) queueOf(rec events.SQSMessage, req *action.Request) action.Queue {
 	switch arn := rec.EventSourceARN; {
-	case arn == "":
+	case arn == "", !f.sentByUs(rec):
 	case f.d.FollowUp != nil && arn == f.d.FollowUp.QueueARN:
 		return action.QueueFollowUp
 	case arn == f.d.FleetARN:
@@ -164,4 +165,15 @@ func (f *Function) queueOf(rec events.SQSMessage, req *action.Request) action.Qu
 		}
 	}
 	return action.QueueOther
+}
+
+// sentByUs reports whether SQS says the function's own role sent rec (Deps.SenderID); true when
+// no sender is checked (cmd/local's in-process queue).
+func (f *Function) sentByUs(rec events.SQSMessage) bool {
+	id := f.d.SenderID
+	if id == "" {
+		return true
+	}
+	sender := rec.Attributes["SenderId"]
+	return sender == id || strings.HasPrefix(sender, id+":")
 }

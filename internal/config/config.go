@@ -61,6 +61,9 @@ type Config struct {
 	// Follow-up of SPEC §13 (the sync function); the values are validated where they are used
 	// (wiring), so that the status function never links what only the sync function needs.
 	FollowUpQueueURL          string
+	// SyncRoleID is SYNC_ROLE_ID, the unique id of the sync function's role (the template sets
+	// it): the SenderId of the queue messages the function sent itself. "" checks no sender.
+	SyncRoleID string
 	FollowUpFirstCheck        string // FOLLOWUP_FIRST_CHECK, e.g. "60s"
 	FollowUpMaxAge            string // FOLLOWUP_MAX_AGE, e.g. "60m"
 	SlackResponseURLPrefixes  string // comma-separated; "" means Slack's and GovSlack's hosts
@@ -101,6 +104,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TenantRegistrySecretName:  get("TENANT_REGISTRY_SECRET_NAME"),
 		FleetQueueURL:             get("FLEET_QUEUE_URL"),
 		FollowUpQueueURL:          get("FOLLOWUP_QUEUE_URL"),
+		SyncRoleID:                get("SYNC_ROLE_ID"),
 		FollowUpFirstCheck:        get("FOLLOWUP_FIRST_CHECK"),
 		FollowUpMaxAge:            get("FOLLOWUP_MAX_AGE"),
 		SlackResponseURLPrefixes:  get("SLACK_RESPONSE_URL_PREFIXES"),
