@@ -95,3 +95,30 @@ func checkClipped(t *testing.T, body []byte, w chat.Words) {
 		fits("the note", m.Blocks[1].Elements[0].Text, w.Note)
 	}
 }
+
+// FuzzReply: any words with a first paragraph, about any tenant word, make a Slack answer within
+// Block Kit's rules and a Teams answer of the documented shape. The first paragraph is repeated
+// (up to 16 KB) so that short inputs reach the 3,000-character limit and stay cheap to minimize.
+func FuzzReply(f *testing.F) {
+	f.Add("Sync started.", "", "", "", uint16(0))
+	f.Add("A sync is running.", "Last sync: 12:00 UTC.", "Microsoft Graph request-id: abc", "contoso", uint16(0))
+	f.Add("é", "", "n", markup, uint16(3000))
+	f.Add("\xff\xfe", "<at>x</at>", "&amp;", "\x00", uint16(1500))
+	f.Fuzz(func(t *testing.T, first, second, note, tenant string, repeat uint16) {
+		if strings.TrimSpace(first) == "" {
+			t.Skip("no action says nothing in its first paragraph")
+		}
+		first = strings.Repeat(first, max(1, min(int(repeat), (16<<10)/len(first))))
+		w := chat.Words{Paragraphs: []string{first, second}, Note: note}
+		slack, err := chat.Reply(autopilot.SourceSlack, w, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chattest.CheckSlack(t, slack)
+		teams, err := chat.Reply(autopilot.SourceTeams, w, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chattest.CheckTeamsReply(t, teams)
+	})
+}
