@@ -6,13 +6,32 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"testing"
 )
+
+// report fails t with the problems of a message, showing the message.
+func report(t testing.TB, what string, body []byte, p []string) {
+	t.Helper()
+	if len(p) > 0 {
+		t.Errorf("%s breaks the rules:\n- %s\nbody: %s", what, strings.Join(p, "\n- "), body)
+	}
+}
 
 // problems collects what is wrong with a message, one line each.
 type problems []string
 
 func (p *problems) add(format string, args ...any) {
 	*p = append(*p, fmt.Sprintf(format, args...))
+}
+
+// object decodes body as a JSON object; nil, with the problem added, when it is not one.
+func (p *problems) object(body []byte) map[string]json.RawMessage {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		p.add("not a JSON object")
+		return nil
+	}
+	return obj
 }
 
 // onlyMembers reports the members of obj not in allowed.

@@ -53,17 +53,14 @@ var slackMessageMembers = []string{"text", "blocks", "response_type", "replace_o
 // at most 255.
 func CheckSlack(t testing.TB, body []byte) {
 	t.Helper()
-	if p := slackProblems(body); len(p) > 0 {
-		t.Errorf("Slack message breaks Block Kit's rules:\n- %s\nbody: %s", strings.Join(p, "\n- "), body)
-	}
+	report(t, "Slack message", body, slackProblems(body))
 }
 
 // slackProblems says what is wrong with body as a Slack message; nil when nothing is.
 func slackProblems(body []byte) []string {
 	var p problems
-	var msg map[string]json.RawMessage
-	if err := json.Unmarshal(body, &msg); err != nil || msg == nil {
-		p.add("not a JSON object")
+	msg := p.object(body)
+	if msg == nil {
 		return p
 	}
 	p.onlyMembers("message", msg, slackMessageMembers...)

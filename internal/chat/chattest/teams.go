@@ -66,9 +66,7 @@ var cardSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 // its version, and a card without a body shows nothing).
 func CheckCard(t testing.TB, body []byte) {
 	t.Helper()
-	if p := cardProblems(body); len(p) > 0 {
-		t.Errorf("Teams card breaks the rules:\n- %s\nbody: %s", strings.Join(p, "\n- "), body)
-	}
+	report(t, "Teams card", body, cardProblems(body))
 }
 
 // cardProblems says what is wrong with body as a Workflows message; nil when nothing is.
@@ -77,9 +75,8 @@ func cardProblems(body []byte) []string {
 	if len(body) > cardSizeLimit {
 		p.add("%d bytes: over the Teams connector's 28 KB", len(body))
 	}
-	var msg map[string]json.RawMessage
-	if err := json.Unmarshal(body, &msg); err != nil || msg == nil {
-		p.add("not a JSON object")
+	msg := p.object(body)
+	if msg == nil {
 		return p
 	}
 	p.onlyMembers("message", msg, "type", "attachments")
@@ -139,17 +136,14 @@ func (p *problems) card(at string, raw json.RawMessage) {
 // It is not a card: CheckCard is for the Workflows notices.
 func CheckTeamsReply(t testing.TB, body []byte) {
 	t.Helper()
-	if p := teamsReplyProblems(body); len(p) > 0 {
-		t.Errorf("Teams reply breaks the rules:\n- %s\nbody: %s", strings.Join(p, "\n- "), body)
-	}
+	report(t, "Teams reply", body, teamsReplyProblems(body))
 }
 
 // teamsReplyProblems says what is wrong with body as an outgoing-webhook answer.
 func teamsReplyProblems(body []byte) []string {
 	var p problems
-	var msg map[string]json.RawMessage
-	if err := json.Unmarshal(body, &msg); err != nil || msg == nil {
-		p.add("not a JSON object")
+	msg := p.object(body)
+	if msg == nil {
 		return p
 	}
 	p.onlyMembers("message", msg, "type", "text")
