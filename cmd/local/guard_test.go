@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 )
 
 // TestRefusesCrossSiteRequests is issue 20's defect 3: a web page on any site could make a
@@ -61,6 +63,12 @@ func answer(t *testing.T, req *http.Request) (status, code string) {
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// Every answer is one openapi.yaml documents, the refusals included.
+	x := contract.Exchange{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery, Header: req.Header,
+		Status: resp.StatusCode, RespHeader: resp.Header, Body: data}
+	if err := contract.Check(x); err != nil {
+		t.Error(err)
+	}
 	var p struct {
 		Code string `json:"code"`
 	}
