@@ -142,7 +142,7 @@ var (
 	syncArgs = Args{Usage: "[wait] [tenant]", Read: func(req *Request, args []string) bool {
 		for _, w := range args {
 			switch {
-			case w == "wait" && !req.ChatWait:
+			case strings.EqualFold(w, "wait") && !req.ChatWait:
 				req.ChatWait = true
 			case req.Tenant == "" && !req.BadTenant:
 				tenantWord(req, w)
@@ -170,6 +170,7 @@ var (
 // tenantWord sets the tenant a chat word names when it is shaped like a registry name or a tenant
 // id, and BadTenant otherwise (never echoed).
 func tenantWord(req *Request, word string) {
+	word = strings.ToLower(word)
 	if autopilot.IsTenantName(word) || autopilot.IsTenantID(word) {
 		req.Tenant = word
 	} else {

@@ -19,7 +19,7 @@ type Command struct {
 	Platform autopilot.Source
 	// Word is the first word, lower-cased; "" when the text holds no word.
 	Word string
-	// Args are the words after it, lower-cased, in order.
+	// Args are the words after it, as typed, in order.
 	Args []string
 	// Sent is the Teams activity's timestamp (zero when absent or not RFC 3339).
 	Sent time.Time
@@ -88,13 +88,10 @@ func FromActivity(a Activity) (Command, bool) {
 	return cmd, true
 }
 
-// words splits the text into the command word and its arguments, lower-cased.
+// words splits the text into the command word, lower-cased, and its arguments, as typed.
 func words(ws []string) Command {
-	for i, w := range ws {
-		ws[i] = strings.ToLower(w)
-	}
 	if len(ws) == 0 {
 		return Command{}
 	}
-	return Command{Word: ws[0], Args: ws[1:]}
+	return Command{Word: strings.ToLower(ws[0]), Args: ws[1:]}
 }
