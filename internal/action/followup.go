@@ -14,6 +14,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
+	"github.com/autopilot-sync/autopilot-sync/internal/outbound"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -276,6 +277,10 @@ const (
 	MetricSyncOutcomeFailed    = "SyncOutcomeFailed"
 	MetricSyncOutcomeTimedOut  = "SyncOutcomeTimedOut"
 	MetricSyncDurationSeconds  = "SyncDurationSeconds"
+	// MetricDeliveryFailures counts the deliveries of a round that did not go through, and
+	// MetricDeliveriesGivenUp the targets given up: on the line of every round that delivered.
+	MetricDeliveryFailures  = "DeliveryFailures"
+	MetricDeliveriesGivenUp = "DeliveriesGivenUp"
 )
 
 // Log writes the outcome, the follow-up id, the sync's duration and how each delivery went
@@ -308,6 +313,16 @@ func (f FollowUpResult) Log(l *Line) {
 			names[i] = string(t)
 		}
 		l.Add(slog.Any("gaveUp", names))
+	}
+	if len(f.Deliveries) > 0 || len(f.GaveUp) > 0 {
+		failures := 0
+		for _, d := range f.Deliveries {
+			if d.Verdict != outbound.Delivered {
+				failures++
+			}
+		}
+		l.Count(MetricDeliveryFailures, failures)
+		l.Count(MetricDeliveriesGivenUp, len(f.GaveUp))
 	}
 	if !f.Checked {
 		return
