@@ -80,7 +80,7 @@ func (f Failure) Lambda() (json.RawMessage, error) {
 
 // Log writes the problem's code and cause; a 5xx is an error.
 func (f Failure) Log(l *Line) {
-	l.Code = string(f.P.Code)
+	l.Code, l.Status = string(f.P.Code), f.P.Status
 	if f.P.Status >= http.StatusInternalServerError {
 		l.Level = slog.LevelError
 	}

@@ -74,8 +74,11 @@ func lambdaResult(v any) (json.RawMessage, error) {
 // Line is an invocation's log line as its result fills it: code, level, the result's own fields
 // and its metrics. The edge adds what every line has (SPEC §12).
 type Line struct {
-	Code    string
-	Level   slog.Level
+	Code  string
+	Level slog.Level
+	// Status is, for a source that gets no HTTP answer, the status of the problem the result
+	// met; 0 leaves it to the Lambda error (or 200). An HTTP source logs its answer's status.
+	Status  int
 	Attrs   []slog.Attr
 	Metrics []Metric
 }

@@ -321,6 +321,7 @@ func (r Refused) Lambda() (json.RawMessage, error) {
 // Log writes Graph's answer and counts the refusal.
 func (r Refused) Log(l *Line) {
 	Failure{P: r.P}.Log(l)
+	l.Status = 0 // a schedule's refusal is a result, not an error
 	if r.Result == autopilot.InProgress {
 		syncCounts(l, 0, 1, 0, 0)
 	} else {

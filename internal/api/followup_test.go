@@ -264,6 +264,7 @@ func TestFollowUpChecks(t *testing.T) {
 		wantNext    *followup.Targets // the targets of the next message; nil: none
 		wantNotices int
 		wantMetric  map[string]float64
+		wantStatus  float64 // the line's status; 0: 200
 	}{
 		{name: "still running", at: time.Minute, intune: &fakeIntune{settings: graph.Settings{SyncStatus: graph.SyncStatusInProgress}},
 			wantOutcome: "pending", wantNext: &first.Targets, wantMetric: map[string]float64{"SyncOutcomeCompleted": 0, "SyncOutcomeTimedOut": 0}},
@@ -275,12 +276,12 @@ func TestFollowUpChecks(t *testing.T) {
 			wantOutcome: "pending", wantNext: &first.Targets},
 		{name: "past the max age", at: 61 * time.Minute, intune: &fakeIntune{settings: graph.Settings{SyncStatus: graph.SyncStatusInProgress}},
 			wantOutcome: "timedOut", wantNotices: 2, wantMetric: map[string]float64{"SyncOutcomeTimedOut": 1}}, // Slack's 30 min are over
-		{name: "graph 503 during a check", at: 5 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 503}}, wantRetry: true},
-		{name: "permission removed", at: 5 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 403}}, wantOutcome: "error", wantNotices: 3},
+		{name: "graph 503 during a check", at: 5 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 503}}, wantRetry: true, wantStatus: 503},
+		{name: "permission removed", at: 5 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 403}}, wantOutcome: "error", wantNotices: 3, wantStatus: 502},
 		{name: "a 503 receiver is owed again", at: 5 * time.Minute, intune: &fakeIntune{settings: done},
 			verdicts: map[followup.Target]outbound.Verdict{followup.Callback: outbound.Retry}, wantOutcome: "completed", wantNotices: 3,
 			wantNext: &followup.Targets{Callback: first.Targets.Callback}},
-		{name: "a malformed message is dropped", at: time.Minute, intune: &fakeIntune{}, body: []byte(`{"v":1,"kind":"followUp","id":"x"}`)},
+		{name: "a malformed message is dropped", at: time.Minute, intune: &fakeIntune{}, body: []byte(`{"v":1,"kind":"followUp","id":"x"}`), wantStatus: 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,6 +304,9 @@ func TestFollowUpChecks(t *testing.T) {
 			line := invocationLine(t, logs)
 			if line["action"] != "followUp" {
 				t.Errorf("action %v", line["action"])
+			}
+			if want := max(tt.wantStatus, 200); line["status"] != want {
+				t.Errorf("status %v, want %v (the problem's, for a record)", line["status"], want)
 			}
 			if tt.wantOutcome != "" && (line["outcome"] != tt.wantOutcome || line["followUpId"] != first.ID) {
 				t.Errorf("outcome %v followUpId %v, want %s: %s", line["outcome"], line["followUpId"], tt.wantOutcome, logs)

@@ -41,6 +41,9 @@ func (inv *invocation) end(ctx context.Context, name action.Name, res action.Res
 	took := time.Since(inv.started)
 	var line action.Line
 	res.Log(&line)
+	if line.Status != 0 && inv.source.NoHTTPAnswer() {
+		status = line.Status
+	}
 	if renderErr != nil {
 		line.Level, line.Code = slog.LevelError, string(problem.Misconfigured)
 		line.Add(slog.String("error", "encode answer: "+renderErr.Error()))

@@ -50,6 +50,12 @@ const (
 	SourceUnknown     Source = "unknown"     // an invocation of no shape the functions take
 )
 
+// NoHTTPAnswer reports whether an invocation from s gets no HTTP answer (a schedule, a direct
+// invocation, a queue record, or an event of no shape).
+func (s Source) NoHTTPAnswer() bool {
+	return s == SourceSchedule || s == SourceDirect || s == SourceSQS || s == SourceUnknown
+}
+
 // Result is what became of a sync, from its request to its follow-up's end (SPEC §5, §8, §13).
 type Result string
 
