@@ -60,10 +60,10 @@ type Config struct {
 
 	// Follow-up of SPEC §13 (the sync function); the values are validated where they are used
 	// (wiring), so that the status function never links what only the sync function needs.
-	FollowUpQueueURL          string
+	FollowUpQueueURL string
 	// SyncRoleID is SYNC_ROLE_ID, the unique id of the sync function's role (the template sets
 	// it): the SenderId of the queue messages the function sent itself. "" checks no sender.
-	SyncRoleID string
+	SyncRoleID                string
 	FollowUpFirstCheck        string // FOLLOWUP_FIRST_CHECK, e.g. "60s"
 	FollowUpMaxAge            string // FOLLOWUP_MAX_AGE, e.g. "60m"
 	SlackResponseURLPrefixes  string // comma-separated; "" means Slack's and GovSlack's hosts
