@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -224,7 +225,27 @@ type report struct {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-func mb(n int64) string         { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
+
+// mib is n bytes in MiB (2²⁰ bytes), the one unit of sizes in RESULTS.md, the Makefile and the docs.
+func mib(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+// size is a file's size in bytes and in MiB: "10,027,170 bytes (9.56 MiB)".
+func size(n int64) string { return fmt.Sprintf("%s bytes (%s)", thousands(n), mib(n)) }
+
+// thousands writes n with a comma between each group of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Limits of the targets, in bytes.
+const (
+	maxBootstrapARM64 = 10_000_000 // the arm64 bootstrap: 9.54 MiB
+	maxPeakRSS        = 30_000_000 // peak RSS: 28.61 MiB
+)
 
 // ratio formats a/b.
 func ratio(a, b float64) string {
@@ -260,7 +281,7 @@ func (r report) markdown() string {
 	p("Key Vault and Graph over TLS on loopback, trusting only the emulator's CA. ")
 	p("Medians over %d cold starts per variant (RIE process start → first invocation answered, interleaved across variants) ", r.o.coldRuns)
 	p("and %d warm run(s) of %d invocations each (after %d untimed ones; one keep-alive client; p50/p99 per run). ", r.o.warmRuns, r.o.invocations, r.o.warmup+1)
-	p("Peak RSS is the bootstrap's `VmHWM` at the end of a warm run. Sizes are in MB (10⁶ bytes).\n\n")
+	p("Peak RSS is the bootstrap's `VmHWM` at the end of a warm run. Sizes are in bytes and MiB (1 MiB = 1,048,576 bytes).\n\n")
 	p("| | baseline | status | sync | peer | status ÷ baseline | sync ÷ baseline | status ÷ peer | sync ÷ peer |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row := func(label string, get func(*variant) float64, format func(float64) string) {
@@ -269,18 +290,19 @@ func (r report) markdown() string {
 			ratio(s, b), ratio(y, b), ratio(s, q), ratio(y, q))
 	}
 	fms := func(x float64) string { return ms(time.Duration(x)) }
-	fmb := func(x float64) string { return mb(int64(x)) }
+	fmib := func(x float64) string { return mib(int64(x)) }
+	fsize := func(x float64) string { return size(int64(x)) }
 	fcount := func(x float64) string { return fmt.Sprintf("%.1f", x) }
 	row("cold start (median)", func(v *variant) float64 { return float64(median(v.m.cold)) }, fms)
 	row("cold start (fastest)", func(v *variant) float64 { return float64(slices.Min(v.m.cold)) }, fms)
 	row("warm p50", func(v *variant) float64 { return float64(median(v.m.warmP50)) }, fms)
 	row("warm p99", func(v *variant) float64 { return float64(median(v.m.warmP99)) }, fms)
-	row("peak RSS (VmHWM)", func(v *variant) float64 { return float64(median(v.m.warmRSS)) }, fmb)
-	row("peak RSS after 1st invocation", func(v *variant) float64 { return float64(median(v.m.coldRSS)) }, fmb)
-	row("bootstrap linux/amd64", func(v *variant) float64 { return float64(v.m.sizeAMD64) }, fmb)
-	row("bootstrap linux/arm64", func(v *variant) float64 { return float64(v.m.sizeARM64) }, fmb)
-	row("zip linux/arm64 (deployed)", func(v *variant) float64 { return float64(v.m.zipARM64) }, fmb)
-	row("zip linux/amd64", func(v *variant) float64 { return float64(v.m.zipAMD64) }, fmb)
+	row("peak RSS (VmHWM)", func(v *variant) float64 { return float64(median(v.m.warmRSS)) }, fmib)
+	row("peak RSS after 1st invocation", func(v *variant) float64 { return float64(median(v.m.coldRSS)) }, fmib)
+	row("bootstrap linux/amd64", func(v *variant) float64 { return float64(v.m.sizeAMD64) }, fsize)
+	row("bootstrap linux/arm64", func(v *variant) float64 { return float64(v.m.sizeARM64) }, fsize)
+	row("zip linux/arm64 (deployed)", func(v *variant) float64 { return float64(v.m.zipARM64) }, fsize)
+	row("zip linux/amd64", func(v *variant) float64 { return float64(v.m.zipAMD64) }, fsize)
 	row("Key Vault requests / 100 warm", func(v *variant) float64 { return v.m.per100(v.m.vaultRequests) }, fcount)
 	row("token requests / 100 warm", func(v *variant) float64 { return v.m.per100(v.m.tokenRequests) }, fcount)
 	row("Graph requests / 100 warm", func(v *variant) float64 { return v.m.per100(v.m.graphRequests) }, fcount)
@@ -316,12 +338,12 @@ func (r report) markdown() string {
 		x := float64(median(v.m.cold)) / float64(bcold)
 		return fmt.Sprintf("%.2f×", x), x <= 1.5
 	})
-	check("arm64 bootstrap ≤ 10 MB", func(v *variant) (string, bool) {
-		return mb(v.m.sizeARM64), v.m.sizeARM64 <= 10e6
+	check("arm64 bootstrap ≤ "+size(maxBootstrapARM64), func(v *variant) (string, bool) {
+		return size(v.m.sizeARM64), v.m.sizeARM64 <= maxBootstrapARM64
 	})
-	check("peak RSS ≤ 30 MB", func(v *variant) (string, bool) {
+	check("peak RSS ≤ "+mib(maxPeakRSS), func(v *variant) (string, bool) {
 		n := median(v.m.warmRSS)
-		return mb(n), n <= 30e6
+		return mib(n), n <= maxPeakRSS
 	})
 	check("≥ 3× smaller than the peer (arm64 bootstrap)", func(v *variant) (string, bool) {
 		x := float64(peer.m.sizeARM64) / float64(v.m.sizeARM64)
@@ -361,7 +383,7 @@ func (r report) markdown() string {
 		if i == 15 {
 			break
 		}
-		p("| %s | %s | %s | %s | %s |\n", m.module, kb(m.bytes["baseline"]), kb(m.bytes["status"]), kb(m.bytes["sync"]), kb(m.bytes["peer"]))
+		p("| %s | %s | %s | %s | %s |\n", m.module, bytesOrDash(m.bytes["baseline"]), bytesOrDash(m.bytes["status"]), bytesOrDash(m.bytes["sync"]), bytesOrDash(m.bytes["peer"]))
 	}
 	return w.String()
 }
@@ -374,9 +396,10 @@ func signed(d time.Duration) string {
 	return "+" + ms(d)
 }
 
-func kb(n int64) string {
+// bytesOrDash is n in bytes, or a dash for none.
+func bytesOrDash(n int64) string {
 	if n == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%d kB", (n+500)/1000)
+	return thousands(n)
 }
