@@ -98,8 +98,8 @@ sizes: package
 	done | awk -v max=$(MAX_BOOTSTRAP_BYTES) ' \
 		function commas(n,  s) { s = sprintf("%d", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($$|,)/, ",&", s); return s } \
 		function size(n) { return sprintf("%s bytes (%.2f MiB)", commas(n), n / 1048576) } \
-		BEGIN { printf "%-8s  %-28s  %-28s\n", "function", "bootstrap (linux/arm64)", "zip" } \
-		{ printf "%-8s  %-28s  %-28s%s\n", $$1, size($$2), size($$3), ($$2 > max ? "  over the limit" : "") } \
+		BEGIN { printf "%-8s  %-28s  %s\n", "function", "bootstrap (linux/arm64)", "zip" } \
+		{ printf "%-8s  %-28s  %s%s\n", $$1, size($$2), size($$3), ($$2 > max ? "  over the limit" : "") } \
 		END { printf "limit: %s per bootstrap\n", size(max) }'
 
 clean:
