@@ -53,6 +53,9 @@ type Check struct {
 	Roles []string `json:"roles,omitzero"`
 	// Tenants are the per-tenant checks of a tenant registry (tenants).
 	Tenants []TenantReport `json:"tenants,omitempty"`
+	// Warnings are what needs doing soon without failing the check: a secret that expires within
+	// ExpiryWarning (expiry.go).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TenantReport is the checks of one tenant of the registry: graphCredential, graphToken and

@@ -103,6 +103,7 @@ func Run(ctx context.Context, cfg config.Config, cfgErr error, o Options) Report
 			return f
 		})
 	}
+	r.warnExpiry(ctx, l, c.checks)
 	rep.Checks = c.checks
 	rep.OK = !slices.ContainsFunc(rep.Checks, func(ck Check) bool { return !ck.OK })
 	return rep

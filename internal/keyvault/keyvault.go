@@ -53,6 +53,10 @@ type Secret struct {
 	Value       string
 	ContentType string // e.g. "application/x-pkcs12" or "application/x-pem-file" for certificates
 	Version     string
+	// Expires is the secret's expiry date (its exp attribute, as `az keyvault secret set
+	// --expires` or a Key Vault certificate sets it); zero when it has none. Key Vault still
+	// answers a secret past it: the date is a reminder, not a lock.
+	Expires time.Time
 	// Took is the time this call waited for Key Vault (token included); 0 when the value came
 	// from memory.
 	Took time.Duration
@@ -301,6 +305,9 @@ func (s *Store) read(ctx context.Context, name string) outcome {
 	}
 	if resp.ID != nil {
 		sec.Version = resp.ID.Version()
+	}
+	if resp.Attributes != nil && resp.Attributes.Expires != nil {
+		sec.Expires = resp.Attributes.Expires.UTC()
 	}
 	s.primed.Store(true)
 	s.mu.Lock()
