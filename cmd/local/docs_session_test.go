@@ -63,8 +63,11 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 		if s.receiver == nil {
 			t.Fatalf("%s: no receiver runs in this session (go run ./cmd/local -receive ADDR)", b.Where())
 		}
+		if strings.TrimSpace(b.Text) == "" && !*updateDocs {
+			t.Fatalf("%s: an empty block; -update fills it", b.Where())
+		}
 		out := s.receiver.waitFor(t, "the receiver's output of "+b.Where(), func(out string) bool {
-			return enough(b.Text, out[s.receiverShown:])
+			return strings.TrimSpace(b.Text) != "" && docs.Matches(b.Text, out[s.receiverShown:]) || *updateDocs && printedRequest(out[s.receiverShown:])
 		})
 		got := out[s.receiverShown:]
 		s.receiverShown = len(out)
@@ -86,13 +89,11 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 	}
 }
 
-// enough reports whether out has what a page's block shows: all of it when it matches, or as
-// many lines when -update will rewrite it.
-func enough(want, out string) bool {
-	if docs.Matches(want, out) {
-		return true
-	}
-	return *updateDocs && strings.Count(out, "\n") >= max(1, strings.Count(want, "\n"))
+// printedRequest reports whether the receiver's output ends with a whole request: its last line
+// is the body, a JSON document.
+func printedRequest(out string) bool {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return strings.HasSuffix(out, "\n") && strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "{")
 }
 
 // logLine is the last invocation line of action in a server's log that is no pending check.

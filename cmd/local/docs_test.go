@@ -27,6 +27,8 @@ var updateDocs = flag.Bool("update", false, "rewrite the docs' example blocks wi
 // docSessions are the example sessions the docs may name, with what each needs besides the
 // commands its blocks show. A block of a session not listed fails the test: add a row.
 var docSessions = map[string]sessionOptions{
+	// The README's first look: a sync and a second one.
+	"readme": {},
 	// The walk-through of the HTTP API: a sync, a second one, the status, the 429 after the
 	// sync has ended. Follow-up checks never come due.
 	"walkthrough": {},
@@ -36,8 +38,6 @@ var docSessions = map[string]sessionOptions{
 	"wait": {realClock: true},
 	// A follow-up to a receiver: each delay of the follow-up queue moves the clock on at once.
 	"followup": {followUps: jumpClock},
-	// The same with Slack's response_url pointed at the receiver.
-	"slack-followup": {followUps: jumpClock},
 	// Diagnose on the emulator as it starts.
 	"diagnose": {},
 	// Diagnose with the Graph app's permission removed.

@@ -310,3 +310,36 @@ func htmlIDs(html string) []string {
 	}
 	return ids
 }
+
+// Quote is a passage of a page that copies another file of the repository: the lines after a
+// comment <!-- quote PATH --> up to the next blank line. A figure a page quotes from
+// bench/RESULTS.md is checked this way, since the benchmark is too slow for go test.
+type Quote struct {
+	Page string
+	Line int
+	// File is the quoted file's path relative to the repository root.
+	File string
+	Text string
+}
+
+var quoteComment = regexp.MustCompile(`^<!--\s*quote\s+(\S+)\s*-->\s*$`)
+
+// Quotes returns the page's quotes, in order.
+func (p Page) Quotes() []Quote {
+	var out []Quote
+	lines := strings.Split(string(p.Source), "\n")
+	for i := 0; i < len(lines); i++ {
+		m := quoteComment.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		q := Quote{Page: p.Path, Line: i + 1, File: m[1]}
+		var text []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
+			text = append(text, lines[i])
+		}
+		q.Text = strings.Join(text, "\n")
+		out = append(out, q)
+	}
+	return out
+}
