@@ -70,3 +70,21 @@ func TestExpiryWarnings(t *testing.T) {
 		t.Errorf("%d reads of the Graph credential, want the check's one: the warning comes from memory", reads)
 	}
 }
+
+// TestExpiryWarningsFleet: with a registry, the registry's secret warns on the tenants check and
+// each tenant's credential on that tenant's graphCredential.
+func TestExpiryWarningsFleet(t *testing.T) {
+	t.Parallel()
+	f := fleetFixture(t, "")
+	registryExp, fabrikamExp := epoch.Add(2*24*time.Hour), epoch.Add(29*24*time.Hour)
+	f.dated(registrySecret, registryExp)
+	f.dated("fabrikam-graph", fabrikamExp)
+
+	fabrikamCredential := passed(CheckGraphCredential)
+	fabrikamCredential.Warnings = []string{ExpiryWarningText("fabrikam-graph", "credentialSecretName of fabrikam", fabrikamExp, epoch)}
+	tenants := tenantsCheck(passed(CheckTenants),
+		tenantReport("contoso", seedTenant, passed(CheckGraphCredential), withRoles(passed(CheckGraphToken), readWrite), passed(CheckGraphRead)),
+		tenantReport("fabrikam", fabrikamTenant, fabrikamCredential, withRoles(passed(CheckGraphToken), readWrite), passed(CheckGraphRead)))
+	tenants.Warnings = []string{ExpiryWarningText(registrySecret, registryVariable, registryExp, epoch)}
+	checkReport(t, f.run(t, FunctionSync), FunctionSync, []Check{passed(CheckConfiguration), passed(CheckKeyVaultToken), tenants})
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/docs"
 )
@@ -140,4 +141,21 @@ FOLLOWUP_FIRST_CHECK=3s go run ./cmd/local -sync-duration 2s
 	if env := cmds[len(cmds)-1].Env; env["FOLLOWUP_FIRST_CHECK"] != "3s" {
 		t.Errorf("env %v", env)
 	}
+}
+
+// FuzzTranscript: any text parses into steps that format back to a transcript which parses
+// into the same steps, and matching never panics.
+func FuzzTranscript(f *testing.F) {
+	f.Add("$ curl -i \\\n  http://127.0.0.1:8080/sync\nHTTP/1.1 202 Accepted\n\n{}\n$ sleep 60\n")
+	f.Add("output first\n$ cmd\n…\nlast\n")
+	f.Add("$ a\\\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		steps := docs.ParseTranscript(text)
+		again := docs.ParseTranscript(docs.FormatTranscript(steps))
+		if diff := cmp.Diff(steps, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("parse(format(parse(%q))) differs (-first +again):\n%s", text, diff)
+		}
+		_ = docs.Matches(text, docs.FormatTranscript(steps))
+		_ = docs.KeepElided(text, text)
+	})
 }

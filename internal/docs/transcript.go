@@ -27,10 +27,13 @@ func ParseTranscript(text string) []Step {
 		if line == "" {
 			continue
 		}
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
 		switch {
 		case cont:
 			cur.Command += line
-		case strings.HasPrefix(line, "$ "):
+		case strings.HasPrefix(line, "$ ") && strings.TrimSpace(line[2:]) != "": // a bare prompt is output
 			steps = append(steps, Step{Command: strings.TrimPrefix(line, "$ ")})
 			cur = &steps[len(steps)-1]
 		default:
@@ -45,6 +48,9 @@ func ParseTranscript(text string) []Step {
 		if !cont {
 			cur.Command = strings.TrimSuffix(cur.Command, "\n")
 		}
+	}
+	if cont {
+		cur.Command = strings.TrimSuffix(cur.Command, "\n")
 	}
 	return steps
 }
