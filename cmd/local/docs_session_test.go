@@ -67,7 +67,7 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 			t.Fatalf("%s: an empty block; -update fills it", b.Where())
 		}
 		out := s.receiver.waitFor(t, "the receiver's output of "+b.Where(), func(out string) bool {
-			return strings.TrimSpace(b.Text) != "" && docs.Matches(b.Text, out[s.receiverShown:]) || *updateDocs && printedRequest(out[s.receiverShown:])
+			return strings.TrimSpace(b.Text) != "" && docs.Matches(b.Text, out[s.receiverShown:]) || printedRequest(out[s.receiverShown:])
 		})
 		got := out[s.receiverShown:]
 		s.receiverShown = len(out)
@@ -90,7 +90,7 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 }
 
 // printedRequest reports whether the receiver's output ends with a whole request: its last line
-// is the body, a JSON document.
+// is the body, a JSON document. Then the block is compared (or rewritten) at once.
 func printedRequest(out string) bool {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	return strings.HasSuffix(out, "\n") && strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "{")
@@ -308,7 +308,11 @@ func curl(t *testing.T, b docs.Block, args []string) string {
 	}
 	for _, h := range headers {
 		name, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(v))
+		if name, v = strings.TrimSpace(name), strings.TrimSpace(v); strings.EqualFold(name, "Host") {
+			req.Host = v // curl sends the Host it is given
+			continue
+		}
+		req.Header.Set(name, v)
 	}
 	conn, err := net.DialTimeout("tcp", req.URL.Host, 10*time.Second)
 	if err != nil {

@@ -32,6 +32,8 @@ var docSessions = map[string]sessionOptions{
 	// The walk-through of the HTTP API: a sync, a second one, the status, the 429 after the
 	// sync has ended. Follow-up checks never come due.
 	"walkthrough": {},
+	// The local server's refusals of requests not addressed to it or from another site.
+	"local-guard": {},
 	// Chat on the emulator, after one sync.
 	"chat": {},
 	// ?wait follows a sync of a second in real time: the product's own polling decides.

@@ -148,3 +148,28 @@ func TestQuotes(t *testing.T) {
 		}
 	}
 }
+
+// TestLayout: the contributors' page lists every package under internal/, and names none that is
+// gone, so the layout it shows is the repository's.
+func TestLayout(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile(filepath.Join(root, "docs", "contributing.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(src)
+	entries, err := os.ReadDir(filepath.Join(root, "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !strings.Contains(page, "`internal/"+e.Name()+"`") {
+			t.Errorf("docs/contributing.md: the layout lacks `internal/%s`", e.Name())
+		}
+	}
+	for _, m := range regexp.MustCompile("`internal/([a-z0-9]+)`").FindAllStringSubmatch(page, -1) {
+		if _, err := os.Stat(filepath.Join(root, "internal", m[1])); err != nil {
+			t.Errorf("docs/contributing.md names `internal/%s`, which does not exist", m[1])
+		}
+	}
+}
