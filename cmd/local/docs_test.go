@@ -40,6 +40,18 @@ var docSessions = map[string]sessionOptions{
 	"wait": {realClock: true},
 	// A follow-up to a receiver: each delay of the follow-up queue moves the clock on at once.
 	"followup": {followUps: jumpClock},
+	// Devices by serial: four of the emulator's, of every state, and a substring neighbour.
+	"devices": {setup: func(e *emulator.Emulator) {
+		e.Seed()
+		for _, d := range []emulator.Device{
+			{SerialNumber: "5CG1234XYZ", GroupTag: "Sales", Manufacturer: "HP", Model: "EliteBook 840 G9", DeploymentProfileAssignmentStatus: "assignedInSync"},
+			{SerialNumber: "5CG1234XYZ0", Manufacturer: "HP", Model: "EliteBook 840 G9", DeploymentProfileAssignmentStatus: "notAssigned"},
+			{SerialNumber: "PF-2AB3C", Manufacturer: "Lenovo", Model: "ThinkPad T14", DeploymentProfileAssignmentStatus: "pending"},
+			{SerialNumber: "TPM-LESS-1", Manufacturer: "Contoso", Model: "Kiosk", DeploymentProfileAssignmentStatus: "failed", DeploymentProfileAssignmentDetailedStatus: "hardwareRequirementsNotMet"},
+		} {
+			e.AddDevice(emulator.SeedTenantID, d)
+		}
+	}},
 	// Diagnose on the emulator as it starts.
 	"diagnose": {},
 	// Diagnose with the Graph app's permission removed.

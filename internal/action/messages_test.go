@@ -105,6 +105,22 @@ func messages(t *testing.T) []message {
 		{name: "follow-up completed", res: FollowUpResult{ID: "f-1", Result: autopilot.Completed, Checked: true}},
 		{name: "follow-up pending", res: FollowUpResult{ID: "f-1", Result: autopilot.Pending}},
 
+		{name: "devices of every state", res: Devices{Devices: []Readiness{
+			{SerialNumber: "5CG1234XYZ", State: StateAssigned, Ready: true, Devices: []Device{{GroupTag: callerText, Manufacturer: "HP", Model: "EliteBook 840", DeploymentProfileAssignmentStatus: "assignedInSync"}}},
+			{SerialNumber: "PF-2AB3C", State: StateRegistered, Devices: []Device{{DeploymentProfileAssignmentStatus: "notAssigned"}}},
+			{SerialNumber: "TPM_LESS.1", State: StateFailed, Devices: []Device{{DeploymentProfileAssignmentStatus: "failed", DeploymentProfileAssignmentDetailedStatus: "hardwareRequirementsNotMet"}}},
+			{SerialNumber: "NOPE 1", State: StateNotRegistered, Devices: []Device{}},
+			{SerialNumber: "BROKEN1", State: StateError, Code: problem.GraphUnavailable, Devices: []Device{}, err: problem.New(problem.GraphUnavailable, "")},
+		}}},
+		{name: "devices, twenty of the longest", res: func() Result {
+			d := Devices{}
+			for i := range MaxSerials {
+				d.Devices = append(d.Devices, Readiness{SerialNumber: strings.Repeat("X", 63) + strconv.Itoa(i%10), State: StateRegistered,
+					Devices: []Device{{GroupTag: strings.Repeat("g", 128), Manufacturer: strings.Repeat("m", 64), Model: strings.Repeat("m", 64)}}})
+			}
+			return d
+		}()},
+
 		{name: "method not allowed", res: MethodNotAllowed(autopilot.FunctionSync, "DELETE")},
 		{name: "refused caller", res: Fail(problem.New(problem.Unauthorized, "The request is not signed."))},
 		{name: "queue message dropped", res: dropMessage(nil, context.Background(), &Request{MessageID: "m-1"})},

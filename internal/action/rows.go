@@ -59,6 +59,11 @@ var Table = []Row{
 		direct(BothFns, "status", true, `{"action":"status","tenants":"all"}`),
 	}, Run: fleetStatus},
 	{Name: NameUpdate, On: []Trigger{httpAt(StatusFn, http.MethodPatch, ParamTenant)}, Run: update},
+	{Name: "device", ChatName: "chatDevice", On: []Trigger{
+		httpAt(StatusFn, http.MethodGet, ParamTenant, paramSerial).when(hasSerials),
+		chatWord(BothFns, "device", deviceArgs, HelpLine{"device 5CG1234XYZ", "show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile", "device contoso 5CG1234XYZ"}),
+		{Fns: BothFns, Via: ViaDirect, Action: "device", Fields: serialsField, Example: `{"action":"device","serials":["<serial>"]}`},
+	}, Run: readDevices},
 	{Name: NameChatHelp, On: []Trigger{
 		chatWord(BothFns, "help", anyWords, HelpLine{"help", "show this list", ""}),
 		chatWord(StatusFn, "sync", syncArgs),

@@ -328,14 +328,16 @@ func TestWords(t *testing.T) {
 				"• `sync`: start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)\n" +
 				"• `sync wait`: start a sync and wait briefly for it to finish\n" +
 				"• `status`: show the last sync and when the next manual sync is allowed\n" +
+				"• `device 5CG1234XYZ`: show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile\n" +
 				"• `help`: show this list\n" +
-				"Add a tenant name to choose a tenant: `sync contoso`, `sync wait contoso`, `status contoso`."),
+				"Add a tenant name to choose a tenant: `sync contoso`, `sync wait contoso`, `status contoso`, `device contoso 5CG1234XYZ`."),
 			teams: teamsWant("Commands:\n\n" +
 				"• **sync**: start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)\n\n" +
 				"• **sync wait**: start a sync and wait briefly for it to finish\n\n" +
 				"• **status**: show the last sync and when the next manual sync is allowed\n\n" +
+				"• **device 5CG1234XYZ**: show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile\n\n" +
 				"• **help**: show this list\n\n" +
-				"Add a tenant name to choose a tenant: **sync contoso**, **sync wait contoso**, **status contoso**."),
+				"Add a tenant name to choose a tenant: **sync contoso**, **sync wait contoso**, **status contoso**, **device contoso 5CG1234XYZ**."),
 		},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,9 @@
 // autopilot-sync talks to: Entra ID (OpenID discovery and the OAuth 2.0 token
 // endpoint, client-secret and certificate-assertion flows), Azure Key Vault
 // (secret reads behind the bearer challenge) and the Microsoft Graph beta
-// resource deviceManagement/windowsAutopilotSettings with its sync action.
+// resources deviceManagement/windowsAutopilotSettings with its sync action and
+// deviceManagement/windowsAutopilotDeviceIdentities (filtered and paged as the
+// service does, failures included).
 //
 // It exists for tests (in-process, or as the backend of Lambda binaries run in
 // subprocesses, which trust it through SSL_CERT_FILE and WriteCAFile) and for
@@ -25,7 +27,8 @@
 // Files: emulator.go (Start, Close, addresses, routing), state.go (apps,
 // secrets, settings, counters), seed.go, faults.go, link.go (a forwarder with a network's
 // latency that closes or blackholes its connections on command), entra.go, federation.go
-// (federated identity credentials), vault.go, graph.go, clouds.go, proxy.go,
+// (federated identity credentials), vault.go, graph.go, devices.go (Windows Autopilot
+// device identities), clouds.go, proxy.go,
 // clock.go, tokens.go (JWT-shaped access tokens with the app's roles, roles
 // changed after registration, disabled secrets). Beside it: package emutest starts a seeded emulator for a test,
 // package fakests is the fake AWS STS whose tokens federation.go checks.

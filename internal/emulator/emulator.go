@@ -38,6 +38,11 @@ type Options struct {
 	// (the SDKs cache tokens on the real clock); default 1h. MSAL does not
 	// cache tokens that expire within 5 minutes.
 	TokenLifetime time.Duration
+	// DevicePageSize is the most device identities a page of windowsAutopilotDeviceIdentities
+	// holds (a smaller $top wins); default 1000. Tests set a small one to see paging.
+	DevicePageSize int
+	// Devices seeds Windows Autopilot devices per tenant id, as AddDevice does (devices.go).
+	Devices map[string][]Device
 }
 
 // Emulator is a running emulator. Its methods are safe for concurrent use.
@@ -66,6 +71,7 @@ type Emulator struct {
 	counts         Counts
 	seeded         bool
 	tenantClouds   map[string]string // lower-case tenant id → cloud (SetTenantCloud, clouds.go)
+	dev            deviceOptions     // devices.go
 }
 
 // Start starts an emulator listening on opts.Addr. It fails when the address cannot be listened
@@ -107,6 +113,7 @@ func Start(opts Options) (*Emulator, error) {
 		counts:    newCounts(),
 	}
 	e.seedEnv = newSeedEnv(e)
+	e.startDevices(opts)
 	e.tr = &http.Transport{
 		Proxy:               nil,
 		TLSClientConfig:     ca.ClientConfig(),

@@ -81,10 +81,7 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 
 	p := strings.ToLower(strings.TrimSuffix(r.URL.Path, "/"))
 	isSync := p == settingsPath+"/sync" || p == settingsPath+"/microsoft.graph.sync"
-	key := r.Method
-	if isSync {
-		key += " sync"
-	}
+	key := graphCountKey(r.Method, p, isSync) // devices.go
 	tok, why := e.lookupToken(bearer(r))
 	e.mu.Lock()
 	e.counts.Graph[key]++
@@ -131,6 +128,8 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	case p == settingsPath || isSync:
 		g.error(http.StatusMethodNotAllowed, "No method match route template", fmt.Sprintf(
 			"No OData route exists that match template ~/singleton/navigation with http verb %s for request /DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService/deviceManagement/windowsAutopilotSettings.", r.Method))
+	case p == devicesPath && r.Method == http.MethodGet:
+		e.graphDevices(g, tok) // devices.go
 	default:
 		seg := p
 		if i := strings.LastIndex(r.URL.Path, "/"); i >= 0 {
@@ -167,7 +166,7 @@ func (e *Emulator) authorize(g *graphReq, tok *accessToken, roles ...string) boo
 			return true
 		}
 	}
-	g.error(http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+strings.Join(roles, ", ")+" - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: "+g.reqID+" - Url: https://fef.amsub0502.manage.microsoft.com/DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService/deviceManagement/windowsAutopilotSettings?api-version=5023-05-04")
+	g.error(http.StatusForbidden, "Forbidden", "Application is not authorized to perform this operation. Application must have one of the following scopes: "+strings.Join(roles, ", ")+" - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: "+g.reqID+" - Url: "+fefURL(g.r))
 	return false
 }
 
@@ -346,10 +345,22 @@ func (g *graphReq) body(code, msg string) []byte {
 	}})
 }
 
-// intuneBody is an error whose message is the stringified JSON document Intune puts there.
+// intuneBody is an error whose message is the stringified JSON document Intune puts there; its
+// Url is the Intune front end's for the request (fefURL).
 func (g *graphReq) intuneBody(code, what string) []byte {
-	inner := fmt.Sprintf("{\r\n  \"_version\": 3,\r\n  \"Message\": \"%s - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: %s - Url: https://fef.amsub0502.manage.microsoft.com/DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService/deviceManagement/windowsAutopilotSettings/microsoft.management.services.api.sync?api-version=5023-05-04\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{}\"\r\n}", what, g.reqID)
-	return g.body(code, inner)
+	var inner strings.Builder
+	enc := json.NewEncoder(&inner)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(struct {
+		Version              int     `json:"_version"`
+		Message              string  `json:"Message"`
+		CustomAPIErrorPhrase string  `json:"CustomApiErrorPhrase"`
+		RetryAfter           *string `json:"RetryAfter"`
+		ErrorSourceService   string  `json:"ErrorSourceService"`
+		HTTPHeaders          string  `json:"HttpHeaders"`
+	}{3, what + " - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: " + g.reqID + " - Url: " + fefURL(g.r), "", nil, "", "{}"})
+	return g.body(code, strings.ReplaceAll(strings.TrimSuffix(inner.String(), "\n"), "\n", "\r\n"))
 }
 
 func (g *graphReq) write(status int, body []byte) {

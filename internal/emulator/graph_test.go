@@ -245,19 +245,7 @@ func TestGraphPatch(t *testing.T) {
 func TestGraphAuth(t *testing.T) {
 	t.Parallel()
 	e, env := emutest.Start(t, emulator.Options{})
-	graphTok := seededGraphToken(t, e)
-	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: "reader", Secret: "r", Roles: []string{"DeviceManagementServiceConfig.Read.All"}})
-	token := func(client, secret, scope string) string {
-		t.Helper()
-		_, m := rawToken(t, e, emulator.SeedTenantID, url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {scope}})
-		s, _ := m["access_token"].(string)
-		return s
-	}
-	readerTok := token("reader", "r", graphScope)
-	bootTok := token(emulator.SeedBootstrapClientID, env["AZURE_CLIENT_SECRET"], graphScope)
-	vaultTok := token(emulator.SeedGraphClientID, mustSecret(t, e), "https://vault.azure.net/.default")
-	wrongHostTok := token(emulator.SeedGraphClientID, mustSecret(t, e), "https://graph.microsoft.com/.default")
-
+	tok := appTokens(t, e, env)
 	tests := []struct {
 		name, token, method, path string
 		wantStatus                int
@@ -265,13 +253,13 @@ func TestGraphAuth(t *testing.T) {
 	}{
 		{"no token", "", http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
 		{"unknown token", "garbage", http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
-		{"vault audience", vaultTok, http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
-		{"graph.microsoft.com audience", wrongHostTok, http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
-		{"no roles", bootTok, http.MethodGet, settingsPath, 403, "Forbidden"},
-		{"reader GET", readerTok, http.MethodGet, settingsPath, 200, ""},
-		{"reader sync", readerTok, http.MethodPost, syncPath, 403, "Forbidden"},
-		{"reader PATCH", readerTok, http.MethodPatch, settingsPath, 403, "Forbidden"},
-		{"writer GET", graphTok, http.MethodGet, settingsPath, 200, ""},
+		{"vault audience", tok.vault, http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
+		{"graph.microsoft.com audience", tok.otherHost, http.MethodGet, settingsPath, 401, "InvalidAuthenticationToken"},
+		{"no roles", tok.noRoles, http.MethodGet, settingsPath, 403, "Forbidden"},
+		{"reader GET", tok.reader, http.MethodGet, settingsPath, 200, ""},
+		{"reader sync", tok.reader, http.MethodPost, syncPath, 403, "Forbidden"},
+		{"reader PATCH", tok.reader, http.MethodPatch, settingsPath, 403, "Forbidden"},
+		{"writer GET", tok.writer, http.MethodGet, settingsPath, 200, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

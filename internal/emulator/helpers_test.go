@@ -130,3 +130,27 @@ func isAuthFailed(err error) bool {
 }
 
 var epoch = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// tokens are Graph tokens of the seeded tenant: of the seeded Graph app (ReadWrite.All), of an
+// app with Read.All only, of the bootstrap app (no Graph roles), and of the Graph app for Key
+// Vault and for graph.microsoft.com (audiences the emulated Graph refuses).
+type tokens struct{ writer, reader, noRoles, vault, otherHost string }
+
+// appTokens registers the Read.All app and asks the token endpoint for each of tokens.
+func appTokens(t *testing.T, e *emulator.Emulator, env emutest.Env) tokens {
+	t.Helper()
+	e.AddApp(emulator.App{TenantID: emulator.SeedTenantID, ClientID: "reader", Secret: "r", Roles: []string{emulator.RoleReadAll}})
+	token := func(client, secret, scope string) string {
+		t.Helper()
+		_, m := rawToken(t, e, emulator.SeedTenantID, url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {scope}})
+		s, _ := m["access_token"].(string)
+		return s
+	}
+	return tokens{
+		writer:    seededGraphToken(t, e),
+		reader:    token("reader", "r", graphScope),
+		noRoles:   token(emulator.SeedBootstrapClientID, env["AZURE_CLIENT_SECRET"], graphScope),
+		vault:     token(emulator.SeedGraphClientID, mustSecret(t, e), "https://vault.azure.net/.default"),
+		otherHost: token(emulator.SeedGraphClientID, mustSecret(t, e), "https://graph.microsoft.com/.default"),
+	}
+}

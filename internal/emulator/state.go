@@ -48,11 +48,16 @@ type Counts struct {
 	Tokens          map[string]int // token requests by clientID (successful or not)
 	SecretReads     map[string]int // authenticated GET of a secret, by name
 	VaultChallenges int            // unauthenticated Key Vault requests answered 401 challenge
-	Graph           map[string]int // "GET", "PATCH", "POST sync", ... → count (all answers, faults included)
+	// Graph counts Graph requests by "GET", "PATCH", "POST sync" (the settings) or method and
+	// resource, ids as {id}, e.g. "GET windowsAutopilotDeviceIdentities": all answers, faults included.
+	Graph           map[string]int
 	GraphTokensSeen map[string]int // tenantID → Graph requests carrying a known token of that tenant
 	// Requests counts every request each service received (Entra: discovery and token requests
 	// and anything else; Key Vault: challenges and reads; Graph: every call), faults included.
 	Requests map[Service]int
+	// Devices counts the device requests of each tenant (lower-case id) that passed the token
+	// and role checks (devices.go).
+	Devices map[string]DeviceCounts
 }
 
 type app struct {
@@ -76,6 +81,7 @@ type secretVersion struct {
 type tenantState struct {
 	s       Settings
 	outcome string
+	devices []*deviceRec // devices.go
 }
 
 // AddApp registers a, replacing any app with the same tenant and client ID.
@@ -197,6 +203,7 @@ func (e *Emulator) Counts() Counts {
 	c.Graph = maps.Clone(c.Graph)
 	c.GraphTokensSeen = maps.Clone(c.GraphTokensSeen)
 	c.Requests = maps.Clone(c.Requests)
+	c.Devices = maps.Clone(c.Devices)
 	return c
 }
 
@@ -208,7 +215,7 @@ func (e *Emulator) ResetCounts() {
 }
 
 func newCounts() Counts {
-	return Counts{Tokens: map[string]int{}, SecretReads: map[string]int{}, Graph: map[string]int{}, GraphTokensSeen: map[string]int{}, Requests: map[Service]int{}}
+	return Counts{Tokens: map[string]int{}, SecretReads: map[string]int{}, Graph: map[string]int{}, GraphTokensSeen: map[string]int{}, Requests: map[Service]int{}, Devices: map[string]DeviceCounts{}}
 }
 
 func appKey(tenant, client string) string {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // fuzzNow is the clock of the fuzz targets: HTTP dates are read against it.
@@ -149,6 +151,108 @@ func FuzzGraphError(f *testing.F) {
 		withoutMessage.Message = ""
 		if e.Error() != withoutMessage.Error() {
 			t.Fatalf("Error() depends on Message: %q", e.Error())
+		}
+	})
+}
+
+// A page as the emulator and Graph serialise it: every property of the resource, unset times as
+// year one, Microsoft's misspelt enum value, a nextLink; and what broken answers look like.
+var devicePageSamples = []string{
+	`{"@odata.context":"https://graph.microsoft.com/beta/$metadata#deviceManagement/windowsAutopilotDeviceIdentities","@odata.nextLink":"https://graph.microsoft.com/beta/deviceManagement/windowsAutopilotDeviceIdentities?$filter=contains(serialNumber,'5CG1234XYZ')&$skiptoken=TGFzdERldmljZU9mZnNldD0y","value":[{"@odata.type":"#microsoft.graph.windowsAutopilotDeviceIdentity","addressableUserName":"","azureActiveDirectoryDeviceId":"3bc55bcb-9c26-421a-938b-044942f77bf0","azureAdDeviceId":"3bc55bcb-9c26-421a-938b-044942f77bf0","deploymentProfileAssignedDateTime":"2026-11-28T14:00:00.1234567Z","deploymentProfileAssignmentDetailedStatus":"none","deploymentProfileAssignmentStatus":"assignedUnkownSyncState","deviceAccountPassword":null,"deviceAccountUpn":"","deviceFriendlyName":"","displayName":"","enrollmentState":"notContacted","groupTag":"Sales","id":"08ce0cb6-e1e0-40a3-ad67-685b2ca3a3de","lastContactedDateTime":"0001-01-01T00:00:00Z","managedDeviceId":"00000000-0000-0000-0000-000000000000","manufacturer":"HP","model":"EliteBook 840","productKey":"","purchaseOrderIdentifier":"","remediationState":"noRemediationRequired","remediationStateLastModifiedDateTime":"0001-01-01T00:00:00Z","resourceName":"","serialNumber":"5CG1234XYZ","skuNumber":"","systemFamily":"","userPrincipalName":"","userlessEnrollmentStatus":"allowed"}]}`,
+	`{"value":[{"id":"1","serialNumber":"a","deploymentProfileAssignmentStatus":"someFutureValue","lastContactedDateTime":"2026-11-28T15:00:00+01:00"}]}`,
+	`{"value":[]}`, `{"value":null}`, `{}`, `null`, `[]`, `{"value":[null]}`,
+	`{"value":[{"deploymentProfileAssignedDateTime":"yesterday"}]}`,
+	`{"value":[{"serialNumber":5}]}`, `{"value":{"serialNumber":"a"}}`, `{"value":[{"serialNumber":"\u212a"}]}`,
+	`{"value":[` + strings.Repeat(`{"id":"x"},`, 50) + `{}]}`, `{"value":[{"id":"`,
+}
+
+// FuzzDecodeDevicePage decodes pages of device identities: whatever Graph sends, the decoder
+// fails cleanly or yields a page that encodes and decodes to itself; a page built from fuzzed
+// values comes back with those values, unknown enum values included.
+func FuzzDecodeDevicePage(f *testing.F) {
+	for _, s := range devicePageSamples {
+		f.Add([]byte(s), "", "", "", int64(0), false)
+	}
+	f.Add([]byte(nil), "5CG1234XYZ", "assignedUnkownSyncState", "https://graph.microsoft.com/beta/x", int64(1796000000), true)
+	f.Add([]byte(nil), "ec2a1bbf-7e9f", "aFutureValue", "", int64(-62135596800), true)
+	f.Fuzz(func(t *testing.T, raw []byte, serial, status, next string, unix int64, structured bool) {
+		if structured {
+			when := time.Unix(unix, 0).UTC()
+			in := devicePage{Value: []DeviceIdentity{{ID: serial, SerialNumber: serial, DeploymentProfileAssignmentStatus: ProfileAssignmentStatus(status),
+				DeploymentProfileAssignedDateTime: when}}, NextLink: next}
+			b, err := json.Marshal(in)
+			if err != nil {
+				return // a time json cannot write (beyond year 9999): Graph cannot send it either
+			}
+			var out devicePage
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatalf("a page we wrote does not decode: %v\n%s", err, b)
+			}
+			if utf8.ValidString(serial) && utf8.ValidString(status) && utf8.ValidString(next) && (out.Value[0].SerialNumber != serial ||
+				string(out.Value[0].DeploymentProfileAssignmentStatus) != status || out.NextLink != next ||
+				!out.Value[0].DeploymentProfileAssignedDateTime.Equal(when)) {
+				t.Fatalf("page %+v came back as %+v", in, out)
+			}
+			return
+		}
+		var p devicePage
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return // a decoded time past year 9999 cannot be written again; decoding it did not fail
+		}
+		var again devicePage
+		if err := json.Unmarshal(b, &again); err != nil {
+			t.Fatalf("a decoded page does not decode again: %v\n%s", err, b)
+		}
+		if diff := cmp.Diff(p, again); diff != "" {
+			t.Fatalf("decode, encode, decode changed the page:\n%s", diff)
+		}
+	})
+}
+
+// FuzzSearchTerm checks the term DevicesBySerial filters on: the longest run of ASCII letters and
+// digits of the serial, the first of equal runs, and an exact match never missed by it.
+func FuzzSearchTerm(f *testing.F) {
+	for _, s := range []string{"5CG1234XYZ", "ec2a1bbf-7e9f-45f0-f404-bec2e9da6f35", "VMware-12 3e 45 e9", "AB-CD", "-_. ", "", "é5CGé", "a\x00bb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, serial string) {
+		term := searchTerm(serial)
+		if !strings.Contains(serial, term) {
+			t.Fatalf("searchTerm(%q) = %q, not a part of it", serial, term)
+		}
+		runs := strings.FieldsFunc(serial, func(r rune) bool { return r > 127 || !isASCIIAlnum(byte(r)) })
+		if len(runs) == 0 {
+			if term != "" {
+				t.Fatalf("searchTerm(%q) = %q, want none", serial, term)
+			}
+			return
+		}
+		first := runs[0]
+		for _, r := range runs[1:] {
+			if len(r) > len(first) {
+				first = r
+			}
+		}
+		if term != first {
+			t.Fatalf("searchTerm(%q) = %q, want %q (the first longest run)", serial, term, first)
+		}
+		// A device whose serial differs only in ASCII case is an exact match, and Graph's
+		// case-insensitive contains() on the term finds it.
+		swapped := []byte(serial)
+		for i, b := range swapped {
+			switch {
+			case 'a' <= b && b <= 'z':
+				swapped[i] = b - 'a' + 'A'
+			case 'A' <= b && b <= 'Z':
+				swapped[i] = b - 'A' + 'a'
+			}
+		}
+		if !equalFoldASCII(string(swapped), serial) || !strings.Contains(strings.ToLower(string(swapped)), strings.ToLower(term)) {
+			t.Fatalf("the device %q would be missed for %q (term %q)", swapped, serial, term)
 		}
 	})
 }
