@@ -78,9 +78,11 @@ type local struct {
 	// emu, when non-nil and KEY_VAULT_URL is unset, is used instead of an emulator of its own:
 	// tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns it (run
 	// seeds it and never closes it); -sync-duration does not apply to it.
-	emu       *emulator.Emulator
-	timeouts  timeouts
-	connState func(net.Conn, http.ConnState) // the server's ConnState hook, for tests
+	emu      *emulator.Emulator
+	timeouts timeouts
+	// handling, when non-nil, is called as each request reaches the server's handler, its
+	// headers read and nothing of its body: tests wait on it.
+	handling func(*http.Request)
 	// now, when non-nil, is the functions' clock (tenant.Options.Now): tests share the emulator's
 	// manual clock with it. nil means time.Now.
 	now func() time.Time
@@ -195,13 +197,20 @@ func (l local) run(ctx context.Context, args []string) error {
 	base := "http://" + ln.Addr().String()
 	hostname, _ := os.Hostname() // "" when unknown: the server then answers to its addresses only
 	t := l.timeouts
+	handler := guard(newOwnHosts(ln.Addr(), hostname), mux)
+	if l.handling != nil {
+		guarded := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.handling(r)
+			guarded.ServeHTTP(w, r)
+		})
+	}
 	srv := &http.Server{
-		Handler:           guard(newOwnHosts(ln.Addr(), hostname), mux),
+		Handler:           handler,
 		ReadHeaderTimeout: t.readHeader,
 		ReadTimeout:       t.read,
 		WriteTimeout:      t.write,
 		IdleTimeout:       t.idle,
-		ConnState:         l.connState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(func() { close(stopWaits) })

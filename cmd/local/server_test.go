@@ -150,21 +150,19 @@ func TestSlowBodyTimesOut(t *testing.T) {
 }
 
 // TestStopDoesNotWaitForASlowClient: a stop while a client holds a request (its body not sent,
-// the read timeout an hour away) ends after the shutdown grace, closing that connection.
+// the read timeout an hour away) ends after the shutdown grace, closing that connection. The
+// stop comes once the request has reached the handler: a request whose headers the server has
+// read but whose handler has not started when the stop comes is dropped at once (net/http), so
+// the connection's StateActive is no sign that a graceful shutdown would wait for it.
 func TestStopDoesNotWaitForASlowClient(t *testing.T) {
 	t.Parallel()
 	to := defaultTimeouts
 	to.readHeader, to.read, to.shutdownGrace = time.Hour, time.Hour, 50*time.Millisecond
-	active := make(chan struct{})
+	handling := make(chan struct{})
 	var once sync.Once
-	hook := func(_ net.Conn, s http.ConnState) {
-		if s == http.StateActive {
-			once.Do(func() { close(active) })
-		}
-	}
-	base, stdout, stderr, stop := startLocalWith(t, local{timeouts: to, connState: hook})
+	base, stdout, stderr, stop := startLocalWith(t, local{timeouts: to, handling: func(*http.Request) { once.Do(func() { close(handling) }) }})
 	conn := slowBody(t, base)
-	<-active // the server is reading the request: a graceful shutdown would wait for it
+	<-handling // the handler waits for the body: a graceful shutdown would wait for it
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
 	select {
