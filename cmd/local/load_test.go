@@ -94,9 +94,13 @@ func TestLoad(t *testing.T) {
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	for c := range loadClients {
-		// One connection per client, kept alive across its requests.
+		// One connection per client, kept alive across its requests. MaxConnsPerHost: a request
+		// that follows an answer read to its end can come before the transport has put the
+		// connection back among the idle ones; without a bound the transport would dial another
+		// (net/http), and the count below would say the server closed one.
 		client[c] = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 1,
+			MaxConnsPerHost:     1,
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				dials.Add(1)
 				return dialer.DialContext(ctx, network, addr)
