@@ -76,6 +76,11 @@ const (
 	Error Result = "error"
 	// Pending: a follow-up check found the sync still running and will look again.
 	Pending Result = "pending"
+	// Deferred: Graph refused the sync (409, 429) and the request waits for the next one
+	// (SPEC §16); a check of it that found none it could be served by yet.
+	Deferred Result = "deferred"
+	// Merged: a deferred request is served by a sync someone else triggered after it.
+	Merged Result = "merged"
 )
 
 // Ended reports whether r is the end of a followed sync (completed, failed, timedOut or error).

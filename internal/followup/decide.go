@@ -32,6 +32,9 @@ type Notice struct {
 	RequestedAt time.Time
 	// Outcome is what to report; nil for Slack's one "still running" notice.
 	Outcome *Outcome
+	// Waiting marks the notices of a deferred request that no sync serves (SPEC §16): Slack's
+	// notice says it still waits, an outcome that no sync started.
+	Waiting bool
 }
 
 // StillRunning reports whether n is Slack's notice that the sync still runs after 29 minutes.
@@ -79,12 +82,12 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		return deliver(withOutcome(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}), now)
 	}
 	st := r.Settings
-	if autopilot.Finished(st, m.RequestedAt) {
+	if autopilot.Finished(st, m.Since()) {
 		o := Outcome{Result: autopilot.Completed, At: now, SyncStatus: string(st.SyncStatus), LastSyncDateTime: timePtr(st.LastSyncDateTime)}
 		if st.SyncStatus == graph.SyncStatusFailed {
 			o.Result = autopilot.Failed
 		}
-		seconds := int64(max(math.Round(st.LastSyncDateTime.Sub(m.RequestedAt).Seconds()), 0))
+		seconds := int64(max(math.Round(st.LastSyncDateTime.Sub(m.Since()).Seconds()), 0))
 		o.SyncDurationSeconds = &seconds
 		return deliver(withOutcome(m, o), now)
 	}
@@ -101,6 +104,12 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 
 // pending plans the next check of a sync that still runs, and Slack's 29-minute notice.
 func pending(m Message, now, deadline time.Time) Plan {
+	return waiting(m, now, deadline, after(m.Attempt))
+}
+
+// waiting plans the next check of m after delay (never past deadline), and Slack's 29-minute
+// notice.
+func waiting(m Message, now, deadline time.Time, delay time.Duration) Plan {
 	p := Plan{message: m, now: now}
 	next := m
 	next.Attempt = min(m.Attempt+1, maxAttempt)
@@ -113,7 +122,7 @@ func pending(m Message, now, deadline time.Time) Plan {
 		}
 		next.Targets = next.Targets.without(Slack)
 	}
-	delay := min(after(m.Attempt), deadline.Sub(now))
+	delay = min(delay, deadline.Sub(now))
 	if next.Targets.Slack != "" {
 		delay = min(delay, slackNotice.Sub(now))
 	}
@@ -204,7 +213,7 @@ func slackOpen(m Message, now time.Time) bool {
 }
 
 func notice(m Message, t Target, o *Outcome) Notice {
-	n := Notice{Target: t, ID: m.ID, Tenant: m.Tenant, RequestedAt: m.RequestedAt, Outcome: o}
+	n := Notice{Target: t, ID: m.ID, Tenant: m.Tenant, RequestedAt: m.RequestedAt, Outcome: o, Waiting: m.Deferred != nil}
 	switch t {
 	case Slack:
 		n.URL = m.Targets.Slack

@@ -136,8 +136,22 @@ type Message struct {
 	// delivery round once Outcome is set (round 1 ran with the check that found the outcome).
 	Attempt int     `json:"attempt"`
 	Targets Targets `json:"targets"`
+	// Deferred is set while the request waits for a sync to serve it (SPEC §16), and stays
+	// with the outcome of a wait that ended without one.
+	Deferred *Deferred `json:"deferred,omitempty"`
+	// TriggeredAt is when the sync that serves a deferred request was triggered (the check's
+	// clock at Graph's 204 less the clock skew, or the merged trigger's time); absent for a sync
+	// triggered at the request. "Finished" is tested against it (Since).
+	TriggeredAt *time.Time `json:"triggeredAt,omitempty"`
 	// Outcome is set once the sync has ended and only deliveries remain.
 	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// Deferred is a deferred request's wait: Before is the lastManualSyncTriggerDateTime the
+// deferral saw (Graph's own time; absent when none was known): a trigger later than it serves
+// the request.
+type Deferred struct {
+	Before *time.Time `json:"before,omitempty"`
 }
 
 // NewID returns a fresh follow-up id (a random UUID).
@@ -149,9 +163,29 @@ func New(id, tenant string, requestedAt time.Time, targets Targets) Message {
 	return Message{V: Version, Kind: Kind, ID: id, Tenant: tenant, RequestedAt: requestedAt.UTC(), Attempt: 1, Targets: targets}
 }
 
+// NewDeferred returns the first message of a deferred request made at requestedAt (SPEC §16):
+// before is the lastManualSyncTriggerDateTime the deferral saw (zero when none was known).
+func NewDeferred(id, tenant string, requestedAt, before time.Time, targets Targets) Message {
+	m := New(id, tenant, requestedAt, targets)
+	m.Deferred = &Deferred{}
+	if !before.IsZero() {
+		m.Deferred.Before = timePtr(before)
+	}
+	return m
+}
+
 // NeedsCheck reports whether the settings must be read before Decide: the outcome is not
 // known yet.
 func (m Message) NeedsCheck() bool { return m.Outcome == nil }
+
+// Since is the time the sync that serves the request was triggered: TriggeredAt for a deferred
+// request that got one, else the request's time.
+func (m Message) Since() time.Time {
+	if m.TriggeredAt != nil {
+		return *m.TriggeredAt
+	}
+	return m.RequestedAt
+}
 
 // Encode returns the message's JSON, or an error wrapping ErrMalformed when the message is
 // not one that Decode would accept (a URL over 2 KB, say).
@@ -200,6 +234,14 @@ func Decode(body []byte, now time.Time) (Message, error) {
 	latest := now.Add(futureSkew)
 	if m.RequestedAt.After(latest) {
 		return Message{}, fmt.Errorf("%w: requestedAt lies in the future", ErrMalformed)
+	}
+	for _, t := range []*time.Time{m.TriggeredAt, m.deferredBefore()} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	if t := m.TriggeredAt; t != nil && t.After(latest) {
+		return Message{}, fmt.Errorf("%w: triggeredAt lies in the future", ErrMalformed)
 	}
 	if o := m.Outcome; o != nil {
 		o.At = o.At.UTC()
@@ -256,6 +298,14 @@ func (m Message) validate() error {
 		return bad("requestedAt is missing or out of range")
 	case m.Attempt < 1 || m.Attempt > maxAttempt:
 		return bad("attempt must be 1-%d", maxAttempt)
+	}
+	switch {
+	case m.Deferred != nil && m.TriggeredAt != nil:
+		return bad("deferred does not go with triggeredAt")
+	case m.TriggeredAt != nil && !sane(*m.TriggeredAt):
+		return bad("triggeredAt is out of range")
+	case m.deferredBefore() != nil && !sane(*m.deferredBefore()):
+		return bad("deferred.before is out of range")
 	}
 	if err := validURL(m.Targets.Slack, false); err != nil {
 		return bad("targets.slack %s", err)
@@ -344,4 +394,12 @@ func clip(s string) string {
 		return s[:limit] + "…"
 	}
 	return s
+}
+
+// deferredBefore is Deferred.Before, or nil.
+func (m Message) deferredBefore() *time.Time {
+	if m.Deferred == nil {
+		return nil
+	}
+	return m.Deferred.Before
 }

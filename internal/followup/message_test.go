@@ -134,6 +134,12 @@ var malformed = map[string]string{
 	"negative duration":            `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"outcome":{"result":"completed","at":"2026-11-28T15:05:00Z","syncDurationSeconds":-1}}`,
 	"duration on a timeout":        `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"outcome":{"result":"timedOut","at":"2026-11-28T15:05:00Z","syncDurationSeconds":1}}`,
 	"syncStatus with control char": `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"outcome":{"result":"completed","at":"2026-11-28T15:05:00Z","syncStatus":"a\u0000b"}}`,
+	"deferred with triggeredAt":    `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"deferred":{},"triggeredAt":"2026-11-28T15:00:00Z"}`,
+	"deferred before out of range": `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"deferred":{"before":"0001-01-01T00:00:00Z"}}`,
+	"deferred before not a time":   `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"deferred":{"before":"yesterday"}}`,
+	"deferred not an object":       `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"deferred":true}`,
+	"triggeredAt in the future":    `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"triggeredAt":"2026-11-29T15:05:00Z"}`,
+	"triggeredAt out of range":     `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"triggeredAt":"1999-11-28T15:05:00Z"}`,
 	"over 8 KiB":                   `{"v":1,"kind":"followUp","id":"a","requestedAt":"2026-11-28T15:00:00Z","attempt":1,"targets":{},"pad":"` + strings.Repeat(" ", MaxMessageBytes) + `"}`,
 }
 

@@ -22,8 +22,15 @@ func text(st chat.Style, n followup.Notice, now time.Time) string {
 	var s string
 	o := n.Outcome
 	switch {
+	case o == nil && n.Waiting:
+		s = fmt.Sprintf("No sync has started yet after %d min: Intune allowed none; I will keep trying, check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
 	case o == nil:
 		s = fmt.Sprintf("Still running after %d min; check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
+	case n.Waiting && o.Result == autopilot.TimedOut:
+		s = fmt.Sprintf("The sync requested at %s could not start within %s: Intune allowed none (a sync kept running, or one ran every 10 minutes); ask again later.",
+			chat.Past(n.RequestedAt, now), chat.Took(o.At.Sub(n.RequestedAt)))
+	case n.Waiting: // autopilot.Error
+		s = fmt.Sprintf("The sync requested at %s did not start: %s.", chat.Past(n.RequestedAt, now), meaning(o.Code))
 	case o.Result == autopilot.Completed, o.Result == autopilot.Failed:
 		at, took := o.At, ""
 		if o.LastSyncDateTime != nil {

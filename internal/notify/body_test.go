@@ -33,6 +33,12 @@ var notices = map[string]followup.Notice{
 	"error": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Outcome: &followup.Outcome{
 		Result: autopilot.Error, At: t0.Add(time.Minute), Code: "graphPermissionDenied"}},
 	"stillRunning": {Target: followup.Slack, ID: "f-1", RequestedAt: t0},
+	// A deferred request that no sync served (SPEC §16).
+	"stillWaiting": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Waiting: true},
+	"neverStarted": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Waiting: true, Outcome: &followup.Outcome{
+		Result: autopilot.TimedOut, At: t0.Add(time.Hour), SyncStatus: "inProgress"}},
+	"notStarted": {Target: followup.Slack, ID: "f-1", RequestedAt: t0, Waiting: true, Outcome: &followup.Outcome{
+		Result: autopilot.Error, At: t0.Add(time.Minute), Code: "unknownTenant"}},
 }
 
 func withTenant(n followup.Notice, tenant string) followup.Notice {
@@ -53,6 +59,9 @@ func TestSlackBody(t *testing.T) {
 		{notices["timedOut"], t0.Add(time.Hour), "The sync requested at 17:05 UTC has not finished after 1 h; check later with `status`."},
 		{notices["error"], t0.Add(time.Minute), "The outcome of the sync requested at 17:05 UTC is unknown: the Graph app may no longer read Windows Autopilot settings (grant DeviceManagementServiceConfig.Read.All)."},
 		{notices["stillRunning"], t0.Add(29 * time.Minute), "Still running after 29 min; check later with `status`."},
+		{notices["stillWaiting"], t0.Add(29 * time.Minute), "No sync has started yet after 29 min: Intune allowed none; I will keep trying, check later with `status`."},
+		{notices["neverStarted"], t0.Add(time.Hour), "The sync requested at 17:05 UTC could not start within 1 h: Intune allowed none (a sync kept running, or one ran every 10 minutes); ask again later."},
+		{notices["notStarted"], t0.Add(time.Minute), "The sync requested at 17:05 UTC did not start: the tenant is no longer in autopilot-sync's tenant registry."},
 		{withTenant(notices["stillRunning"], "contoso"), t0.Add(29*time.Minute + 30*time.Second), "contoso: Still running after 29 min; check later with `status contoso`."},
 		{withTenant(notices["completed"], "contoso"), t0.Add(24 * time.Hour), "contoso: Sync completed at 2026-11-28 17:09 UTC, 4 min after it was requested."},
 		{withTenant(notices["completed"], "<!channel>&<https://x|y>"), t0.Add(5 * time.Minute), "&lt;!channel&gt;&amp;&lt;https://x|y&gt;: Sync completed at 17:09 UTC, 4 min after it was requested."},

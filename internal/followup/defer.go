@@ -1,0 +1,127 @@
+package followup
+
+import (
+	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+)
+
+// A deferred request (SPEC §16) is accepted when Graph refuses its sync with 409 or 429, and is
+// served by the first sync that Graph triggers after it, whoever triggers it. It waits in the
+// queue as a message that keeps Before, the lastManualSyncTriggerDateTime its deferral saw
+// (Graph's own time, so no clock skew enters). Each check of it reads the settings once and
+// Defer says what comes next; nothing is stored outside the message.
+
+const (
+	// RecheckAfter is how long a deferred request waits after a 409, or while a sync runs.
+	RecheckAfter = 60 * time.Second
+	// MinRedefer is the least a re-deferral after a refused sync waits.
+	MinRedefer = 30 * time.Second
+)
+
+// Step is what a check of a deferred request does.
+type Step int
+
+// The steps.
+const (
+	// StepWait: no sync serves the request yet, and none may be asked for now: deliver the
+	// plan's notices (Slack's 29-minute one), then Settle: the request waits on.
+	StepWait Step = iota + 1
+	// StepMerge: a sync triggered after the request serves it, with no Graph call: Message is
+	// now that sync's follow-up; Decide it with the same reading.
+	StepMerge
+	// StepSync: ask Graph for a sync; then Triggered (204) or Refused (409, 429).
+	StepSync
+	// StepEnd: the wait ended without a sync (timedOut past FOLLOWUP_MAX_AGE, or a permanent
+	// error): deliver the plan, then Settle, as a follow-up's outcome.
+	StepEnd
+)
+
+// Deferral is what to do with one check of a deferred request.
+type Deferral struct {
+	Step Step
+	// Retry: the settings could not be read for a transient reason (as Plan.Retry).
+	Retry bool
+	// Message is, for StepMerge, the follow-up of the sync that serves the request.
+	Message Message
+	// Plan is, for StepWait and StepEnd, what to deliver and send.
+	Plan Plan
+}
+
+// Defer says what a check of the deferred request m does at now, given r. In this order: a read
+// that failed retries (transient) or ends (permanent); a trigger later than Before merges; past
+// FOLLOWUP_MAX_AGE since the request it ends timedOut, no sync called; while a sync runs it waits
+// RecheckAfter; else it asks for a sync.
+func Defer(m Message, r Reading, now time.Time, s Schedule) Deferral {
+	now = now.UTC()
+	switch {
+	case r.Code != "" && r.Code.Transient():
+		return Deferral{Retry: true, Plan: Plan{Retry: true, message: m, now: now}}
+	case r.Code != "":
+		return Deferral{Step: StepEnd, Plan: deliver(withOutcome(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}), now)}
+	}
+	if merged, ok := merge(m, r.Settings); ok {
+		return Deferral{Step: StepMerge, Message: merged}
+	}
+	deadline := m.RequestedAt.Add(s.MaxAge)
+	st := r.Settings
+	switch {
+	case !now.Before(deadline):
+		o := Outcome{Result: autopilot.TimedOut, At: now, SyncStatus: string(st.SyncStatus)}
+		if !st.LastSyncDateTime.IsZero() {
+			o.LastSyncDateTime = timePtr(st.LastSyncDateTime)
+		}
+		return Deferral{Step: StepEnd, Plan: deliver(withOutcome(m, o), now)}
+	case st.SyncStatus == graph.SyncStatusInProgress:
+		return Deferral{Step: StepWait, Plan: waiting(m, now, deadline, RecheckAfter)}
+	}
+	return Deferral{Step: StepSync}
+}
+
+// Triggered is the plan of a deferred request m whose check had Graph accept a sync at now: it is
+// that sync's follow-up, "finished" tested against now less the clock skew, its first check
+// after the schedule's first delay (SPEC §13).
+func Triggered(m Message, now time.Time, s Schedule) Plan {
+	now = now.UTC()
+	f := served(m, timePtr(now.Add(-autopilot.ClockSkew)))
+	f.Attempt = 0 // waiting adds one: the follow-up's first check
+	p := waiting(f, now, m.RequestedAt.Add(s.MaxAge), s.FirstDelay())
+	p.next.Attempt = 1
+	return p
+}
+
+// Refused is what follows Graph's 409 (conflict) or 429 to a deferred request's sync, given r, a
+// read after it: a trigger later than Before now visible merges; otherwise the request waits
+// until nextAllowed (after a 409, RecheckAfter), never less than MinRedefer.
+func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s Schedule) Deferral {
+	now = now.UTC()
+	if r.Code == "" {
+		if merged, ok := merge(m, r.Settings); ok {
+			return Deferral{Step: StepMerge, Message: merged}
+		}
+	}
+	delay := RecheckAfter
+	if !conflict && nextAllowed.After(now) {
+		delay = nextAllowed.Sub(now)
+	}
+	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.MaxAge), max(delay, MinRedefer))}
+}
+
+// merge returns m as the follow-up of a sync triggered after its deferral saw Before: the one
+// whose trigger the settings show.
+func merge(m Message, st graph.Settings) (Message, bool) {
+	t := st.LastManualSyncTriggerDateTime
+	if t.IsZero() || m.Deferred == nil || m.Deferred.Before != nil && !t.After(*m.Deferred.Before) {
+		return Message{}, false
+	}
+	f := served(m, timePtr(t))
+	f.Attempt = 1
+	return f, true
+}
+
+// served is m served by the sync triggered at triggeredAt.
+func served(m Message, triggeredAt *time.Time) Message {
+	m.Deferred, m.TriggeredAt = nil, triggeredAt
+	return m
+}
