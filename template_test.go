@@ -473,6 +473,8 @@ func TestTemplateRules(t *testing.T) {
 		{"unauthenticated with half a JWT authorizer", map[string]string{"GraphClientId": guid, "AllowUnauthenticated": "true", "JwtIssuerTenantId": tenant}, []string{"JwtAuthorizerComplete", "UnauthenticatedNeedsJwtAuthorizer"}},
 		{"unauthenticated behind the JWT authorizer", map[string]string{"GraphClientId": guid, "AllowUnauthenticated": "true", "JwtIssuerTenantId": tenant, "JwtAudience": guid}, nil},
 		{"everything wrong", map[string]string{"AllowUnauthenticated": "true", "JwtAudience": guid}, []string{"GraphClientIdRequired", "JwtAuthorizerComplete", "UnauthenticatedNeedsJwtAuthorizer"}},
+		{"deferred syncs", map[string]string{"GraphClientId": guid, "SyncWhenBusy": "defer"}, nil},
+		{"deferred syncs without a follow-up queue", map[string]string{"GraphClientId": guid, "SyncWhenBusy": "defer", "FollowUp": "Disabled"}, []string{"DeferNeedsFollowUp"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -874,6 +876,7 @@ func (s *stack) environment(t *testing.T, fn string) map[string]string {
 var followUpVariables = map[string]string{
 	"FOLLOWUP_FIRST_CHECK":         "FollowUpFirstCheck",
 	"FOLLOWUP_MAX_AGE":             "FollowUpMaxAge",
+	"SYNC_WHEN_BUSY":               "SyncWhenBusy",
 	"SLACK_RESPONSE_URL_PREFIXES":  "SlackResponseUrlPrefixes",
 	"TEAMS_NOTIFY_URL_SECRET_NAME": "TeamsNotifyUrlSecretName",
 	"CALLBACK_TARGETS_SECRET_NAME": "CallbackTargetsSecretName",
@@ -893,11 +896,11 @@ func TestTemplateFollowUpEnvironment(t *testing.T) {
 		want   []string // the follow-up variables set, besides FOLLOWUP_QUEUE_URL
 		queue  bool
 	}{
-		{"defaults", nil, []string{"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES"}, true},
+		{"defaults", nil, []string{"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
 		{"every secret", secrets, []string{"CALLBACK_SIGNING_SECRET_NAME", "CALLBACK_TARGETS_SECRET_NAME",
-			"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "TEAMS_NOTIFY_URL_SECRET_NAME"}, true},
+			"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY", "TEAMS_NOTIFY_URL_SECRET_NAME"}, true},
 		{"callbacks unsigned", map[string]string{"CallbackTargetsSecretName": "callback-targets", "FollowUpFirstCheck": "30s", "FollowUpMaxAge": "2h"},
-			[]string{"CALLBACK_TARGETS_SECRET_NAME", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES"}, true},
+			[]string{"CALLBACK_TARGETS_SECRET_NAME", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
 		{"disabled", map[string]string{"FollowUp": "Disabled"}, nil, false},
 		{"disabled with every secret", with(secrets, "FollowUp", "Disabled"), nil, false},
 	}

@@ -44,6 +44,9 @@ type Deps struct {
 	SenderID string
 	// FollowUp follows syncs to their end (SPEC §13); nil when FOLLOWUP_QUEUE_URL is unset.
 	FollowUp *FollowUp
+	// DeferWhenBusy defers a sync that Graph refuses with 409 or 429 (SYNC_WHEN_BUSY=defer, SPEC
+	// §16), unless a request says otherwise (?defer=false). It needs FollowUp.
+	DeferWhenBusy bool
 	// Err is the configuration error found at cold start: every action but those that run
 	// anyway (Row.RunsMisconfigured) answers 500 misconfigured.
 	Err error

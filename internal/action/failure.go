@@ -75,7 +75,7 @@ func (f Failure) Lambda() (json.RawMessage, error) {
 	if p.Tenant != "" {
 		msg = "tenant " + Quote(p.Tenant) + ": " + msg
 	}
-	return nil, &InvocationError{Code: p.Code, Msg: msg, Retry: f.redeliver || p.Code.Transient() || p.Code == QueueUnavailable}
+	return nil, &InvocationError{Code: p.Code, Msg: msg, Retry: f.redeliver || p.Code.Transient()}
 }
 
 // Log writes the problem's code and cause; a 5xx is an error.
@@ -88,7 +88,7 @@ func (f Failure) Log(l *Line) {
 		l.Add(slog.String("error", f.P.Err.Error()))
 	}
 	if f.attempt == attemptSync {
-		syncCounts(l, 0, 0, 0, 1)
+		syncCounts(l, 0, 0, 0, 1, 0)
 	}
 }
 

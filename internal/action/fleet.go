@@ -95,10 +95,6 @@ func (f FleetStatus) Words(chat.Style, time.Time) chat.Words {
 	return words(plural(len(f.Tenants), "tenant") + " read, " + plural(ok, "answer") + ".")
 }
 
-// QueueUnavailable is the error code of a failed fan-out or of a follow-up message that could not
-// be sent (a Lambda error or a record delivered again, never an HTTP answer).
-const QueueUnavailable problem.Code = "queueUnavailable"
-
 // Enqueued is the result of a fan-out: how many syncs were queued.
 type Enqueued struct {
 	Enqueued int `json:"enqueued"`
@@ -159,7 +155,7 @@ func fanOut(a *Actions, ctx context.Context, _ *Request) Result {
 	n, err := a.d.Fleet.SendBatchNamed(ctx, bodies, names)
 	if err != nil {
 		// The queue's error names the queue and the permission it needs, never a credential.
-		p := problem.New(QueueUnavailable, "Enqueueing the fleet's syncs failed: "+err.Error())
+		p := problem.New(problem.QueueUnavailable, "Enqueueing the fleet's syncs failed: "+err.Error())
 		p.Err = err
 		return failed(p)
 	}

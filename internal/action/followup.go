@@ -170,15 +170,25 @@ func followUp(a *Actions, ctx context.Context, req *Request) Result {
 	if fu == nil {
 		return Failure{P: problem.Misconfiguration(configError("FOLLOWUP_QUEUE_URL: not set, but a follow-up message arrived; set it to the queue the template created")), redeliver: true}
 	}
+	req.Tenant, req.TenantName = m.Tenant, m.Tenant
+	if m.Deferred != nil && m.NeedsCheck() {
+		return a.checkDeferred(ctx, req, m, now)
+	}
 	var reading followup.Reading
 	var readProblem *problem.Problem
-	req.Tenant = m.Tenant
 	if m.NeedsCheck() {
-		reading, readProblem = a.readForFollowUp(ctx, req)
+		_, reading, readProblem = a.readForFollowUp(ctx, req)
 	}
 	plan := followup.Decide(m, reading, now, fu.Schedule)
 	res := FollowUpResult{ID: m.ID, Result: autopilot.Pending, Checked: m.NeedsCheck() && !plan.Retry, Problem: readProblem}
-	req.TenantName = m.Tenant
+	return a.carryOut(ctx, plan, res)
+}
+
+// carryOut does what a plan says: nothing while the record must be delivered again; else it
+// delivers the notices (an outcome or Slack's notice) and sends what remains (the next check, or
+// the targets still owed). res says what the check did, and takes what came of it.
+func (a *Actions) carryOut(ctx context.Context, plan followup.Plan, res FollowUpResult) Result {
+	fu := a.d.FollowUp
 	if plan.Retry {
 		return res // the read's problem is transient: SQS delivers the record again
 	}
@@ -201,7 +211,7 @@ func followUp(a *Actions, ctx context.Context, req *Request) Result {
 		}
 		if err != nil {
 			// The record is delivered again and decided anew: delivery is at least once.
-			p := problem.New(QueueUnavailable, "The next follow-up message could not be sent; the record will be delivered again.")
+			p := problem.New(problem.QueueUnavailable, "The next follow-up message could not be sent; the record will be delivered again.")
 			p.Err = err
 			res.Problem = p
 		}
@@ -209,18 +219,18 @@ func followUp(a *Actions, ctx context.Context, req *Request) Result {
 	return res
 }
 
-// readForFollowUp reads the tenant's settings; a failure is the reading's code and the problem
-// returned.
-func (a *Actions) readForFollowUp(ctx context.Context, req *Request) (followup.Reading, *problem.Problem) {
+// readForFollowUp selects the tenant and reads its settings; a failure is the reading's code and
+// the problem returned.
+func (a *Actions) readForFollowUp(ctx context.Context, req *Request) (Intune, followup.Reading, *problem.Problem) {
 	in, p := a.selectTenant(ctx, req)
 	if p == nil {
 		s, err := getSettings(ctx, in, req, true)
 		if err == nil {
-			return followup.Reading{Settings: s}, nil
+			return in, followup.Reading{Settings: s}, nil
 		}
 		p = problem.Of(err)
 	}
-	return followup.Reading{Code: p.Code}, p
+	return in, followup.Reading{Code: p.Code}, p
 }
 
 // deliverAll delivers the notices at once (each target gets at most 10 s, SPEC §13).
@@ -248,11 +258,23 @@ type FollowUpResult struct {
 	// Problem is a failed read of the settings (transient: the record is delivered again; else
 	// the outcome is error) or a next message that could not be sent.
 	Problem *problem.Problem
+	// Deferral is set for a check of a deferred request (SPEC §16): it merged or asked Graph
+	// for a sync (and what Graph said: started, inProgress, throttled, or failed).
+	Deferral *DeferralCheck
+}
+
+// DeferralCheck is what a check of a deferred request did besides the follow-up's own.
+type DeferralCheck struct {
+	Merged bool
+	// Synced is Graph's answer to the sync the check asked for: started, inProgress, throttled,
+	// or "" for another failure; unset (Asked false) when it asked none.
+	Asked  bool
+	Synced autopilot.Result
 }
 
 // retry reports whether SQS should deliver the record again.
 func (f FollowUpResult) retry() bool {
-	return f.Problem != nil && (f.Problem.Code.Transient() || f.Problem.Code == QueueUnavailable)
+	return f.Problem != nil && (f.Problem.Code.Transient())
 }
 
 // HTTP is not reached (a follow-up is a queue record); it is 200 with nothing.
@@ -281,6 +303,9 @@ const (
 	// MetricDeliveriesGivenUp the targets given up: on the line of every round that delivered.
 	MetricDeliveryFailures  = "DeliveryFailures"
 	MetricDeliveriesGivenUp = "DeliveriesGivenUp"
+	// MetricSyncMerged is 1 on the line of a deferred request's check that found a sync someone
+	// else triggered after it (SPEC §16), 0 on the other checks of deferred requests.
+	MetricSyncMerged = "SyncMerged"
 )
 
 // Log writes the outcome, the follow-up id, the sync's duration and how each delivery went
@@ -323,6 +348,22 @@ func (f FollowUpResult) Log(l *Line) {
 		}
 		l.Count(MetricDeliveryFailures, failures)
 		l.Count(MetricDeliveriesGivenUp, len(f.GaveUp))
+	}
+	if d := f.Deferral; d != nil {
+		merged := 0
+		if d.Merged {
+			merged = 1
+		}
+		l.Count(MetricSyncMerged, merged)
+		if d.Asked {
+			is := func(r autopilot.Result) int {
+				if d.Synced == r {
+					return 1
+				}
+				return 0
+			}
+			syncCounts(l, is(autopilot.Started), is(autopilot.InProgress), is(autopilot.Throttled), is(""), 0)
+		}
 	}
 	if !f.Checked {
 		return

@@ -74,6 +74,14 @@ func messages(t *testing.T) []message {
 		{name: "refused 429, Retry-After only", res: Refused{P: refused429(nil, 412), Result: autopilot.Throttled}},
 		{name: "refused 429, nothing known", res: Refused{P: refused429(nil, 0), Result: autopilot.Throttled}},
 		{name: "refused 429, next allowed tomorrow", res: Refused{P: refused429(ptr(at(15, 4, 30).Add(24*time.Hour)), 86400), Result: autopilot.Throttled}},
+		{name: "deferred after 429, a post will follow", res: Deferred{RequestedAt: at(15, 4, 12), SyncAt: at(15, 10, 0), ChatFollowUp: followUpComing,
+			refused: Refused{P: refused429(ptr(at(15, 10, 0)), 348), Result: autopilot.Throttled}, lastTrigger: at(15, 0, 0)}},
+		{name: "deferred after 429, last trigger unknown", res: Deferred{RequestedAt: at(15, 4, 12), SyncAt: at(15, 10, 0),
+			refused: Refused{P: refused429(ptr(at(15, 10, 0)), 348), Result: autopilot.Throttled}}},
+		{name: "deferred after 409, reply address refused", res: Deferred{RequestedAt: at(15, 4, 12), SyncAt: at(15, 5, 12), ChatFollowUp: followUpRefused,
+			refused: Refused{P: refused409, Result: autopilot.InProgress}, lastTrigger: at(14, 58, 40)}},
+		{name: "deferred after 409, start unknown", res: Deferred{RequestedAt: at(15, 4, 12), SyncAt: at(15, 5, 12),
+			refused: Refused{P: refused409, Result: autopilot.InProgress}}},
 
 		{name: "status completed", res: StatusDoc(doc)},
 		{name: "status running", res: StatusDoc(autopilot.Status{SyncStatus: "inProgress", LastSyncDateTime: at(12, 0, 0),
@@ -282,7 +290,7 @@ func problemCodes(t *testing.T) []problem.Code {
 		}
 	}
 	slices.Sort(codes)
-	for _, want := range []problem.Code{problem.SyncInProgress, problem.Misconfigured, problem.Forbidden, QueueUnavailable} {
+	for _, want := range []problem.Code{problem.SyncInProgress, problem.Misconfigured, problem.Forbidden, problem.QueueUnavailable} {
 		if !slices.Contains(codes, want) {
 			t.Fatalf("the scan found codes %q, not %s: is it still reading the packages?", codes, want)
 		}

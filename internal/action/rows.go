@@ -33,8 +33,8 @@ const (
 // Lambda error naming what the function takes (direct), or a dropped record (SQS).
 var Table = []Row{
 	{Name: NameOptions, On: []Trigger{httpAt(BothFns, http.MethodOptions)}, Run: options},
-	{Name: NameSync, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant)}, Run: syncHTTP},
-	{Name: NameSyncWait, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant).when(waiting)}, Run: syncHTTP},
+	{Name: NameSync, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer)}, Run: syncHTTP},
+	{Name: NameSyncWait, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).when(waiting)}, Run: syncHTTP},
 	{Name: NameScheduledSync, On: []Trigger{
 		scheduled(SyncFn),
 		direct(SyncFn, "sync", false, `{"action":"sync","tenant":"<name>"}`),
@@ -95,6 +95,8 @@ func queued(fns Functions, q Queue, example string) Trigger {
 type Query struct {
 	// Wait is ?wait=N (the sync function).
 	Wait time.Duration
+	// Defer is ?defer=true|false (the sync function); nil: SYNC_WHEN_BUSY decides.
+	Defer *bool
 }
 
 // Param is a query parameter an HTTP trigger reads.

@@ -20,6 +20,9 @@ import (
 // known of the wait; with ?wait, the sync's end as far as N allows (SPEC §5). A callbackUrl in
 // the body is checked before the sync (SPEC §13): a refused one starts nothing.
 func syncHTTP(a *Actions, ctx context.Context, req *Request) Result {
+	if p := a.deferProblem(req); p != nil {
+		return failed(p)
+	}
 	callback, p := a.callbackTarget(ctx, req.CallbackURL)
 	if p != nil {
 		return failed(p)
@@ -61,6 +64,9 @@ func (a *Actions) syncTenant(ctx context.Context, req *Request, wait time.Durati
 	}
 	s, res := a.sync(ctx, in, req, wait)
 	if s == nil {
+		if r, ok := res.(Refused); ok && a.defers(req) {
+			return a.deferRequest(ctx, in, req, r, targets, note)
+		}
 		return res
 	}
 	if a.d.FollowUp != nil && !s.Result.Ended() {
@@ -78,7 +84,12 @@ func (a *Actions) sync(ctx context.Context, in Intune, req *Request, wait time.D
 	now := a.d.Now().UTC()
 	err := call(ctx, in, req, true, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
 	if err != nil {
-		return nil, a.refused(ctx, in, req, err)
+		res := a.refused(ctx, in, req, err)
+		if r, ok := res.(Refused); ok {
+			r.requestedAt = now.Truncate(time.Second)
+			res = r
+		}
+		return nil, res
 	}
 	// SPEC §5: T and T+10m, both to the second: T rounded down (when it was asked), T+10m
 	// rounded up (never before Intune allows it), as the 429 that follows rounds it.
@@ -100,7 +111,9 @@ func (a *Actions) refused(ctx context.Context, in Intune, req *Request, err erro
 	case http.StatusConflict:
 		p := problem.New(problem.SyncInProgress, "A sync of Autopilot devices is already running; wait for it to finish.")
 		p.Graph, p.Err = ge.Ref(), err
+		r := Refused{P: about(req, p), Result: autopilot.InProgress}
 		if s, err := getSettings(ctx, in, req, false); err == nil {
+			r.settings = &s
 			p.SyncStatus = string(s.SyncStatus)
 			if !s.LastManualSyncTriggerDateTime.IsZero() {
 				t := s.LastManualSyncTriggerDateTime.UTC()
@@ -108,9 +121,10 @@ func (a *Actions) refused(ctx context.Context, in Intune, req *Request, err erro
 				p.Detail = fmt.Sprintf("A sync of Autopilot devices is already running (started %s); wait for it to finish.", t.Format(time.RFC3339))
 			}
 		}
-		return Refused{P: about(req, p), Result: autopilot.InProgress}
+		return r
 	case http.StatusTooManyRequests:
-		return Refused{P: about(req, a.throttled(ctx, in, req, ge)), Result: autopilot.Throttled}
+		p, settings := a.throttled(ctx, in, req, ge)
+		return Refused{P: about(req, p), Result: autopilot.Throttled, settings: settings}
 	}
 	return Failure{P: about(req, problem.Of(err)), attempt: attemptSync}
 }
@@ -118,23 +132,27 @@ func (a *Actions) refused(ctx context.Context, in Intune, req *Request, err erro
 // throttled builds the 429 problem. The wait is Graph's Retry-After when it gave one (rounded
 // up); otherwise what remains of ten minutes since the last manual sync (at least 1 s);
 // otherwise ten minutes. nextSyncAllowedAt is the end of the wait rounded up to the second: from
-// the last manual sync, the same time the 202 of that sync named.
-func (a *Actions) throttled(ctx context.Context, in Intune, req *Request, ge *graph.Error) *problem.Problem {
+// the last manual sync, the same time the 202 of that sync named. It returns the settings too,
+// when it read them.
+func (a *Actions) throttled(ctx context.Context, in Intune, req *Request, ge *graph.Error) (p *problem.Problem, settings *graph.Settings) {
 	now := a.d.Now().UTC()
 	wait := autopilot.SyncInterval
 	if ge.HasRetryAfter {
 		wait = ge.RetryAfter
-	} else if s, err := getSettings(ctx, in, req, false); err == nil && !s.LastManualSyncTriggerDateTime.IsZero() {
-		wait = min(s.LastManualSyncTriggerDateTime.Add(autopilot.SyncInterval).Sub(now), autopilot.SyncInterval)
+	} else if s, err := getSettings(ctx, in, req, false); err == nil {
+		settings = &s
+		if lastTrigger := s.LastManualSyncTriggerDateTime.UTC(); !lastTrigger.IsZero() {
+			wait = min(lastTrigger.Add(autopilot.SyncInterval).Sub(now), autopilot.SyncInterval)
+		}
 	}
 	secs := graph.CeilSeconds(wait)
 	next := ceilSecond(now.Add(max(wait, time.Second)))
-	p := problem.New(problem.SyncThrottled, fmt.Sprintf(
+	p = problem.New(problem.SyncThrottled, fmt.Sprintf(
 		"Intune allows one manual sync every 10 minutes; next allowed at %s.", next.Format(time.RFC3339)))
 	p.RetryAfterSeconds = secs
 	p.NextSyncAllowedAt = &next
 	p.Graph, p.Err = ge.Ref(), ge
-	return p
+	return p, settings
 }
 
 // ceilSecond rounds t up to a whole second.
@@ -283,7 +301,7 @@ func (s Synced) Log(l *Line) {
 	if s.Result == autopilot.Failed {
 		failed = 1
 	}
-	syncCounts(l, 1, 0, 0, failed)
+	syncCounts(l, 1, 0, 0, failed, 0)
 }
 
 // Refused is Graph refusing a sync: 409 (Result inProgress) or 429 (Result throttled). An HTTP
@@ -291,6 +309,10 @@ func (s Synced) Log(l *Line) {
 type Refused struct {
 	P      *problem.Problem
 	Result autopilot.Result
+	// requestedAt is when the sync was asked for; settings are those read after the refusal
+	// (nil: none were), for a deferral (SPEC §16).
+	requestedAt time.Time
+	settings    *graph.Settings
 }
 
 // refusal is the result of a refused scheduled, direct or queued sync.
@@ -322,10 +344,15 @@ func (r Refused) Lambda() (json.RawMessage, error) {
 func (r Refused) Log(l *Line) {
 	Failure{P: r.P}.Log(l)
 	l.Status = 0 // a schedule's refusal is a result, not an error
+	r.count(l, 0)
+}
+
+// count writes the sync counters of the refusal; deferred is 1 when the request was deferred.
+func (r Refused) count(l *Line, deferred int) {
 	if r.Result == autopilot.InProgress {
-		syncCounts(l, 0, 1, 0, 0)
+		syncCounts(l, 0, 1, 0, 0, deferred)
 	} else {
-		syncCounts(l, 0, 0, 1, 0)
+		syncCounts(l, 0, 0, 1, 0, deferred)
 	}
 }
 
@@ -335,13 +362,16 @@ const (
 	MetricSyncInProgress = "SyncInProgress"
 	MetricSyncThrottled  = "SyncThrottled"
 	MetricSyncFailed     = "SyncFailed"
+	// MetricSyncDeferred counts the requests deferred to the next sync (SPEC §16).
+	MetricSyncDeferred = "SyncDeferred"
 )
 
-// syncCounts writes the four counters of a request that asked Graph for a sync, so that sums
+// syncCounts writes the five counters of a request that asked Graph for a sync, so that sums
 // and averages work.
-func syncCounts(l *Line, started, inProgress, throttled, failed int) {
+func syncCounts(l *Line, started, inProgress, throttled, failed, deferred int) {
 	l.Count(MetricSyncStarted, started)
 	l.Count(MetricSyncInProgress, inProgress)
 	l.Count(MetricSyncThrottled, throttled)
 	l.Count(MetricSyncFailed, failed)
+	l.Count(MetricSyncDeferred, deferred)
 }

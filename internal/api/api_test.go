@@ -35,6 +35,9 @@ type fakeIntune struct {
 	mu        sync.Mutex
 	syncs     int
 	errored   bool // an error was given
+	// afterSync, when set, replaces settings once a sync was asked for (whatever the answer):
+	// what another caller's sync made of them meanwhile.
+	afterSync *graph.Settings
 }
 
 // erred reports whether the fake gave an error.
@@ -61,6 +64,9 @@ func (f *fakeIntune) Fail(r *http.Request) error {
 	defer f.mu.Unlock()
 	if r.Method == http.MethodPost {
 		f.syncs++
+		if f.afterSync != nil {
+			f.settings, f.afterSync = *f.afterSync, nil
+		}
 	}
 	var ge *graph.Error
 	if err := f.errFor(r.Method); err != nil && !errors.As(err, &ge) {

@@ -104,6 +104,11 @@ func (f fixedTargets) CallbackTargets(context.Context) ([]notify.Prefix, error) 
 
 // followUpFunction is a sync function with follow-ups on fakes, at the clock *clock.
 func followUpFunction(in action.Intune, q *memQueue, d *deliveries, clock *time.Time, log *bytes.Buffer, callbacks bool) *Function {
+	return New(autopilot.FunctionSync, followUpDeps(in, q, d, clock, log, callbacks))
+}
+
+// followUpDeps are followUpFunction's.
+func followUpDeps(in action.Intune, q *memQueue, d *deliveries, clock *time.Time, log *bytes.Buffer, callbacks bool) Deps {
 	fu := &action.FollowUp{Queue: q, QueueARN: testFollowUpARN, Schedule: followup.DefaultSchedule(), SlackPrefixes: testSlackPrefixes, Teams: true, Deliver: d.deliver}
 	if callbacks {
 		fu.Callbacks = fixedTargets(testCallbackPrefixes)
@@ -112,7 +117,7 @@ func followUpFunction(in action.Intune, q *memQueue, d *deliveries, clock *time.
 	if log != nil {
 		deps.Log = slog.New(slog.NewJSONHandler(log, nil))
 	}
-	return New(autopilot.FunctionSync, deps)
+	return deps
 }
 
 // TestSyncsAreFollowed: SPEC §13. After Graph's 204, whatever started the sync, one message

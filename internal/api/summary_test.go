@@ -58,7 +58,7 @@ func TestSummaryLine(t *testing.T) {
 				t.Fatalf("no EMF directive: %v", line["_aws"])
 			}
 			d := directives[0].(map[string]any)
-			if d["Namespace"] != MetricsNamespace || len(d["Metrics"].([]any)) != 6 {
+			if d["Namespace"] != MetricsNamespace || len(d["Metrics"].([]any)) != 7 {
 				t.Errorf("EMF directive = %v", d)
 			}
 			// Every metric named in the directive is a number on the line.

@@ -61,6 +61,9 @@ type Config struct {
 	// Follow-up of SPEC §13 (the sync function); the values are validated where they are used
 	// (wiring), so that the status function never links what only the sync function needs.
 	FollowUpQueueURL string
+	// DeferWhenBusy is SYNC_WHEN_BUSY=defer (SPEC §16): a sync Graph refuses with 409 or 429 is
+	// deferred to the next one; refuse (the default) answers the 409 or 429.
+	DeferWhenBusy bool
 	// SyncRoleID is SYNC_ROLE_ID, the unique id of the sync function's role (the template sets
 	// it): the SenderId of the queue messages the function sent itself. "" checks no sender.
 	SyncRoleID                string
@@ -178,6 +181,16 @@ func Load(getenv func(string) string) (Config, error) {
 		default:
 			c.SecretCacheTTL = d
 		}
+	}
+	switch v := strings.ToLower(get("SYNC_WHEN_BUSY")); v {
+	case "", "refuse":
+	case "defer":
+		c.DeferWhenBusy = true
+		if c.FollowUpQueueURL == "" {
+			bad("SYNC_WHEN_BUSY", "defer needs FOLLOWUP_QUEUE_URL: a deferred sync waits as a message of the follow-up queue")
+		}
+	default:
+		bad("SYNC_WHEN_BUSY", "%q is neither refuse nor defer", v)
 	}
 	if v := get("ALLOW_UNAUTHENTICATED"); v != "" {
 		b, err := strconv.ParseBool(v)

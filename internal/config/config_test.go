@@ -27,7 +27,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.GraphTenantID != "tenant" || c.GraphBaseURL != graph.DefaultBaseURL || c.AuthorityHost != DefaultAuthorityHost ||
-		c.GraphCredentialSecretName != DefaultGraphCredentialName || c.SecretCacheTTL != DefaultSecretCacheTTL || c.AllowUnauthenticated {
+		c.GraphCredentialSecretName != DefaultGraphCredentialName || c.SecretCacheTTL != DefaultSecretCacheTTL || c.AllowUnauthenticated || c.DeferWhenBusy {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if c.AuthSchemesConfigured() {
@@ -54,6 +54,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad federation", map[string]string{"AZURE_FEDERATED_TOKEN_SOURCE": "gcp"}, "AZURE_FEDERATED_TOKEN_SOURCE"},
 		{"bad graph url", map[string]string{"GRAPH_BASE_URL": "graph.microsoft.com"}, "GRAPH_BASE_URL"},
 		{"bad authority", map[string]string{"AZURE_AUTHORITY_HOST": "http://login"}, "AZURE_AUTHORITY_HOST"},
+		{"defer without a queue", map[string]string{"SYNC_WHEN_BUSY": "defer"}, "SYNC_WHEN_BUSY: defer needs FOLLOWUP_QUEUE_URL"},
+		{"bad busy policy", map[string]string{"SYNC_WHEN_BUSY": "retry", "FOLLOWUP_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"}, `SYNC_WHEN_BUSY: "retry" is neither refuse nor defer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,12 +83,14 @@ func TestLoadValues(t *testing.T) {
 	m["ALLOW_UNAUTHENTICATED"] = "true"
 	m["GRAPH_BASE_URL"] = "https://graph.microsoft.us/beta/"
 	m["SLACK_SIGNING_SECRET_NAME"] = "slack-signing"
+	m["SYNC_WHEN_BUSY"] = "Defer"
+	m["FOLLOWUP_QUEUE_URL"] = "https://sqs.eu-west-1.amazonaws.com/123456789012/autopilot-sync-followup"
 	c, err := Load(env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.GraphTenantID != "intune-tenant" || c.SecretCacheTTL != time.Hour || !c.AllowUnauthenticated ||
-		c.GraphBaseURL != "https://graph.microsoft.us/beta" || !c.AuthSchemesConfigured() {
+		c.GraphBaseURL != "https://graph.microsoft.us/beta" || !c.AuthSchemesConfigured() || !c.DeferWhenBusy {
 		t.Errorf("values not read: %+v", c)
 	}
 }

@@ -36,6 +36,9 @@ const (
 	Misconfigured          Code = "misconfigured"
 	// Forbidden: valid credentials of a scheme that may not do this (SPEC §6).
 	Forbidden Code = "forbidden"
+	// QueueUnavailable: a message to SQS could not be sent (a fan-out, a follow-up's next check, a
+	// deferred request's wait): transient.
+	QueueUnavailable Code = "queueUnavailable"
 )
 
 type meta struct {
@@ -62,6 +65,7 @@ var table = map[Code]meta{
 	UpstreamTimeout:        {http.StatusGatewayTimeout, "Upstream timeout"},
 	Misconfigured:          {http.StatusInternalServerError, "Service misconfigured"},
 	Forbidden:              {http.StatusForbidden, "Forbidden"},
+	QueueUnavailable:       {http.StatusServiceUnavailable, "Queue unavailable"},
 }
 
 // Status returns the HTTP status of code (500 for a code not in the table).
@@ -75,7 +79,7 @@ func (c Code) Status() int {
 // Transient reports whether a retry later may succeed without anyone changing anything.
 func (c Code) Transient() bool {
 	switch c {
-	case GraphUnavailable, SecretStoreUnavailable, UpstreamTimeout:
+	case GraphUnavailable, SecretStoreUnavailable, UpstreamTimeout, QueueUnavailable:
 		return true
 	}
 	return false

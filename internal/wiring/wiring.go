@@ -37,7 +37,7 @@ func Deps(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) a
 // what the sync function adds (WithFollowUp).
 func Build(cfg config.Config, cfgErr error, o tenant.Options, log *slog.Logger) (api.Deps, *keyvault.Store) {
 	var store *keyvault.Store
-	d := api.Deps{Deps: action.Deps{Err: cfgErr, Log: log, Now: o.Now, TenantID: cfg.GraphTenantID, SenderID: cfg.SyncRoleID},
+	d := api.Deps{Deps: action.Deps{Err: cfgErr, Log: log, Now: o.Now, TenantID: cfg.GraphTenantID, SenderID: cfg.SyncRoleID, DeferWhenBusy: cfg.DeferWhenBusy},
 		AllowUnauthenticated: cfg.AllowUnauthenticated, CallerChecksConfigured: cfg.AuthSchemesConfigured()}
 	if cfgErr == nil && cfg.FederatedTokenSource == config.FederatedTokenSourceAWSSTS && o.Assertion == nil {
 		// No Azure secret in AWS (SPEC §4): the identity that reads Key Vault proves itself with
