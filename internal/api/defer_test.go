@@ -202,7 +202,7 @@ func TestDeferredChecks(t *testing.T) {
 			intune:      &fakeIntune{settings: graph.Settings{SyncStatus: graph.SyncStatusInProgress, LastManualSyncTriggerDateTime: before}},
 			wantOutcome: "deferred", wantNext: "deferred", wantDelay: time.Minute, wantMetric: map[string]float64{"SyncMerged": 0}},
 		{name: "the trigger seen, ended: the check syncs", at: 6 * time.Minute, intune: &fakeIntune{settings: seen},
-			wantOutcome: "started", wantSyncs: 1, wantNext: "followed", wantDelay: time.Minute, wantTriggered: now.Add(6*time.Minute - autopilot.ClockSkew),
+			wantOutcome: "started", wantSyncs: 1, wantNext: "followed", wantDelay: time.Minute, wantTriggered: now.Add(6 * time.Minute),
 			wantMetric: map[string]float64{"SyncStarted": 1, "SyncMerged": 0, "SyncDeferred": 0}},
 		{name: "its sync gets 409: waits 60 s", at: 6 * time.Minute, intune: &fakeIntune{settings: seen, syncErr: conflict},
 			wantOutcome: "deferred", wantSyncs: 1, wantNext: "deferred", wantDelay: time.Minute, wantMetric: map[string]float64{"SyncInProgress": 1, "SyncMerged": 0}},

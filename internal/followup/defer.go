@@ -80,11 +80,12 @@ func Defer(m Message, r Reading, now time.Time, s Schedule) Deferral {
 }
 
 // Triggered is the plan of a deferred request m whose check had Graph accept a sync at now: it is
-// that sync's follow-up, "finished" tested against now less the clock skew, its first check
-// after the schedule's first delay (SPEC §13).
+// that sync's follow-up, triggered at now ("finished" allows §13's clock skew, as for a sync
+// triggered at the request: autopilot.Finished), its first check after the schedule's first
+// delay (SPEC §13). Its duration counts from now, as a merged one's counts from its trigger.
 func Triggered(m Message, now time.Time, s Schedule) Plan {
 	now = now.UTC()
-	f := served(m, timePtr(now.Add(-autopilot.ClockSkew)))
+	f := served(m, timePtr(now))
 	f.Attempt = 0 // waiting adds one: the follow-up's first check
 	p := waiting(f, now, m.RequestedAt.Add(s.MaxAge), s.FirstDelay())
 	p.next.Attempt = 1

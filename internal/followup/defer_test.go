@@ -94,8 +94,8 @@ func TestTriggeredIsFollowedFromItsTrigger(t *testing.T) {
 		t.Fatalf("settled %+v, want the first check after %s", st, s.FirstDelay())
 	}
 	f := *st.Next
-	if f.Deferred != nil || f.TriggeredAt == nil || !f.TriggeredAt.Equal(at(395)) || f.Attempt != 1 || f.Targets != allOf {
-		t.Fatalf("follow-up %+v, want triggeredAt 395 s, attempt 1, every target", f)
+	if f.Deferred != nil || f.TriggeredAt == nil || !f.TriggeredAt.Equal(at(400)) || f.Attempt != 1 || f.Targets != allOf {
+		t.Fatalf("follow-up %+v, want triggeredAt 400 s, attempt 1, every target", f)
 	}
 	b, err := f.Encode()
 	if err != nil {
@@ -110,8 +110,13 @@ func TestTriggeredIsFollowedFromItsTrigger(t *testing.T) {
 		t.Errorf("a sync finished at 200 s ended the follow-up of the trigger at 400 s: %+v", p.Outcome)
 	}
 	p = Decide(f, settings(graph.SyncStatusCompleted, 400, 450), at(460), s)
-	if p.Outcome == nil || p.Outcome.Result != autopilot.Completed || *p.Outcome.SyncDurationSeconds != 55 {
-		t.Fatalf("outcome %+v, want completed in 55 s (from the trigger, less the skew)", p.Outcome)
+	if p.Outcome == nil || p.Outcome.Result != autopilot.Completed || *p.Outcome.SyncDurationSeconds != 50 {
+		t.Fatalf("outcome %+v, want completed in 50 s (from the trigger)", p.Outcome)
+	}
+	// Graph's clock 3 s behind ours: its end still counts (§13's skew), and lasted 0 s.
+	p = Decide(f, settings(graph.SyncStatusCompleted, 397, 397), at(460), s)
+	if p.Outcome == nil || *p.Outcome.SyncDurationSeconds != 0 {
+		t.Fatalf("outcome %+v, want completed, 0 s", p.Outcome)
 	}
 }
 
