@@ -2,11 +2,25 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +28,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -246,6 +261,14 @@ func (f *function) invokeLogged(t *testing.T, event []byte) json.RawMessage {
 	t.Helper()
 	requestID := uuid.NewString()
 	body := f.invokeID(t, requestID, event)
+	f.waitLogged(t, requestID)
+	return body
+}
+
+// waitLogged returns once the emulator has written the END line of invocation requestID, which
+// it writes after every line of the invocation (see invokeLogged).
+func (f *function) waitLogged(t *testing.T, requestID string) {
+	t.Helper()
 	end := "END RequestId: " + requestID + "\n"
 	for limit := time.Now().Add(20 * time.Second); !strings.Contains(f.logs.String(), end); {
 		if time.Now().After(limit) {
@@ -253,7 +276,6 @@ func (f *function) invokeLogged(t *testing.T, event []byte) json.RawMessage {
 		}
 		time.Sleep(time.Millisecond) // a look at the output, as rie.Start looks at the listeners
 	}
-	return body
 }
 
 func (f *function) invokeID(t *testing.T, requestID string, event []byte) json.RawMessage {
@@ -326,4 +348,179 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("%q is not a whole number", s)
 	}
 	return n
+}
+
+// nsHost is a host of the test's own: a network namespace joined to this one by a veth pair, each
+// end with a private address (a /30 of 10.0.0.0/8). A receiver listens there when a function must
+// really post to it: the functions' outbound client dials a private address only when the
+// configuration names that literal address, and loopback never (SPEC §13), so no receiver on
+// loopback can ever be reached. Without the privilege to make one (root: ip netns, veth),
+// newNSHost skips the test, except in CI.
+type nsHost struct {
+	name string     // the namespace (ip netns), deleted when the test ends
+	addr netip.Addr // the namespace's end of the pair
+}
+
+func newNSHost(t *testing.T) *nsHost {
+	t.Helper()
+	unavailable := func(err error) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("a network namespace of the test's own cannot be made (%v); CI requires one", err)
+		}
+		t.Skipf("a network namespace of the test's own cannot be made (%v): skipping the test that posts to a host of its own", err)
+	}
+	ipPath, err := exec.LookPath("ip")
+	if err != nil {
+		unavailable(err)
+	}
+	// Random names and a random /30, so that tests of other processes on this machine (another
+	// run of the suite) never collide with this one.
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	h := &nsHost{name: "autopilot-sync-e2e-" + id, addr: netip.AddrFrom4([4]byte{10, b[0], b[1], b[2]&^3 + 2})}
+	hostEnd := netip.AddrFrom4([4]byte{10, b[0], b[1], b[2]&^3 + 1})
+	hostIf, nsIf := "aps"+id+"h", "aps"+id+"n" // at most 15 bytes, as Linux wants
+	ip := func(args ...string) error {
+		if out, err := exec.Command(ipPath, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := ip("netns", "add", h.name); err != nil {
+		unavailable(err)
+	}
+	// Deleting the namespace deletes its end of the pair, and with it the other end; the
+	// listeners inside are closed first (cleanups run last-in first-out).
+	t.Cleanup(func() {
+		if err := ip("netns", "delete", h.name); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, args := range [][]string{
+		{"link", "add", hostIf, "type", "veth", "peer", "name", nsIf, "netns", h.name},
+		{"addr", "add", hostEnd.String() + "/30", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", h.name, "addr", "add", h.addr.String() + "/30", "dev", nsIf},
+		{"-n", h.name, "link", "set", nsIf, "up"},
+	} {
+		if err := ip(args...); err != nil {
+			unavailable(err)
+		}
+	}
+	return h
+}
+
+// listen opens a TCP listener on the host's address, on a port of the kernel's choosing, and
+// closes it when the test ends. The socket is made by a thread that joins the namespace for it
+// and is never handed back to other goroutines (it ends with its own); the socket stays there.
+func (h *nsHost) listen(t *testing.T) net.Listener {
+	t.Helper()
+	type listened struct {
+		ln  net.Listener
+		err error
+	}
+	done := make(chan listened, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		ns, err := os.Open(filepath.Join("/var/run/netns", h.name))
+		if err != nil {
+			done <- listened{err: err}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- listened{err: fmt.Errorf("setns %s: %w", h.name, err)}
+			return
+		}
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(h.addr, 0).String())
+		done <- listened{ln, err}
+	}()
+	l := <-done
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	t.Cleanup(func() { l.ln.Close() })
+	return l.ln
+}
+
+// receiver is an HTTPS server on an nsHost, with a self-signed certificate for the host's address
+// (certPEM: the functions trust it through SSL_CERT_FILE, see trust). It keeps every request it
+// gets and answers each 204 once it has kept it, so a request is kept before its sender learns
+// that it was delivered.
+type receiver struct {
+	url     string // https://ADDR:PORT, no path
+	certPEM []byte
+
+	mu  sync.Mutex
+	got []receivedPost
+}
+
+// receivedPost is one request a receiver got.
+type receivedPost struct {
+	method, path string
+	header       http.Header
+	body         []byte
+}
+
+func startReceiver(t *testing.T, h *nsHost) *receiver {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "autopilot-sync e2e receiver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, IPAddresses: []net.IP{h.addr.AsSlice()},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	ln := h.listen(t)
+	r.url = "https://" + ln.Addr().String()
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.mu.Lock()
+			r.got = append(r.got, receivedPost{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), body: body})
+			r.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { srv.Close() })
+	return r
+}
+
+// posts returns the requests the receiver got so far, in order.
+func (r *receiver) posts() []receivedPost {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]receivedPost(nil), r.got...)
+}
+
+// trust returns the environment that makes a function trust the emulator's CA and the
+// certificates pems (SSL_CERT_FILE: one file of them all).
+func (e *env) trust(t *testing.T, pems ...[]byte) map[string]string {
+	t.Helper()
+	all := e.emu.CAPEM()
+	for _, p := range pems {
+		all = append(all, p...)
+	}
+	path := filepath.Join(t.TempDir(), "trusted.pem")
+	if err := os.WriteFile(path, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"SSL_CERT_FILE": path}
 }
