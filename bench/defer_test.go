@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+)
+
+// TestDeferredRequestsRace is issue 22's acceptance on the emulator: after one sync, N deferred
+// requests in its 10-minute window (spread over it: the first ones while the sync runs, answered
+// 409 by Graph, the later ones after, answered 429; or all at once while it runs) cause exactly
+// one more sync that Graph accepts, plus at most N−1 409s to the checks that race for it; each
+// request's callback is told exactly one outcome, completed, of a sync triggered at or after
+// the request.
+func TestDeferredRequestsRace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		n    int
+		// at is when request i of n arrives after the first sync's trigger.
+		at func(i, n int) time.Duration
+	}{
+		{name: "8 spread over the window", n: 8, at: spread},
+		{name: "32 spread over the window", n: 32, at: spread},
+		{name: "8 at once while the sync runs", n: 8, at: func(int, int) time.Duration { return 30 * time.Second }},
+		{name: "32 at once while the sync runs", n: 32, at: func(int, int) time.Duration { return 30 * time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := newDeferSim(simOptions{Start: simStart, Query: "?defer=true"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			arrivals := []time.Time{simStart}
+			for i := range tt.n {
+				arrivals = append(arrivals, simStart.Add(tt.at(i, tt.n)))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.run(ctx, arrivals); err != nil {
+				t.Fatal(err)
+			}
+			f := s.figures(simStart, 10*time.Minute)
+			for _, p := range f.problems() {
+				t.Error(p)
+			}
+
+			refusedRequests := f.answered(fromRequest, http.StatusConflict) + f.answered(fromRequest, http.StatusTooManyRequests)
+			got := map[string]int{
+				"accepted for a request": f.answered(fromRequest, http.StatusNoContent),
+				"accepted for a check":   f.answered(fromCheck, http.StatusNoContent),
+				"refused to a request":   refusedRequests,
+				"completed":              f.Outcomes["completed"],
+			}
+			want := map[string]int{
+				"accepted for a request": 1, "accepted for a check": 1, "refused to a request": tt.n, "completed": tt.n + 1,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("sync calls and outcomes (-want +got):\n%s", diff)
+			}
+			if n := f.answered(fromCheck, http.StatusConflict); n > tt.n-1 {
+				t.Errorf("the checks were answered %d 409s, want at most N−1 = %d", n, tt.n-1)
+			}
+			if len(f.Triggers) == 2 {
+				if d := f.Triggers[1].Sub(f.Triggers[0]); d != 10*time.Minute {
+					t.Errorf("the second sync started %v after the first, want 10m0s (the first moment Graph allows)", d)
+				}
+			}
+			if tt.at(0, tt.n) == tt.at(tt.n-1, tt.n) {
+				return
+			}
+			// Spread: Graph answered both refusals, and the requests deferred by a 409 looked
+			// again while the sync still ran.
+			if f.answered(fromRequest, http.StatusConflict) == 0 || f.answered(fromRequest, http.StatusTooManyRequests) == 0 {
+				t.Errorf("the requests were answered %v by Graph, want both 409s and 429s", f.Answers[fromRequest])
+			}
+			if f.Checks["deferred"] == 0 {
+				t.Errorf("no check deferred again (checks: %v), want those of the requests answered 409", f.Checks)
+			}
+		})
+	}
+}
+
+// spread is request i of n, in whole seconds from 5 s to 9 min 55 s after the first sync.
+func spread(i, n int) time.Duration {
+	return 5*time.Second + time.Duration(i)*(590*time.Second/time.Duration(n)).Truncate(time.Second)
+}
+
+// TestSimQueue: the simulation's queue keeps each message until its delay, rounded up to whole
+// seconds as SQS's DelaySeconds, has passed on the clock, and hands it back once; a redelivery
+// comes one receive later.
+func TestSimQueue(t *testing.T) {
+	t.Parallel()
+	clock := emulator.NewManualClock(simStart)
+	q := &simQueue{clock: clock}
+	for _, d := range []time.Duration{90 * time.Second, 1500 * time.Millisecond, 0, 60 * time.Second} {
+		if err := q.Send(context.Background(), []byte(d.String()), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Send(context.Background(), []byte("too late"), 16*time.Minute); err == nil {
+		t.Error("a delay of 16 min was taken, want an error as SQS gives")
+	}
+	type got struct {
+		At       time.Duration
+		Bodies   []string
+		Receives []int
+	}
+	var gots []got
+	for {
+		at, ok := q.nextDue()
+		if !ok {
+			break
+		}
+		clock.Set(at)
+		g := got{At: at.Sub(simStart)}
+		for _, m := range q.takeDue(at) {
+			g.Bodies, g.Receives = append(g.Bodies, string(m.body)), append(g.Receives, m.receive)
+			if m.receive == 1 && string(m.body) == "1m0s" {
+				q.redeliver(m, redeliverAfter)
+			}
+		}
+		gots = append(gots, g)
+	}
+	want := []got{
+		{At: 0, Bodies: []string{"0s"}, Receives: []int{1}},
+		{At: 2 * time.Second, Bodies: []string{"1.5s"}, Receives: []int{1}},
+		{At: time.Minute, Bodies: []string{"1m0s"}, Receives: []int{1}},
+		{At: 90 * time.Second, Bodies: []string{"1m30s", "1m0s"}, Receives: []int{1, 2}},
+	}
+	if diff := cmp.Diff(want, gots); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+}
