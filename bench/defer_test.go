@@ -93,6 +93,34 @@ func spread(i, n int) time.Duration {
 	return 5*time.Second + time.Duration(i)*(590*time.Second/time.Duration(n)).Truncate(time.Second)
 }
 
+// TestDeferSimulation is issue 22's simulation: 1,000 requests at random seconds of one hour,
+// SYNC_WHEN_BUSY=defer, each sync running 90 s (the emulator's default) or 5 min: at most 6 syncs
+// that Graph accepted in any hour, and every request told once that a sync triggered at or after
+// it completed, within 10 min + one check interval of the request. `go run ./bench` reports the
+// same simulation's figures.
+func TestDeferSimulation(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{90 * time.Second, 5 * time.Minute} {
+		t.Run("sync runs "+d.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			f, err := simulateDeferrals(ctx, simSpec{Requests: 1000, Window: time.Hour, Seed: 22, SyncDuration: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range f.problems() {
+				t.Error(p)
+			}
+			if f.InWindow > maxSyncsPerHour || f.InWindow == 0 {
+				t.Errorf("%d syncs accepted in the simulated hour, want 1 to %d", f.InWindow, maxSyncsPerHour)
+			}
+			t.Logf("%d requests: %d syncs accepted (%d in the hour), checks %v, Graph answered requests %v and checks %v, longest wait %v, wall %v",
+				f.Requests, f.accepted(), f.InWindow, f.Checks, f.Answers[fromRequest], f.Answers[fromCheck], f.longest(), f.Wall)
+		})
+	}
+}
+
 // TestSimQueue: the simulation's queue keeps each message until its delay, rounded up to whole
 // seconds as SQS's DelaySeconds, has passed on the clock, and hands it back once; a redelivery
 // comes one receive later.
@@ -137,5 +165,33 @@ func TestSimQueue(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, gots); diff != "" {
 		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+}
+
+// TestReplaceSection: -defer-only replaces its own section of RESULTS.md, wherever it stands,
+// and leaves the others as they were.
+func TestReplaceSection(t *testing.T) {
+	t.Parallel()
+	section := "\n" + deferHeading + "10 requests\n\nnew\n"
+	tests := []struct{ name, doc, want string }{
+		{name: "appended", doc: "# Bench\n\n## Cold\n\nold\n",
+			want: "# Bench\n\n## Cold\n\nold\n\n" + deferHeading + "10 requests\n\nnew\n"},
+		{name: "replaced at the end", doc: "# Bench\n\n## Cold\n\nold\n\n\n" + deferHeading + "5 requests\n\nold\n",
+			want: "# Bench\n\n## Cold\n\nold\n\n" + deferHeading + "10 requests\n\nnew\n"},
+		{name: "replaced before another section", doc: "# Bench\n\n" + deferHeading + "5 requests\n\nold\n\n## Thaw\n\nkept\n",
+			want: "# Bench\n\n" + deferHeading + "10 requests\n\nnew\n\n## Thaw\n\nkept\n"},
+		{name: "an empty file", doc: "", want: deferHeading + "10 requests\n\nnew\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := replaceSection(tt.doc, section)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("replaceSection (-want +got):\n%s", diff)
+			}
+			if again := replaceSection(got, section); again != got {
+				t.Errorf("a second run changed the file:\n%s", cmp.Diff(got, again))
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@
 //	go run ./bench -rtt 20ms   # full run (≈ 2.5 min once the build cache is warm; -rtt 20ms is the default)
 //	go run ./bench -thaw=false # without the thaw cases (95 s of frozen wait)
 //	go run ./bench -quick      # fewer repetitions, no thaw, prints only
+//	go run ./bench -defer-only # only issue 22's deferred-syncs simulation (seconds); replaces its section
 //	make bench
 //
 // It needs Linux (it reads /proc for the bootstrap's peak RSS). The functions trust only the
@@ -55,6 +56,7 @@ type options struct {
 	out         string // markdown file, relative to the repository root; "" prints only
 	quick       bool
 	net         networkOptions
+	deferral    deferOptions // issue 22's simulation (defersim_report.go)
 }
 
 func main() {
@@ -69,6 +71,7 @@ func main() {
 	flag.IntVar(&o.net.invocations, "net-n", 200, "timed warm invocations per variant and RTT through the forwarders")
 	flag.BoolVar(&o.net.thaw, "thaw", true, "measure the first invocation after a thaw (closed, and silently dropped connections)")
 	flag.DurationVar(&o.net.freeze, "freeze", 95*time.Second, "how long the silently dropped case stays frozen: longer than the 90 s idle timeout")
+	o.deferral.register(flag.CommandLine)
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -137,6 +140,10 @@ func run(ctx context.Context, o options, command string) error {
 	}
 	root, err := repoRoot()
 	if err != nil {
+		return err
+	}
+	deferrals, done, err := runDeferrals(ctx, o.deferral, o.out, root, command)
+	if err != nil || done {
 		return err
 	}
 	work, err := os.MkdirTemp("", "autopilot-sync-bench-")
@@ -228,7 +235,7 @@ func run(ctx context.Context, o options, command string) error {
 		machine: facts, variants: variants, modules: modules,
 	}
 	rep.machine.loadAfter = loadAverage()
-	md := rep.markdown() + network
+	md := rep.markdown() + network + deferrals
 	fmt.Println()
 	fmt.Print(md)
 	if o.out != "" {
