@@ -130,7 +130,9 @@ func wantDeferred(t *testing.T, what string, got httpAnswer, targets string) def
 // for DelaySeconds = syncAt − the time it was sent, a fraction counting as a whole second.
 func wantDelay(t *testing.T, what string, m sentMessage, syncAt, before, after time.Time) {
 	t.Helper()
-	ceil := func(d time.Duration) int32 { return int32(math.Ceil(d.Seconds())) }
+	// A deferred request's check comes its Spread after syncAt (a few seconds, fixed by its id).
+	spread := followup.Spread(decodeMessage(t, m.MessageBody).ID)
+	ceil := func(d time.Duration) int32 { return int32(math.Ceil((d + spread).Seconds())) }
 	if lo, hi := ceil(syncAt.Sub(after)), ceil(syncAt.Sub(before)); m.DelaySeconds < lo || m.DelaySeconds > hi {
 		t.Errorf("%s: DelaySeconds %d, want %d to %d (until %s)", what, m.DelaySeconds, lo, hi, syncAt.Format(time.RFC3339))
 	}
@@ -279,8 +281,8 @@ func testDeferredMerge(t *testing.T, s *localSQS, v variant) {
 	// without asking Graph for a sync.
 	e.checkDue(t, fn, "a check while the sync runs", a.id, sentA, "deferred", map[string]float64{"SyncMerged": 0, "SyncStarted": -1}, 0)
 	sentA = s.lastSent(t, q, 3)
-	if sentA.DelaySeconds != 60 {
-		t.Errorf("a check while the sync runs: DelaySeconds %d, want 60", sentA.DelaySeconds)
+	if want := int32((time.Minute + followup.Spread(a.id)) / time.Second); sentA.DelaySeconds != want {
+		t.Errorf("a check while the sync runs: DelaySeconds %d, want %d (60 s and its spread)", sentA.DelaySeconds, want)
 	}
 	wantWaiting(t, "a check while the sync runs", decodeMessage(t, sentA.MessageBody), a, trigger, callbackA)
 

@@ -75,7 +75,7 @@ func (a *Actions) deferRequest(ctx context.Context, in Intune, req *Request, r R
 	m := followup.NewDeferred(followup.NewID(), req.TenantName, r.requestedAt, before, targets)
 	body, err := m.Encode()
 	if err == nil {
-		err = fu.Queue.Send(ctx, body, min(max(syncAt.Sub(now), time.Second), followup.MaxDelay))
+		err = fu.Queue.Send(ctx, body, min(max(syncAt.Sub(now), time.Second)+followup.Spread(m.ID), followup.MaxDelay))
 	}
 	if err != nil {
 		p := problem.New(problem.QueueUnavailable, "The sync could not be deferred (its wait in the follow-up queue was not sent); try again later.")

@@ -117,10 +117,16 @@ func TestDeferredRequests(t *testing.T) {
 				}
 				return
 			}
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages %v, want one", len(msgs), q.sent)
+			}
+			m := msgs[0]
+			if m.Deferred != nil {
+				tt.wantDelay += followup.Spread(m.ID) // a deferral's check comes a few seconds late
+			}
 			if len(msgs) != 1 || q.sent[0].delay != tt.wantDelay {
 				t.Fatalf("%d messages %v, want one after %s", len(msgs), q.sent, tt.wantDelay)
 			}
-			m := msgs[0]
 			if !m.RequestedAt.Equal(now) {
 				t.Errorf("requestedAt %v", m.RequestedAt)
 			}
@@ -261,6 +267,9 @@ func TestDeferredChecks(t *testing.T) {
 					t.Errorf("next messages %+v, want none", msgs)
 				}
 				return
+			}
+			if tt.wantNext == "deferred" {
+				tt.wantDelay += followup.Spread(deferred.ID)
 			}
 			if len(msgs) != 1 || q.sent[0].delay != tt.wantDelay || msgs[0].ID != deferred.ID {
 				t.Fatalf("next %+v (%v), want one after %s", msgs, q.sent, tt.wantDelay)

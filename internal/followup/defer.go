@@ -1,6 +1,7 @@
 package followup
 
 import (
+	"hash/fnv"
 	"time"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
@@ -18,7 +19,19 @@ const (
 	RecheckAfter = 60 * time.Second
 	// MinRedefer is the least a re-deferral after a refused sync waits.
 	MinRedefer = 30 * time.Second
+	// MaxSpread bounds Spread: a check comes at most 19 s after its time.
+	MaxSpread = 20 * time.Second
 )
+
+// Spread is how long after its time a deferred request's check comes: 0-19 s, fixed by its id.
+// Requests deferred to the same time (every one refused in a 10-minute window waits for the same
+// next allowed sync) then do not all ask Graph at once: the first check's sync is visible to most
+// of the others, which merge without a Graph call instead of meeting a 409.
+func Spread(id string) time.Duration {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return time.Duration(h.Sum32()%uint32(MaxSpread/time.Second)) * time.Second
+}
 
 // Step is what a check of a deferred request does.
 type Step int
@@ -74,7 +87,7 @@ func Defer(m Message, r Reading, now time.Time, s Schedule) Deferral {
 		}
 		return Deferral{Step: StepEnd, Plan: deliver(withOutcome(m, o), now)}
 	case st.SyncStatus == graph.SyncStatusInProgress:
-		return Deferral{Step: StepWait, Plan: waiting(m, now, deadline, RecheckAfter)}
+		return Deferral{Step: StepWait, Plan: waiting(m, now, deadline, RecheckAfter+Spread(m.ID))}
 	}
 	return Deferral{Step: StepSync}
 }
@@ -94,7 +107,7 @@ func Triggered(m Message, now time.Time, s Schedule) Plan {
 
 // Refused is what follows Graph's 409 (conflict) or 429 to a deferred request's sync, given r, a
 // read after it: a trigger later than Before now visible merges; otherwise the request waits
-// until nextAllowed (after a 409, RecheckAfter), never less than MinRedefer.
+// until nextAllowed (after a 409, RecheckAfter), never less than MinRedefer, and its Spread.
 func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s Schedule) Deferral {
 	now = now.UTC()
 	if r.Code == "" {
@@ -106,7 +119,7 @@ func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s 
 	if !conflict && nextAllowed.After(now) {
 		delay = nextAllowed.Sub(now)
 	}
-	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.MaxAge), max(delay, MinRedefer))}
+	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.MaxAge), max(delay, MinRedefer)+Spread(m.ID))}
 }
 
 // merge returns m as the follow-up of a sync triggered after its deferral saw Before: the one

@@ -68,6 +68,9 @@ func TestDeferSteps(t *testing.T) {
 				}
 			case StepWait:
 				st := d.Plan.Settle(nil)
+				if tt.delay == RecheckAfter {
+					tt.delay += Spread(tt.m.ID)
+				}
 				if st.Next == nil || st.Next.Deferred == nil || st.Delay != tt.delay {
 					t.Fatalf("settled %+v, want the deferred request again after %s", st, tt.delay)
 				}
@@ -151,7 +154,7 @@ func TestRefusedDefersAgain(t *testing.T) {
 				return
 			}
 			st := d.Plan.Settle(nil)
-			want := min(tt.delay, MaxDelay)
+			want := min(tt.delay+Spread(m.ID), MaxDelay)
 			if st.Next == nil || st.Next.Deferred == nil || st.Delay != want {
 				t.Fatalf("settled %+v, want the deferred request again after %s", st, want)
 			}
