@@ -42,6 +42,23 @@ const maxReceives = 5
 // localQueueARN is the ARN of the in-process queue, which its records carry as SQS's do.
 const localQueueARN = "arn:aws:sqs:local:000000000000:follow-up"
 
+// localQueueURL is what FOLLOWUP_QUEUE_URL reads in cmd/local (withLocalQueue): it names the
+// in-process queue, not an SQS queue.
+const localQueueURL = "local:in-process-delayed-queue"
+
+// withLocalQueue returns getenv with FOLLOWUP_QUEUE_URL naming the in-process queue, which
+// cmd/local uses whatever the environment says: so SYNC_WHEN_BUSY=defer, which needs a follow-up
+// queue to wait in, is accepted, and no SQS queue URL of the environment is taken for the one
+// that carries the follow-ups.
+func withLocalQueue(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if k == "FOLLOWUP_QUEUE_URL" {
+			return localQueueURL
+		}
+		return getenv(k)
+	}
+}
+
 // ARN is the queue's ARN: the follow-up takes only its records.
 func (q *delayedQueue) ARN() string { return localQueueARN }
 

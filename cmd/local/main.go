@@ -154,7 +154,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		}
 		opts.Transport = e.HTTPClient()
 	}
-	cfg, cfgErr := config.Load(getenv)
+	cfg, cfgErr := config.Load(withLocalQueue(getenv))
 	log := logs.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	if diag.requested() {
 		return diag.run(ctx, stdout, wiring.Deps(cfg, cfgErr, opts, log), emulated)
@@ -272,9 +272,11 @@ func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Conf
 	if e != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
 		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
-		printWalkThrough(w, base)
+		printDeferWhenBusy(w, cfg)
+		printWalkThrough(w, base, cfg.DeferWhenBusy)
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
+		printDeferWhenBusy(w, cfg)
 		printSigningHelp(w, cfg)
 		fmt.Fprintf(w, `Try:
   curl -i -X POST %[1]s/sync
@@ -285,21 +287,33 @@ func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Conf
 	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
+// printDeferWhenBusy says what SYNC_WHEN_BUSY=defer does, when it is set.
+func printDeferWhenBusy(w io.Writer, cfg config.Config) {
+	if cfg.DeferWhenBusy {
+		fmt.Fprintln(w, "SYNC_WHEN_BUSY=defer: a sync that Intune refuses (409 while one runs, 429 within 10 minutes of the last) answers 202 deferred and is served by the next sync; ?defer=false refuses it instead.")
+	}
+}
+
 // printWalkThrough prints the emulator's walk-through: lines to paste in the order given, each
 // with the answer it gets on a fresh emulator. One sync is followed to its end and its outcome
 // sent to the receiver; a PATCH that ended it early would leave lastSyncDateTime before it, and
 // the follow-up would wait an hour for it, so the PATCH comes last and lifts the 10-minute wait
-// instead. TestWalkThrough does what the lines say.
-func printWalkThrough(w io.Writer, base string) {
+// instead. With SYNC_WHEN_BUSY=defer the refused syncs ask ?defer=false, so that they are
+// refused as the lines say. TestWalkThrough does what the lines say.
+func printWalkThrough(w io.Writer, base string, deferWhenBusy bool) {
+	refused := base + "/sync"
+	if deferWhenBusy {
+		refused = "'" + base + "/sync?defer=false'"
+	}
 	fmt.Fprintf(w, `Try, in this order (an emulated sync runs -sync-duration, 1m by default; Intune allows a sync 10 minutes after the last):
   go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints the sync's outcome
   curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync   # 202 started, followed to its end
-  curl -i -X POST %[1]s/sync   # 409 syncInProgress while it runs
+  curl -i -X POST %[2]s   # 409 syncInProgress while it runs
   curl -i %[1]s/status   # 200 inProgress while it runs
 Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
-  curl -i -X POST %[1]s/sync   # 429 syncThrottled until 10 minutes after the last
+  curl -i -X POST %[2]s   # 429 syncThrottled until 10 minutes after the last
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
-`, base)
+`, base, refused)
 }
 
 // printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).

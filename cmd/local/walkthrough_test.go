@@ -22,16 +22,32 @@ import (
 // line's comment ("# 202 started": the status, and a JSON string of the answer), and where the
 // banner says to wait for the sync's end, moves the clock the functions and the emulator share past
 // it and waits for the receiver to print the outcome. The last line says to start again from the
-// first curl line: the test goes through the walk-through twice.
+// first curl line: the test goes through the walk-through twice. With SYNC_WHEN_BUSY=defer the
+// banner says so, and its refused syncs ask ?defer=false: they are refused as the lines say.
 func TestWalkThrough(t *testing.T) {
 	t.Parallel()
+	for name, policy := range map[string]string{"SYNC_WHEN_BUSY unset": "", "SYNC_WHEN_BUSY=defer": "defer"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			walkThrough(t, policy)
+		})
+	}
+}
+
+// walkThrough is TestWalkThrough with SYNC_WHEN_BUSY=policy.
+func walkThrough(t *testing.T, policy string) {
 	const syncDuration = time.Minute // -sync-duration's default
 	clock := emulator.NewManualClock(time.Now())
 	emu := startEmulator(t, clock, syncDuration)
-	base, stdout, _, stop := startLocalWith(t, local{emu: emu, timeouts: defaultTimeouts, now: clock.Now, queueDelay: shortBackoff})
+	base, stdout, _, stop := startLocalWith(t, local{emu: emu, timeouts: defaultTimeouts, now: clock.Now, queueDelay: shortBackoff,
+		getenv: env(map[string]string{"SYNC_WHEN_BUSY": policy})})
 	t.Cleanup(stop)
 
-	steps := readWalkThrough(t, stdout.String())
+	banner := stdout.String()
+	if got, want := strings.Contains(banner, "SYNC_WHEN_BUSY=defer: "), policy == "defer"; got != want {
+		t.Errorf("the banner tells of SYNC_WHEN_BUSY=defer: %v, want %v:\n%s", got, want, banner)
+	}
+	steps := readWalkThrough(t, banner)
 	var (
 		received *lockedBuffer           // the receiver's output
 		address  = strings.NewReplacer() // the printed receiver address → the test's
