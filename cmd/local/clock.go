@@ -1,7 +1,9 @@
 package main
 
 import (
+	"flag"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -42,4 +44,27 @@ func (c *scaledClock) Real(d time.Duration) time.Duration {
 		return d
 	}
 	return (d + time.Duration(c.speed) - 1) / time.Duration(c.speed)
+}
+
+// checkEmulatorFlags refuses -speed outside 1 to maxSpeed, and the flags of the embedded
+// emulator (-speed, -sync-duration) given with KEY_VAULT_URL set: the real services run on real
+// time, and their syncs take as long as Intune takes. It prints the error and the usage, as fs
+// does for a flag it does not know.
+func checkEmulatorFlags(fs *flag.FlagSet, speed int, keyVaultURL string) error {
+	if speed < 1 || speed > maxSpeed {
+		return usageError(fs, "-speed %d: want a whole number from 1 to %d (how many times as fast as real time the embedded emulator's clock runs; 20 runs Intune's 10 minutes in 30s)", speed, maxSpeed)
+	}
+	if keyVaultURL == "" {
+		return nil
+	}
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "speed" || f.Name == "sync-duration" {
+			given = append(given, "-"+f.Name)
+		}
+	})
+	if len(given) > 0 {
+		return usageError(fs, "%s: only on the embedded emulator; KEY_VAULT_URL is set, so the real services are used, on real time", strings.Join(given, ", "))
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 // Command local serves both functions' HTTP API on a local address (SPEC §9): POST /sync,
 // GET|PATCH /status. Without KEY_VAULT_URL it starts an embedded emulator of Entra ID, Key Vault
 // and Graph on loopback and serves callers without the checks of SPEC §6; with real configuration
-// it talks to the real services, through the same handler code as Lambda. It never serves a
+// it talks to the real services, through the same handler code as Lambda. With -speed N the
+// embedded emulator's clock, the functions' clock and the in-process follow-up queue's delays run
+// N times as fast as real time, so that Intune's 10 minutes pass in seconds. It never serves a
 // configuration that has an error (it stops and prints it), a request addressed to a host name
 // that is not the server's, or a request that a browser sends from a page of another site.
 package main
@@ -77,7 +79,8 @@ type local struct {
 	ready chan<- string
 	// emu, when non-nil and KEY_VAULT_URL is unset, is used instead of an emulator of its own:
 	// tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns it (run
-	// seeds it and never closes it); -sync-duration does not apply to it.
+	// seeds it and never closes it); -sync-duration and -speed do not apply to it, nor to the
+	// functions' clock and the queue's delays (now and queueDelay set those).
 	emu      *emulator.Emulator
 	timeouts timeouts
 	// handling, when non-nil, is called as each request reaches the server's handler, its
@@ -106,7 +109,8 @@ func (l local) run(ctx context.Context, args []string) error {
 		defaultAddr = "127.0.0.1:8080"
 	}
 	addr := fs.String("addr", defaultAddr, "address to listen on (env LOCAL_ADDR)")
-	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress")
+	syncDuration := fs.Duration("sync-duration", time.Minute, "embedded emulator: how long a sync stays inProgress (in emulated time)")
+	speed := fs.Int("speed", 1, "embedded emulator: run the emulator's and the functions' clock, and the follow-up queue's delays, `N` times as fast as real time (1-600); -speed 20 runs Intune's 10 minutes in 30s")
 	receiveAddr := fs.String("receive", "", "run only a receiver on this loopback address that prints every request it gets (to watch follow-up callbacks), e.g. 127.0.0.1:9000")
 	diag := addDiagnoseFlags(fs) // diagnose.go
 	if err := fs.Parse(args); err != nil {
@@ -124,10 +128,15 @@ func (l local) run(ctx context.Context, args []string) error {
 	if *syncDuration <= 0 {
 		return fmt.Errorf("-sync-duration %v: must be positive, such as 1m or 90s (how long a sync stays inProgress on the embedded emulator)", *syncDuration)
 	}
+	if err := checkEmulatorFlags(fs, *speed, getenv("KEY_VAULT_URL")); err != nil {
+		return err
+	}
 
 	var (
-		opts     = tenant.Options{Now: l.now}
-		emulated *emulator.Emulator
+		opts       = tenant.Options{Now: l.now}
+		emulated   *emulator.Emulator
+		queueDelay = l.queueDelay
+		speedShown = 1 // what the banner says of -speed: it applies to cmd/local's own emulator only
 	)
 	if getenv("KEY_VAULT_URL") == "" {
 		if err := requireLoopback("-addr", *addr, emulatorNoChecks); err != nil {
@@ -135,7 +144,13 @@ func (l local) run(ctx context.Context, args []string) error {
 		}
 		e := l.emu
 		if e == nil {
-			started, err := emulator.Start(emulator.Options{SyncDuration: *syncDuration})
+			eo := emulator.Options{SyncDuration: *syncDuration}
+			if *speed > 1 {
+				// One clock for the emulator and the functions; the queue waits each delay ÷ speed.
+				clock := newScaledClock(*speed)
+				eo.Clock, opts.Now, queueDelay, speedShown = clock, clock.Now, clock.Real, *speed
+			}
+			started, err := emulator.Start(eo)
 			if err != nil {
 				return fmt.Errorf("start emulator: %w", err)
 			}
@@ -165,7 +180,7 @@ func (l local) run(ctx context.Context, args []string) error {
 	// Syncs are followed to their end through an in-process delayed queue in place of SQS (SPEC
 	// §13); on the emulator, callbacks may go to loopback URLs without callback targets.
 	queue := newDelayedQueue(log)
-	queue.shorten = l.queueDelay
+	queue.shorten = queueDelay
 	defer queue.Close()
 	syncDeps, vault := wiring.Build(cfg, cfgErr, opts, log)
 	if cfgErr == nil && vault != nil {
@@ -214,7 +229,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(func() { close(stopWaits) })
-	printBanner(stdout, base, emulated, cfg)
+	banner{base: base, emu: emulated, cfg: cfg, speed: speedShown, syncDuration: *syncDuration}.print(stdout)
 	if l.ready != nil {
 		l.ready <- base
 	}
@@ -265,79 +280,6 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace ti
 		return err
 	}
 	return nil
-}
-
-func printBanner(w io.Writer, base string, e *emulator.Emulator, cfg config.Config) {
-	fmt.Fprintf(w, "autopilot-sync listening on %s\n", base)
-	if e != nil {
-		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", e.URL())
-		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
-		printDeferWhenBusy(w, cfg)
-		printWalkThrough(w, base, cfg.DeferWhenBusy)
-	} else {
-		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
-		printDeferWhenBusy(w, cfg)
-		printSigningHelp(w, cfg)
-		fmt.Fprintf(w, `Try:
-  curl -i -X POST %[1]s/sync
-  curl -i %[1]s/status
-  curl -i -X PATCH -H 'Content-Type: application/json' -d '{"syncStatus":"completed"}' %[1]s/status
-`, base)
-	}
-	fmt.Fprintln(w, "Ctrl-C stops.")
-}
-
-// printDeferWhenBusy says what SYNC_WHEN_BUSY=defer does, when it is set.
-func printDeferWhenBusy(w io.Writer, cfg config.Config) {
-	if cfg.DeferWhenBusy {
-		fmt.Fprintln(w, "SYNC_WHEN_BUSY=defer: a sync that Intune refuses (409 while one runs, 429 within 10 minutes of the last) answers 202 deferred and is served by the next sync; ?defer=false refuses it instead.")
-	}
-}
-
-// printWalkThrough prints the emulator's walk-through: lines to paste in the order given, each
-// with the answer it gets on a fresh emulator. One sync is followed to its end and its outcome
-// sent to the receiver; a PATCH that ended it early would leave lastSyncDateTime before it, and
-// the follow-up would wait an hour for it, so the PATCH comes last and lifts the 10-minute wait
-// instead. With SYNC_WHEN_BUSY=defer the refused syncs ask ?defer=false, so that they are
-// refused as the lines say. TestWalkThrough does what the lines say.
-func printWalkThrough(w io.Writer, base string, deferWhenBusy bool) {
-	refused := base + "/sync"
-	if deferWhenBusy {
-		refused = "'" + base + "/sync?defer=false'"
-	}
-	fmt.Fprintf(w, `Try, in this order (an emulated sync runs -sync-duration, 1m by default; Intune allows a sync 10 minutes after the last):
-  go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints the sync's outcome
-  curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/done"}' %[1]s/sync   # 202 started, followed to its end
-  curl -i -X POST %[2]s   # 409 syncInProgress while it runs
-  curl -i %[1]s/status   # 200 inProgress while it runs
-Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
-  curl -i -X POST %[2]s   # 429 syncThrottled until 10 minutes after the last
-  curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
-`, base, refused)
-}
-
-// printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).
-// It names the Key Vault secrets; it never reads or prints their values.
-func printSigningHelp(w io.Writer, cfg config.Config) {
-	if !cfg.AuthSchemesConfigured() {
-		if !cfg.AllowUnauthenticated {
-			fmt.Fprintln(w, "No caller check is configured and ALLOW_UNAUTHENTICATED is not true: every request will answer 401.")
-		}
-		return
-	}
-	fmt.Fprintln(w, "Sign test requests with the secrets from Key Vault (SECRET holds the secret's value, BODY the exact body):")
-	if n := cfg.WebhookTokenSecretName; n != "" {
-		fmt.Fprintf(w, "  token (%s):  curl -X POST -H \"Authorization: Bearer $SECRET\" URL\n", n)
-	}
-	if n := cfg.WebhookHMACSecretName; n != "" {
-		fmt.Fprintf(w, "  HMAC (%s):   curl -X POST -H \"X-Hub-Signature-256: sha256=$(printf '%%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | awk '{print $NF}')\" --data-binary \"$BODY\" URL\n", n)
-	}
-	if n := cfg.SlackSigningSecretName; n != "" {
-		fmt.Fprintf(w, "  Slack (%s):  TS=$(date +%%s); X-Slack-Request-Timestamp: $TS, X-Slack-Signature: v0=hex(HMAC-SHA256($SECRET, \"v0:$TS:$BODY\"))\n", n)
-	}
-	if n := cfg.TeamsWebhookSecretName; n != "" {
-		fmt.Fprintf(w, "  Teams (%s):  Authorization: HMAC base64(HMAC-SHA256(base64decode($SECRET), $BODY))\n", n)
-	}
 }
 
 // serveOpenAPI serves the API contract, openapi.yaml.

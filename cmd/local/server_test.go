@@ -24,7 +24,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"Usage of local", "-addr", "-sync-duration"} {
+	for _, want := range []string{"Usage of local", "-addr", "-sync-duration", "-speed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the usage lacks %q:\n%s", want, out.String())
 		}

@@ -47,7 +47,25 @@ func walkThrough(t *testing.T, policy string) {
 	if got, want := strings.Contains(banner, "SYNC_WHEN_BUSY=defer: "), policy == "defer"; got != want {
 		t.Errorf("the banner tells of SYNC_WHEN_BUSY=defer: %v, want %v:\n%s", got, want, banner)
 	}
-	steps := readWalkThrough(t, banner)
+	steps := readWalkThrough(t, banner, "Try, in this order")
+	var syncEnds, pointers int
+	for _, s := range steps {
+		switch {
+		case strings.HasPrefix(s.prose, "Once it has ended"):
+			syncEnds++
+		case strings.HasPrefix(s.prose, "Deferred syncs"):
+			// TestWalkThroughDeferred runs the walk-through that -speed prints.
+			pointers++
+			if !strings.Contains(s.prose, " go run ./cmd/local -speed 20 ") {
+				t.Errorf("the pointer to the deferral walk-through does not name go run ./cmd/local -speed 20: %q", s.line)
+			}
+		case s.prose != "":
+			t.Fatalf("a walk-through line the test does not know: %q", s.line)
+		}
+	}
+	if syncEnds != 1 || pointers != 1 || steps[len(steps)-1].prose == "" {
+		t.Fatalf("the walk-through should wait for the sync's end once and end with the pointer to -speed 20:\n%s", banner)
+	}
 	var (
 		received *lockedBuffer           // the receiver's output
 		address  = strings.NewReplacer() // the printed receiver address → the test's
@@ -59,54 +77,51 @@ func walkThrough(t *testing.T, policy string) {
 				if pass == 1 {
 					received, address = startReceiverLine(t, s)
 				}
-			case s.syncEnds:
+			case strings.HasPrefix(s.prose, "Once it has ended"):
 				clock.Advance(syncDuration)
 				received.waitFor(t, "the sync's outcome", func(out string) bool {
 					return strings.Count(out, `"type":"autopilot.sync.completed"`) >= pass
 				})
-			default:
-				args := make([]string, len(s.curl))
-				for i, a := range s.curl {
-					args[i] = address.Replace(a)
-				}
-				checkCurl(t, base, s, args)
+			case s.curl != nil:
+				checkCurl(t, base, s, address)
 			}
 		}
 	}
 }
 
-// walkStep is one line of the walk-through: a receiver to run, a request to send, or the wait
-// for the sync's end.
+// walkStep is one line of the walk-through: a receiver to run, a request to send, or prose (what
+// to wait for, or where to go next).
 type walkStep struct {
-	line     string
-	receive  []string // the arguments of a `go run ./cmd/local` line
-	curl     []string // the arguments of a curl line
-	status   int      // what the curl line's comment says it answers
-	word     string   // a JSON string the answer holds, as the comment says
-	syncEnds bool
+	line    string
+	receive []string // the arguments of a `go run ./cmd/local` line
+	curl    []string // the arguments of a curl line
+	status  int      // what the curl line's comment says it answers
+	word    string   // a JSON string the answer holds, as the comment says
+	prose   string   // a line that is no command (not indented)
 }
 
-// readWalkThrough returns the steps of the banner's walk-through: the lines between "Try, in this
-// order" and "Ctrl-C stops.". A line the test does not know how to do fails it.
-func readWalkThrough(t *testing.T, banner string) []walkStep {
+// readWalkThrough returns the steps of the banner's walk-through: the lines after the one that
+// starts with heading, up to "Ctrl-C stops.". It checks that the first runs the receiver, once,
+// and that some are requests; an indented line the test does not know how to do fails it.
+func readWalkThrough(t *testing.T, banner, heading string) []walkStep {
 	t.Helper()
-	_, rest, ok := strings.Cut(banner, "\nTry, in this order")
+	_, rest, ok := strings.Cut(banner, "\n"+heading)
 	if !ok {
-		t.Fatalf("the banner has no walk-through:\n%s", banner)
+		t.Fatalf("the banner has no walk-through %q:\n%s", heading, banner)
 	}
 	body, _, ok := strings.Cut(rest, "\nCtrl-C stops.")
 	if !ok {
 		t.Fatalf("the walk-through does not end with Ctrl-C stops.:\n%s", banner)
 	}
 	expected := regexp.MustCompile(`^([1-5][0-9][0-9]) ([A-Za-z]+)`)
-	var steps []walkStep
+	var (
+		steps            []walkStep
+		receivers, curls int
+	)
 	for _, line := range strings.Split(body, "\n")[1:] {
 		s := walkStep{line: line}
 		if !strings.HasPrefix(line, "  ") {
-			if !strings.HasPrefix(line, "Once it has ended") {
-				t.Fatalf("a walk-through line the test does not know: %q", line)
-			}
-			s.syncEnds = true
+			s.prose = line
 			steps = append(steps, s)
 			continue
 		}
@@ -114,6 +129,7 @@ func readWalkThrough(t *testing.T, banner string) []walkStep {
 		switch {
 		case len(words) > 3 && strings.Join(words[:3], " ") == "go run ./cmd/local":
 			s.receive = words[3:]
+			receivers++
 		case len(words) > 1 && words[0] == "curl":
 			m := expected.FindStringSubmatch(comment)
 			if m == nil {
@@ -121,24 +137,14 @@ func readWalkThrough(t *testing.T, banner string) []walkStep {
 			}
 			s.curl, s.word = words[1:], m[2]
 			s.status, _ = strconv.Atoi(m[1])
+			curls++
 		default:
 			t.Fatalf("a walk-through line the test does not know: %q", line)
 		}
 		steps = append(steps, s)
 	}
-	var kinds [3]int
-	for _, s := range steps {
-		switch {
-		case s.receive != nil:
-			kinds[0]++
-		case s.syncEnds:
-			kinds[1]++
-		default:
-			kinds[2]++
-		}
-	}
-	if kinds[0] != 1 || kinds[1] != 1 || kinds[2] < 4 || steps[0].receive == nil {
-		t.Fatalf("the walk-through should start a receiver, send requests and wait for the sync's end once; it has %v:\n%s", kinds, body)
+	if receivers != 1 || curls < 3 || steps[0].receive == nil {
+		t.Fatalf("the walk-through should start a receiver, then send requests; it has %d receivers and %d requests:\n%s", receivers, curls, body)
 	}
 	return steps
 }
@@ -182,10 +188,15 @@ func startReceiverLine(t *testing.T, s walkStep) (*lockedBuffer, *strings.Replac
 	}
 }
 
-// checkCurl sends the request of curl arguments args, as curl sends it, and checks the answer
-// against s's comment and against openapi.yaml.
-func checkCurl(t *testing.T, base string, s walkStep, args []string) {
+// checkCurl sends the request of s's curl arguments, with address's replacements (the printed
+// receiver address by the test's), as curl sends it, checks the answer against s's comment and
+// against openapi.yaml, and returns the answer's body.
+func checkCurl(t *testing.T, base string, s walkStep, address *strings.Replacer) []byte {
 	t.Helper()
+	args := make([]string, len(s.curl))
+	for i, a := range s.curl {
+		args[i] = address.Replace(a)
+	}
 	req := curlRequest(t, args)
 	if !strings.HasPrefix(req.URL.String(), base+"/") {
 		t.Fatalf("%q: not a request to the server at %s", s.line, base)
@@ -204,6 +215,7 @@ func checkCurl(t *testing.T, base string, s walkStep, args []string) {
 		Status: resp.StatusCode, RespHeader: resp.Header, Body: data}); err != nil {
 		t.Errorf("%s: %v", s.line, err)
 	}
+	return data
 }
 
 // curlRequest is the request curl sends for args, of the options the banner uses: -i, -X, -H,
