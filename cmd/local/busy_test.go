@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -36,14 +34,9 @@ func TestSyncWhenBusyDefer(t *testing.T) {
 				{"/sync", 202, "deferred"},
 				{"/sync?defer=false", 409, "syncInProgress"},
 			} {
-				resp, err := http.Post(base+step.path, "", nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				data, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != step.status || !strings.Contains(string(data), `"`+step.word+`"`) {
-					t.Errorf("POST %s: %d %s, want %d %s", step.path, resp.StatusCode, data, step.status, step.word)
+				status, data := postJSON(t, base+step.path, nil)
+				if status != step.status || !strings.Contains(string(data), `"`+step.word+`"`) {
+					t.Errorf("POST %s: %d %s, want %d %s", step.path, status, data, step.status, step.word)
 				}
 			}
 

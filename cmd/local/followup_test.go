@@ -104,29 +104,39 @@ func startEmulator(t *testing.T, clock emulator.Clock, syncDuration time.Duratio
 func syncWithCallback(t *testing.T, base, callbackURL string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"callbackUrl": callbackURL})
-	req, _ := http.NewRequest(http.MethodPost, base+"/sync", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err := contract.Check(contract.Exchange{Method: http.MethodPost, Path: "/sync", Header: req.Header,
-		Status: resp.StatusCode, RespHeader: resp.Header, Body: data}); err != nil {
-		t.Error(err)
-	}
+	status, data := postJSON(t, base+"/sync", body)
 	var answer struct {
 		FollowUp struct {
 			ID      string   `json:"id"`
 			Targets []string `json:"targets"`
 		} `json:"followUp"`
 	}
-	if err := json.Unmarshal(data, &answer); err != nil || resp.StatusCode != http.StatusAccepted ||
+	if err := json.Unmarshal(data, &answer); err != nil || status != http.StatusAccepted ||
 		answer.FollowUp.ID == "" || strings.Join(answer.FollowUp.Targets, ",") != "callback" {
-		t.Fatalf("POST /sync: %d %s, want 202 with a followUp to the callback", resp.StatusCode, data)
+		t.Fatalf("POST /sync: %d %s, want 202 with a followUp to the callback", status, data)
 	}
 	return answer.FollowUp.ID
+}
+
+// postJSON sends POST u with the JSON body (none when nil), checks the exchange against
+// openapi.yaml and returns the answer's status and body.
+func postJSON(t *testing.T, u string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := contract.Check(contract.Exchange{Method: http.MethodPost, Path: req.URL.Path, Header: req.Header,
+		Status: resp.StatusCode, RespHeader: resp.Header, Body: data}); err != nil {
+		t.Error(err)
+	}
+	return resp.StatusCode, data
 }
 
 // followUpLines returns the followUp invocation lines of follow-up id in the log out, parsed.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -119,19 +118,14 @@ type syncAnswer struct {
 // acceptedSync sends POST u with the JSON body (none when "") and returns its 202 answer.
 func acceptedSync(t *testing.T, u, body string) syncAnswer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	var b []byte
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		b = []byte(body)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	status, data := postJSON(t, u, b)
 	var a syncAnswer
-	if err := json.Unmarshal(data, &a); err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST %s: %d %s, want 202", u, resp.StatusCode, data)
+	if err := json.Unmarshal(data, &a); err != nil || status != http.StatusAccepted {
+		t.Fatalf("POST %s: %d %s, want 202", u, status, data)
 	}
 	return a
 }
