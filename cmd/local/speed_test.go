@@ -190,7 +190,11 @@ func TestWalkThroughDeferred(t *testing.T) {
 // emulated minutes of the first sync (a minute at -speed 20).
 func checkDeferralsServed(t *testing.T, received, stderr *lockedBuffer, first time.Time, deferred map[string]string) {
 	t.Helper()
-	out := received.waitFor(t, "both outcomes", func(out string) bool { return len(printedRequests(out)) >= len(deferred) })
+	out := received.waitFor(t, "both outcomes", func(out string) bool {
+		got := printedRequests(out)
+		// The receiver prints a request line by line, its body last.
+		return len(got) >= len(deferred) && json.Valid(got[len(got)-1].body)
+	})
 	var (
 		paths     []string
 		lastSyncs = map[time.Time]bool{}
@@ -265,7 +269,7 @@ func callbackPath(t *testing.T, s walkStep) string {
 }
 
 // printedRequests reads the receiver's output: each request's path (the line "TIME METHOD
-// PATH") and body (the last indented line after it).
+// PATH") and body (the last indented line after it; the last request's may not be printed yet).
 func printedRequests(out string) []callback {
 	var got []callback
 	for _, line := range strings.Split(out, "\n") {
