@@ -26,7 +26,7 @@ func (b banner) print(w io.Writer) {
 	fmt.Fprintf(w, "autopilot-sync listening on %s\n", b.base)
 	if b.emu != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", b.emu.URL())
-		fmt.Fprintln(w, "Caller checks (SPEC §6) are off on the emulator; it listens on loopback only.")
+		fmt.Fprintln(w, "Caller checks are off on the emulator; it listens on loopback only.")
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
 	}
@@ -94,7 +94,7 @@ func printWalkThrough(w io.Writer, base string, deferWhenBusy bool) {
 Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
   curl -i -X POST %[2]s   # 429 syncThrottled until 10 minutes after the last
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
-Deferred syncs (SPEC §16) wait for Intune's 10 minutes: go run ./cmd/local -speed 20 runs the clock 20× as fast and walks through them in under a minute.
+Deferred syncs wait for Intune's 10 minutes: go run ./cmd/local -speed 20 runs the clock 20× as fast and walks through them in under a minute.
 `, base, refused)
 }
 
@@ -104,7 +104,7 @@ Deferred syncs (SPEC §16) wait for Intune's 10 minutes: go run ./cmd/local -spe
 // one request's check triggers it and the other's merges into it. TestWalkThroughDeferred does
 // what the lines say.
 func printDeferralWalkThrough(w io.Writer, base string, speed int) {
-	fmt.Fprintf(w, `Try deferred syncs (SPEC §16), in this order:
+	fmt.Fprintf(w, `Try deferred syncs, in this order:
   go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints each outcome
   curl -i -X POST %[1]s/sync   # 202 started
   curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/a"}' '%[1]s/sync?defer=true'   # 202 deferred to the next sync; syncAt says when it looks again

@@ -190,8 +190,10 @@ func (a *Actions) checkDeferred(ctx context.Context, req *Request, m followup.Me
 func (a *Actions) syncDeferred(ctx context.Context, in Intune, req *Request, m followup.Message, res FollowUpResult) Result {
 	s := a.d.FollowUp.Schedule
 	res.Deferral.Asked = true
-	err := call(ctx, in, req, true, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
+	// The sync is triggered at the latest when Graph answers: its follow-up counts from the
+	// moment asked, as Actions.sync's does (the 5 s of skew allowed on top).
 	now := a.d.Now().UTC()
+	err := call(ctx, in, req, true, func(c *graph.Client) (*graph.Response, error) { return c.Sync(ctx) })
 	if err == nil {
 		res.Result, res.Checked, res.Deferral.Synced = autopilot.Started, true, autopilot.Started
 		return a.carryOut(ctx, followup.Triggered(m, now, s), res)
