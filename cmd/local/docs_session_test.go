@@ -142,7 +142,7 @@ func (s *docSession) exec(t *testing.T, b docs.Block, command string) string {
 // receiver or a server in the background for the rest of the session.
 func (s *docSession) local(t *testing.T, b docs.Block, env map[string]string, args []string) string {
 	t.Helper()
-	pageAddr, syncDuration := "127.0.0.1:8080", time.Minute
+	pageAddr, syncDuration, speed := "127.0.0.1:8080", time.Minute, 1
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		flagValue := func() string {
@@ -162,13 +162,33 @@ func (s *docSession) local(t *testing.T, b docs.Block, env map[string]string, ar
 			if syncDuration, err = time.ParseDuration(flagValue()); err != nil {
 				t.Fatalf("%s: -sync-duration: %v", b.Where(), err)
 			}
+		case "-speed":
+			var err error
+			if speed, err = strconv.Atoi(flagValue()); err != nil || speed < 1 || s.clock != nil {
+				t.Fatalf("%s: -speed: a whole number, in a session on the real clock (%v)", b.Where(), err)
+			}
 		default:
 			rest = append(rest, args[i])
 		}
 	}
-	emu := s.emulator(t, syncDuration)
-	l := local{emu: emu, timeouts: defaultTimeouts, getenv: env2getenv(env), queueDelay: s.queueDelay()}
+	var clock emulator.Clock
 	if s.clock != nil {
+		clock = s.clock
+	}
+	queueDelay := s.queueDelay()
+	var scaled *scaledClock
+	if speed > 1 {
+		// As cmd/local does with its own emulator: one clock N× as fast for the emulator and the
+		// functions, the queue waiting each delay ÷ N.
+		scaled = newScaledClock(speed)
+		clock, queueDelay = scaled, scaled.Real
+	}
+	emu := s.emulator(t, syncDuration, clock)
+	l := local{emu: emu, timeouts: defaultTimeouts, getenv: env2getenv(env), queueDelay: queueDelay}
+	switch {
+	case scaled != nil:
+		l.now = scaled.Now
+	case s.clock != nil:
 		l.now = s.clock.Now
 	}
 	if slices.Contains(rest, "-diagnose") {
@@ -198,12 +218,9 @@ func (s *docSession) startReceiver(t *testing.T, pageAddr string) string {
 }
 
 // emulator starts an emulator on the session's clock for one command.
-func (s *docSession) emulator(t *testing.T, syncDuration time.Duration) *emulator.Emulator {
+func (s *docSession) emulator(t *testing.T, syncDuration time.Duration, clock emulator.Clock) *emulator.Emulator {
 	t.Helper()
-	o := emulator.Options{SyncDuration: syncDuration}
-	if s.clock != nil {
-		o.Clock = s.clock
-	}
+	o := emulator.Options{SyncDuration: syncDuration, Clock: clock}
 	emu, err := emulator.Start(o)
 	if err != nil {
 		t.Fatal(err)

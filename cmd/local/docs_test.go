@@ -52,6 +52,8 @@ var docSessions = map[string]sessionOptions{
 			e.AddDevice(emulator.SeedTenantID, d)
 		}
 	}},
+	// Deferred syncs on the local server at -speed 600: Intune's 10 minutes in a real second.
+	"deferred": {realClock: true},
 	// Diagnose on the emulator as it starts.
 	"diagnose": {},
 	// Diagnose with the Graph app's permission removed.

@@ -89,6 +89,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<hex>"},
 	{regexp.MustCompile(`(127\.0\.0\.1|localhost|\[::1\]):\d+`), "$1:<port>"},
 	{regexp.MustCompile(`(?i)(Content-Length: )\d+`), "${1}<n>"},
+	{regexp.MustCompile(`(?i)(Webhook-Timestamp: )\d+`), "${1}<n>"},
 	{regexp.MustCompile(`("[A-Za-z]*(Ms|ms|Latency|Timestamp)":)\d+(\.\d+)?`), "${1}<n>"},
 	{regexp.MustCompile(`(?m)^(\S+\s+(?:ok|FAIL)\s+)\d+`), "${1}<n>"},
 	{regexp.MustCompile(`[ \t]+\n`), "\n"},
