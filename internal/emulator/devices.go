@@ -72,12 +72,17 @@ type DeviceCounts struct {
 
 // deviceOptions are the Options of the device resources, with their defaults applied.
 type deviceOptions struct {
-	pageSize int
+	pageSize    int
+	assignDelay time.Duration // registration.go
 }
 
-// deviceRec is a device a tenant holds.
+// deviceRec is a device a tenant holds: listed as d, or pending registration (registration.go).
 type deviceRec struct {
-	d Device
+	d         Device
+	pending   bool               // added pending registration, not registered yet
+	addedAt   time.Time          // when it was added pending registration
+	visibleAt time.Time          // when the sync that registered it completed
+	assign    *ProfileAssignment // how its profile assignment ends; nil: d as it is
 }
 
 // startDevices applies the device options of o and seeds o.Devices. e.mu must not be held.
@@ -85,6 +90,10 @@ func (e *Emulator) startDevices(o Options) {
 	e.dev.pageSize = o.DevicePageSize
 	if e.dev.pageSize <= 0 {
 		e.dev.pageSize = defaultDevicePageSize
+	}
+	e.dev.assignDelay = o.ProfileAssignmentDelay
+	if e.dev.assignDelay <= 0 {
+		e.dev.assignDelay = defaultProfileAssignmentDelay
 	}
 	for tenantID, ds := range o.Devices {
 		for _, d := range ds {
@@ -150,9 +159,6 @@ func (ts *tenantState) listDevices(now time.Time) []Device {
 	}
 	return out
 }
-
-// at returns the device as Graph shows it at now, and whether Graph lists it.
-func (r *deviceRec) at(time.Time) (Device, bool) { return r.d, true }
 
 // containsSerial matches the one filter the service takes; eqSerial the one it famously refuses.
 var (

@@ -4,7 +4,8 @@
 // (secret reads behind the bearer challenge) and the Microsoft Graph beta
 // resources deviceManagement/windowsAutopilotSettings with its sync action and
 // deviceManagement/windowsAutopilotDeviceIdentities (filtered and paged as the
-// service does, failures included).
+// service does, failures included; devices pending registration appear after
+// the next completed sync and get their profile after a scripted delay).
 //
 // It exists for tests (in-process, or as the backend of Lambda binaries run in
 // subprocesses, which trust it through SSL_CERT_FILE and WriteCAFile) and for
@@ -28,7 +29,8 @@
 // secrets, settings, counters), seed.go, faults.go, link.go (a forwarder with a network's
 // latency that closes or blackholes its connections on command), entra.go, federation.go
 // (federated identity credentials), vault.go, graph.go, devices.go (Windows Autopilot
-// device identities), clouds.go, proxy.go,
+// device identities), registration.go (registration and profile assignment over
+// time), clouds.go, proxy.go,
 // clock.go, tokens.go (JWT-shaped access tokens with the app's roles, roles
 // changed after registration, disabled secrets). Beside it: package emutest starts a seeded emulator for a test,
 // package fakests is the fake AWS STS whose tokens federation.go checks.

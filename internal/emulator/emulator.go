@@ -43,6 +43,9 @@ type Options struct {
 	DevicePageSize int
 	// Devices seeds Windows Autopilot devices per tenant id, as AddDevice does (devices.go).
 	Devices map[string][]Device
+	// ProfileAssignmentDelay is how long after a device pending registration appears its profile
+	// assignment ends, unless scripted (registration.go); default 3 minutes, on Clock.
+	ProfileAssignmentDelay time.Duration
 }
 
 // Emulator is a running emulator. Its methods are safe for concurrent use.

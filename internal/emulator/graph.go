@@ -52,6 +52,9 @@ func (e *Emulator) tenantLocked(tenantID string) *tenantState {
 				ts.s.SyncStatus = "completed"
 			}
 			ts.s.LastSyncDateTime = done.UTC()
+			if ts.s.SyncStatus == "completed" {
+				ts.registerPending(ts.s.LastManualSyncTriggerDateTime, done) // registration.go
+			}
 		}
 	}
 	return ts
