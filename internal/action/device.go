@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
@@ -138,24 +138,38 @@ func readDevices(a *Actions, ctx context.Context, req *Request) Result {
 	if p != nil {
 		return failed(p)
 	}
-	out := Devices{Devices: make([]Readiness, len(list))}
+	rs, problems := readSerials(ctx, in, req, list)
+	return Devices{Devices: rs, problems: problems}
+}
+
+// readSerials reads the readiness of every serial of list at once: in list order, with the
+// problems of the reads that failed (for the log line). The first serial's Graph answer
+// identifies the action; every read adds its time.
+func readSerials(ctx context.Context, in Intune, req *Request, list []string) ([]autopilot.Readiness, []*problem.Problem) {
+	out := make([]autopilot.Readiness, len(list))
+	errs := make([]*problem.Problem, len(list))
 	calls := make([]Request, len(list))
 	var wg sync.WaitGroup
 	for i, serial := range list {
-		wg.Go(func() { out.Devices[i] = readiness(ctx, in, &calls[i], serial) })
+		wg.Go(func() { out[i], errs[i] = readiness(ctx, in, &calls[i], serial) })
 	}
 	wg.Wait()
+	var problems []*problem.Problem
 	for i := range calls {
 		if i == 0 {
-			req.Calls.Graph = calls[0].Calls.Graph // the first serial's read identifies the action
+			req.Calls.Graph = calls[0].Calls.Graph
 		}
 		req.Calls.merge(calls[i].Calls)
+		if errs[i] != nil {
+			problems = append(problems, errs[i])
+		}
 	}
-	return out
+	return out, problems
 }
 
-// readiness reads one serial's device identities and says how ready it is.
-func readiness(ctx context.Context, in Intune, req *Request, serial string) Readiness {
+// readiness reads one serial's device identities and says how ready it is; a failed read is
+// state error and its problem.
+func readiness(ctx context.Context, in Intune, req *Request, serial string) (autopilot.Readiness, *problem.Problem) {
 	var found []graph.DeviceIdentity
 	err := call(ctx, in, req, true, func(c *graph.Client) (r *graph.Response, err error) {
 		found, r, err = c.DevicesBySerial(ctx, serial)
@@ -163,80 +177,16 @@ func readiness(ctx context.Context, in Intune, req *Request, serial string) Read
 	})
 	if err != nil {
 		p := problem.Of(err)
-		return Readiness{SerialNumber: serial, State: StateError, Code: p.Code, Devices: []Device{}, err: p}
+		return autopilot.ReadinessError(serial, p.Code), p
 	}
-	r := Readiness{SerialNumber: serial, State: StateNotRegistered, Devices: make([]Device, len(found))}
-	for i, d := range found {
-		r.Devices[i] = deviceOf(d)
-		status := string(d.DeploymentProfileAssignmentStatus)
-		switch {
-		case r.State == StateAssigned:
-		case strings.HasPrefix(status, "assigned"):
-			r.State, r.Ready, r.shown = StateAssigned, true, i
-		case r.State == StateFailed:
-		case status == string(graph.ProfileFailed):
-			r.State, r.shown = StateFailed, i
-		default:
-			r.State = StateRegistered
-		}
-	}
-	return r
-}
-
-// The readiness states of a serial (SPEC §15).
-const (
-	StateNotRegistered = "notRegistered"
-	StateRegistered    = "registered"
-	StateAssigned      = "assigned"
-	StateFailed        = "failed"
-	StateError         = "error"
-)
-
-// Readiness is how ready one serial is: its state from its exact matches, and those devices.
-type Readiness struct {
-	SerialNumber string       `json:"serialNumber"`
-	State        string       `json:"state"`
-	Ready        bool         `json:"ready"`
-	Code         problem.Code `json:"code,omitempty"` // the read's problem, for state error
-	Devices      []Device     `json:"devices"`
-	// err is the read's problem (state error); shown the device that decided the state.
-	err   *problem.Problem
-	shown int
-}
-
-// Device is one Windows Autopilot device identity in a readiness document.
-type Device struct {
-	ID                                        string     `json:"id"`
-	GroupTag                                  string     `json:"groupTag"`
-	Manufacturer                              string     `json:"manufacturer"`
-	Model                                     string     `json:"model"`
-	DeploymentProfileAssignmentStatus         string     `json:"deploymentProfileAssignmentStatus"`
-	DeploymentProfileAssignmentDetailedStatus string     `json:"deploymentProfileAssignmentDetailedStatus"`
-	DeploymentProfileAssignedDateTime         *time.Time `json:"deploymentProfileAssignedDateTime"`
-	EnrollmentState                           string     `json:"enrollmentState"`
-	LastContactedDateTime                     *time.Time `json:"lastContactedDateTime"`
-}
-
-func deviceOf(d graph.DeviceIdentity) Device {
-	return Device{ID: d.ID, GroupTag: d.GroupTag, Manufacturer: d.Manufacturer, Model: d.Model,
-		DeploymentProfileAssignmentStatus:         string(d.DeploymentProfileAssignmentStatus),
-		DeploymentProfileAssignmentDetailedStatus: d.DeploymentProfileAssignmentDetailedStatus,
-		DeploymentProfileAssignedDateTime:         setTime(d.DeploymentProfileAssignedDateTime),
-		EnrollmentState:                           d.EnrollmentState, LastContactedDateTime: setTime(d.LastContactedDateTime)}
-}
-
-// setTime is t in UTC, or nil for Graph's zero time (0001-01-01, "never").
-func setTime(t time.Time) *time.Time {
-	if t.Year() <= 1 {
-		return nil
-	}
-	t = t.UTC()
-	return &t
+	return autopilot.ReadinessOf(serial, found), nil
 }
 
 // Devices is the answer of the device row: each serial's readiness, in the order asked.
 type Devices struct {
-	Devices []Readiness `json:"devices"`
+	Devices []autopilot.Readiness `json:"devices"`
+	// problems are the failed reads' problems, for the log line.
+	problems []*problem.Problem
 }
 
 // HTTP is 200 with every serial: a serial whose read failed says so in its own entry.
@@ -249,83 +199,18 @@ func (d Devices) Lambda() (json.RawMessage, error) { return lambdaResult(d) }
 // failed reads' causes.
 func (d Devices) Log(l *Line) {
 	l.Code = "ok"
-	ready := 0
-	for _, r := range d.Devices {
-		if r.Ready {
-			ready++
+	for _, p := range d.problems {
+		if l.Code == "ok" {
+			l.Code = string(p.Code)
 		}
-		if r.err != nil {
-			if l.Code == "ok" {
-				l.Code = string(r.err.Code)
-			}
-			if r.err.Err != nil {
-				l.Add(slog.String("error", r.err.Err.Error()))
-			}
+		if p.Err != nil {
+			l.Add(slog.String("error", p.Err.Error()))
 		}
 	}
-	l.Add(slog.Int("serials", len(d.Devices)), slog.Int("ready", ready))
+	l.Add(slog.Int("serials", len(d.Devices)), slog.Int("ready", autopilot.Ready(d.Devices)))
 }
-
-// chatBudget bounds the characters of a chat answer's lines: a Slack message carries its text
-// twice (text and the section block), and an answer stays under 2 KB (SPEC §7).
-const chatBudget = 900
 
 // Words say, per serial, whether the laptop can be handed out.
 func (d Devices) Words(st chat.Style, now time.Time) chat.Words {
-	ready := 0
-	for _, r := range d.Devices {
-		if r.Ready {
-			ready++
-		}
-	}
-	lines := []string{fmt.Sprintf("%d of %d ready.", ready, len(d.Devices))}
-	size := len(lines[0])
-	for i, r := range d.Devices {
-		line := "• " + st.Code(st.Echo(r.SerialNumber)) + ": " + r.words(st, now)
-		if size += len(line) + 2; size > chatBudget {
-			lines = append(lines, "and "+strconv.Itoa(len(d.Devices)-i)+" more.")
-			break
-		}
-		lines = append(lines, line)
-	}
-	return chat.Words{Paragraphs: lines}
-}
-
-// words say one serial's state in plain words.
-func (r Readiness) words(st chat.Style, now time.Time) string {
-	var about string
-	if len(r.Devices) > 0 {
-		d := r.Devices[r.shown]
-		var parts []string
-		for _, s := range []string{d.Manufacturer + " " + d.Model, groupTag(d.GroupTag)} {
-			if s = strings.TrimSpace(s); s != "" {
-				parts = append(parts, st.Echo(s))
-			}
-		}
-		if len(parts) > 0 {
-			about = " (" + strings.Join(parts, ", ") + ")"
-		}
-	}
-	switch r.State {
-	case StateAssigned:
-		return "ready: deployment profile assigned" + about + "."
-	case StateFailed:
-		why := ""
-		if s := r.Devices[r.shown].DeploymentProfileAssignmentDetailedStatus; s != "" && s != "none" {
-			why = " (" + st.Echo(s) + ")"
-		}
-		return "not ready: the deployment profile could not be assigned" + why + about + "."
-	case StateRegistered:
-		return "registered in Windows Autopilot, deployment profile not assigned yet" + about + "."
-	case StateNotRegistered:
-		return "not registered in Windows Autopilot."
-	}
-	return "could not be read: " + strings.TrimSuffix(chat.ProblemWords(st, r.err, now).Paragraphs[0], ".") + "."
-}
-
-func groupTag(t string) string {
-	if t == "" {
-		return ""
-	}
-	return "group tag " + t
+	return chat.Words{Paragraphs: chat.DevicesLines(st, chat.ReadyOf(d.Devices)+".", d.Devices, now)}
 }

@@ -113,18 +113,18 @@ func messages(t *testing.T) []message {
 		{name: "follow-up completed", res: FollowUpResult{ID: "f-1", Result: autopilot.Completed, Checked: true}},
 		{name: "follow-up pending", res: FollowUpResult{ID: "f-1", Result: autopilot.Pending}},
 
-		{name: "devices of every state", res: Devices{Devices: []Readiness{
-			{SerialNumber: "5CG1234XYZ", State: StateAssigned, Ready: true, Devices: []Device{{GroupTag: callerText, Manufacturer: "HP", Model: "EliteBook 840", DeploymentProfileAssignmentStatus: "assignedInSync"}}},
-			{SerialNumber: "PF-2AB3C", State: StateRegistered, Devices: []Device{{DeploymentProfileAssignmentStatus: "notAssigned"}}},
-			{SerialNumber: "TPM_LESS.1", State: StateFailed, Devices: []Device{{DeploymentProfileAssignmentStatus: "failed", DeploymentProfileAssignmentDetailedStatus: "hardwareRequirementsNotMet"}}},
-			{SerialNumber: "NOPE 1", State: StateNotRegistered, Devices: []Device{}},
-			{SerialNumber: "BROKEN1", State: StateError, Code: problem.GraphUnavailable, Devices: []Device{}, err: problem.New(problem.GraphUnavailable, "")},
+		{name: "devices of every state", res: Devices{Devices: []autopilot.Readiness{
+			{SerialNumber: "5CG1234XYZ", State: autopilot.StateAssigned, Ready: true, Devices: []autopilot.Device{{GroupTag: callerText, Manufacturer: "HP", Model: "EliteBook 840", DeploymentProfileAssignmentStatus: "assignedInSync"}}},
+			{SerialNumber: "PF-2AB3C", State: autopilot.StateRegistered, Devices: []autopilot.Device{{DeploymentProfileAssignmentStatus: "notAssigned"}}},
+			{SerialNumber: "TPM_LESS.1", State: autopilot.StateFailed, Devices: []autopilot.Device{{DeploymentProfileAssignmentStatus: "failed", DeploymentProfileAssignmentDetailedStatus: "hardwareRequirementsNotMet"}}},
+			{SerialNumber: "NOPE 1", State: autopilot.StateNotRegistered, Devices: []autopilot.Device{}},
+			{SerialNumber: "BROKEN1", State: autopilot.StateError, Code: problem.GraphUnavailable, Devices: []autopilot.Device{}},
 		}}},
 		{name: "devices, twenty of the longest", res: func() Result {
 			d := Devices{}
 			for i := range MaxSerials {
-				d.Devices = append(d.Devices, Readiness{SerialNumber: strings.Repeat("X", 63) + strconv.Itoa(i%10), State: StateRegistered,
-					Devices: []Device{{GroupTag: strings.Repeat("g", 128), Manufacturer: strings.Repeat("m", 64), Model: strings.Repeat("m", 64)}}})
+				d.Devices = append(d.Devices, autopilot.Readiness{SerialNumber: strings.Repeat("X", 63) + strconv.Itoa(i%10), State: autopilot.StateRegistered,
+					Devices: []autopilot.Device{{GroupTag: strings.Repeat("g", 128), Manufacturer: strings.Repeat("m", 64), Model: strings.Repeat("m", 64)}}})
 			}
 			return d
 		}()},

@@ -1,8 +1,9 @@
 // Package autopilot is the domain vocabulary of autopilot-sync, said once: the two functions and
 // where an invocation comes from, the status document of SPEC §5 and its rules
 // (nextManualSyncAllowedAt, canSyncNow), when a sync has finished, what became of a sync (one
-// vocabulary for its answer and its follow-up), and how a tenant is named and selected (SPEC
-// §11). Every other package imports it; it imports only the Graph wire types. It never does I/O.
+// vocabulary for its answer and its follow-up), how a tenant is named and selected (SPEC §11),
+// and how ready a serial's devices are (SPEC §15, devices.go). Every other package imports it; it
+// imports only the Graph wire types and the problem codes. It never does I/O.
 package autopilot
 
 import (
