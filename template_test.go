@@ -877,6 +877,8 @@ var followUpVariables = map[string]string{
 	"FOLLOWUP_FIRST_CHECK":         "FollowUpFirstCheck",
 	"FOLLOWUP_MAX_AGE":             "FollowUpMaxAge",
 	"SYNC_WHEN_BUSY":               "SyncWhenBusy",
+	"DEVICE_CHECK_INTERVAL":        "DeviceCheckInterval",
+	"DEVICE_MAX_AGE":               "DeviceMaxAge",
 	"SLACK_RESPONSE_URL_PREFIXES":  "SlackResponseUrlPrefixes",
 	"TEAMS_NOTIFY_URL_SECRET_NAME": "TeamsNotifyUrlSecretName",
 	"CALLBACK_TARGETS_SECRET_NAME": "CallbackTargetsSecretName",
@@ -896,11 +898,11 @@ func TestTemplateFollowUpEnvironment(t *testing.T) {
 		want   []string // the follow-up variables set, besides FOLLOWUP_QUEUE_URL
 		queue  bool
 	}{
-		{"defaults", nil, []string{"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
+		{"defaults", nil, []string{"DEVICE_CHECK_INTERVAL", "DEVICE_MAX_AGE", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
 		{"every secret", secrets, []string{"CALLBACK_SIGNING_SECRET_NAME", "CALLBACK_TARGETS_SECRET_NAME",
-			"FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY", "TEAMS_NOTIFY_URL_SECRET_NAME"}, true},
+			"DEVICE_CHECK_INTERVAL", "DEVICE_MAX_AGE", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY", "TEAMS_NOTIFY_URL_SECRET_NAME"}, true},
 		{"callbacks unsigned", map[string]string{"CallbackTargetsSecretName": "callback-targets", "FollowUpFirstCheck": "30s", "FollowUpMaxAge": "2h"},
-			[]string{"CALLBACK_TARGETS_SECRET_NAME", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
+			[]string{"CALLBACK_TARGETS_SECRET_NAME", "DEVICE_CHECK_INTERVAL", "DEVICE_MAX_AGE", "FOLLOWUP_FIRST_CHECK", "FOLLOWUP_MAX_AGE", "SLACK_RESPONSE_URL_PREFIXES", "SYNC_WHEN_BUSY"}, true},
 		{"disabled", map[string]string{"FollowUp": "Disabled"}, nil, false},
 		{"disabled with every secret", with(secrets, "FollowUp", "Disabled"), nil, false},
 	}
@@ -1216,7 +1218,7 @@ func TestTemplateFollowUpParameters(t *testing.T) {
 	}
 	first, firstRE := param("FollowUpFirstCheck")
 	maxAge, maxAgeRE := param("FollowUpMaxAge")
-	if got, err := followup.ParseSchedule(first, maxAge); err != nil || got != followup.DefaultSchedule() {
+	if got, err := followup.ParseSchedule(followup.ScheduleValues{FirstCheck: first, MaxAge: maxAge}); err != nil || got != followup.DefaultSchedule() {
 		t.Errorf("defaults %q, %q read as %+v (%v), want the code's %+v", first, maxAge, got, err, followup.DefaultSchedule())
 	}
 	prefixes, prefixesRE := param("SlackResponseUrlPrefixes")
@@ -1270,9 +1272,9 @@ func TestTemplateFollowUpParameters(t *testing.T) {
 			var err error
 			switch tc.param {
 			case "FollowUpFirstCheck":
-				_, err = followup.ParseSchedule(tc.value, "")
+				_, err = followup.ParseSchedule(followup.ScheduleValues{FirstCheck: tc.value})
 			case "FollowUpMaxAge":
-				_, err = followup.ParseSchedule("", tc.value)
+				_, err = followup.ParseSchedule(followup.ScheduleValues{MaxAge: tc.value})
 			default:
 				_, err = notify.ParseSlackPrefixes(tc.value)
 			}

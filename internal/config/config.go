@@ -69,6 +69,8 @@ type Config struct {
 	SyncRoleID                string
 	FollowUpFirstCheck        string // FOLLOWUP_FIRST_CHECK, e.g. "60s"
 	FollowUpMaxAge            string // FOLLOWUP_MAX_AGE, e.g. "60m"
+	DeviceCheckInterval       string // DEVICE_CHECK_INTERVAL, e.g. "5m" (SPEC §15)
+	DeviceMaxAge              string // DEVICE_MAX_AGE, e.g. "4h"
 	SlackResponseURLPrefixes  string // comma-separated; "" means Slack's and GovSlack's hosts
 	TeamsNotifyURLSecretName  string
 	CallbackTargetsSecretName string
@@ -110,6 +112,8 @@ func Load(getenv func(string) string) (Config, error) {
 		SyncRoleID:                get("SYNC_ROLE_ID"),
 		FollowUpFirstCheck:        get("FOLLOWUP_FIRST_CHECK"),
 		FollowUpMaxAge:            get("FOLLOWUP_MAX_AGE"),
+		DeviceCheckInterval:       get("DEVICE_CHECK_INTERVAL"),
+		DeviceMaxAge:              get("DEVICE_MAX_AGE"),
 		SlackResponseURLPrefixes:  get("SLACK_RESPONSE_URL_PREFIXES"),
 		TeamsNotifyURLSecretName:  get("TEAMS_NOTIFY_URL_SECRET_NAME"),
 		CallbackTargetsSecretName: get("CALLBACK_TARGETS_SECRET_NAME"),

@@ -35,6 +35,10 @@ type Notice struct {
 	// Waiting marks the notices of a deferred request that no sync serves (SPEC §16): Slack's
 	// notice says it still waits, an outcome that no sync started.
 	Waiting bool
+	// Serials are a request's serials (SPEC §15); Devices, in Slack's notice of a device check,
+	// their readiness so far (a report carries it in Outcome).
+	Serials []string
+	Devices []autopilot.Readiness
 }
 
 // StillRunning reports whether n is Slack's notice that the sync still runs after 29 minutes.
@@ -79,7 +83,7 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		if r.Code.Transient() {
 			return Plan{Retry: true, message: m, now: now}
 		}
-		return deliver(withOutcome(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}), now)
+		return end(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}, now)
 	}
 	st := r.Settings
 	if autopilot.Finished(st, m.Since()) {
@@ -89,15 +93,15 @@ func Decide(m Message, r Reading, now time.Time, s Schedule) Plan {
 		}
 		seconds := int64(max(math.Round(st.LastSyncDateTime.Sub(m.Since()).Seconds()), 0))
 		o.SyncDurationSeconds = &seconds
-		return deliver(withOutcome(m, o), now)
+		return end(m, o, now)
 	}
-	deadline := m.RequestedAt.Add(s.MaxAge)
+	deadline := m.RequestedAt.Add(s.maxAge(m))
 	if !now.Before(deadline) {
 		o := Outcome{Result: autopilot.TimedOut, At: now, SyncStatus: string(st.SyncStatus)}
 		if !st.LastSyncDateTime.IsZero() {
 			o.LastSyncDateTime = timePtr(st.LastSyncDateTime)
 		}
-		return deliver(withOutcome(m, o), now)
+		return end(m, o, now)
 	}
 	return pending(m, now, deadline)
 }
@@ -158,7 +162,7 @@ func (p Plan) Settle(again []Target) Settlement {
 	if p.Retry {
 		return Settlement{}
 	}
-	if p.Outcome == nil {
+	if p.Outcome == nil || p.next != nil { // still checking (a sync's end goes on to its devices)
 		return Settlement{Next: p.next, Delay: p.delay}
 	}
 	var owed Targets
@@ -213,7 +217,7 @@ func slackOpen(m Message, now time.Time) bool {
 }
 
 func notice(m Message, t Target, o *Outcome) Notice {
-	n := Notice{Target: t, ID: m.ID, Tenant: m.Tenant, RequestedAt: m.RequestedAt, Outcome: o, Waiting: m.Deferred != nil}
+	n := Notice{Target: t, ID: m.ID, Tenant: m.Tenant, RequestedAt: m.RequestedAt, Outcome: o, Waiting: m.Deferred != nil, Serials: m.Serials}
 	switch t {
 	case Slack:
 		n.URL = m.Targets.Slack

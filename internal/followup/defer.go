@@ -72,12 +72,12 @@ func Defer(m Message, r Reading, now time.Time, s Schedule) Deferral {
 	case r.Code != "" && r.Code.Transient():
 		return Deferral{Retry: true, Plan: Plan{Retry: true, message: m, now: now}}
 	case r.Code != "":
-		return Deferral{Step: StepEnd, Plan: deliver(withOutcome(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}), now)}
+		return Deferral{Step: StepEnd, Plan: end(m, Outcome{Result: autopilot.Error, At: now, Code: r.Code}, now)}
 	}
 	if merged, ok := merge(m, r.Settings); ok {
 		return Deferral{Step: StepMerge, Message: merged}
 	}
-	deadline := m.RequestedAt.Add(s.MaxAge)
+	deadline := m.RequestedAt.Add(s.maxAge(m))
 	st := r.Settings
 	switch {
 	case !now.Before(deadline):
@@ -85,7 +85,7 @@ func Defer(m Message, r Reading, now time.Time, s Schedule) Deferral {
 		if !st.LastSyncDateTime.IsZero() {
 			o.LastSyncDateTime = timePtr(st.LastSyncDateTime)
 		}
-		return Deferral{Step: StepEnd, Plan: deliver(withOutcome(m, o), now)}
+		return Deferral{Step: StepEnd, Plan: end(m, o, now)}
 	case st.SyncStatus == graph.SyncStatusInProgress:
 		return Deferral{Step: StepWait, Plan: waiting(m, now, deadline, RecheckAfter+Spread(m.ID))}
 	}
@@ -100,7 +100,7 @@ func Triggered(m Message, now time.Time, s Schedule) Plan {
 	now = now.UTC()
 	f := served(m, timePtr(now))
 	f.Attempt = 0 // waiting adds one: the follow-up's first check
-	p := waiting(f, now, m.RequestedAt.Add(s.MaxAge), s.FirstDelay())
+	p := waiting(f, now, m.RequestedAt.Add(s.maxAge(m)), s.FirstDelay())
 	p.next.Attempt = 1
 	return p
 }
@@ -119,7 +119,7 @@ func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s 
 	if !conflict && nextAllowed.After(now) {
 		delay = nextAllowed.Sub(now)
 	}
-	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.MaxAge), max(delay, MinRedefer)+Spread(m.ID))}
+	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.maxAge(m)), max(delay, MinRedefer)+Spread(m.ID))}
 }
 
 // merge returns m as the follow-up of a sync triggered after its deferral saw Before: the one

@@ -14,7 +14,11 @@ import (
 // FuzzDecodeMessage checks that Decode never panics, refuses with ErrMalformed only, and that
 // whatever it accepts can be decided, settled and written again as a message it accepts.
 func FuzzDecodeMessage(f *testing.F) {
-	for _, m := range []Message{typical(), withDone(typical()), New("id", "", t0, Targets{Teams: true})} {
+	withSerials := typical()
+	withSerials.Serials = []string{"5CG1234XYZ", "PF-2AB3C"}
+	inDevices := withSerials
+	inDevices.Devices = &DeviceChecks{SyncResult: "completed", Final: []autopilot.Readiness{state("PF-2AB3C", autopilot.StateAssigned)}}
+	for _, m := range []Message{typical(), withDone(typical()), New("id", "", t0, Targets{Teams: true}), withSerials, inDevices} {
 		b, err := m.Encode()
 		if err != nil {
 			f.Fatal(err)
@@ -35,6 +39,18 @@ func FuzzDecodeMessage(f *testing.F) {
 		for _, r := range []Reading{running, {Settings: graph.Settings{SyncStatus: "completed", LastSyncDateTime: now}}, {Code: "unknownTenant"}} {
 			checkNext(t, Decide(m, r, now, DefaultSchedule()))
 		}
+		if m.Devices == nil || m.Outcome != nil {
+			return
+		}
+		// A device check, whatever it reads, leaves a message that encodes.
+		for _, st := range []string{autopilot.StateAssigned, autopilot.StateRegistered, autopilot.StateFailed, autopilot.StateError} {
+			var r DeviceReading
+			for _, serial := range m.Pending() {
+				r.Readiness = append(r.Readiness, state(serial, st))
+			}
+			checkNext(t, DecideDevices(m, r, now, DefaultSchedule()))
+		}
+		checkNext(t, DecideDevices(m, DeviceReading{Code: problem.GraphPermissionDenied}, now, DefaultSchedule()))
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
@@ -22,8 +21,9 @@ const (
 	// Kind tells a follow-up message from the other messages the sync function consumes.
 	Kind = "followUp"
 	// MaxMessageBytes bounds a message Decode accepts. A message holds at most two URLs of
-	// 2 KiB each; SQS would take 256 KiB.
-	MaxMessageBytes = 8 << 10
+	// 2 KiB each, and for a request with serials 20 serials' readiness, clipped (devices.go);
+	// SQS would take 256 KiB.
+	MaxMessageBytes = 128 << 10
 	// MaxURLBytes bounds a target URL (SPEC §13: callback URLs of at most 2 KB).
 	MaxURLBytes = 2048
 
@@ -105,9 +105,11 @@ func (t Targets) without(x Target) Targets {
 	return t
 }
 
-// Outcome is how a followed sync ended.
+// Outcome is how a followed sync ended, or, for a request with serials, how ready its devices
+// are (SPEC §15: Devices is set).
 type Outcome struct {
-	// Result is completed, failed, timedOut or error (autopilot.Result.Ended).
+	// Result is completed, failed, timedOut or error (autopilot.Result.Ended); for a request
+	// with serials devicesReady, devicesNotReady or error.
 	Result autopilot.Result `json:"result"`
 	// At is when the outcome was found: the callbacks' timestamp, and the start of the hour
 	// in which failed deliveries are tried again.
@@ -120,6 +122,10 @@ type Outcome struct {
 	SyncDurationSeconds *int64 `json:"syncDurationSeconds,omitempty"`
 	// Code is the problem code (SPEC §5, §11) that ended the follow-up, for Error only.
 	Code problem.Code `json:"code,omitempty"`
+	// Devices is each serial's readiness, in the order asked (a request with serials), and
+	// SyncResult the outcome of the sync that served it ("" when no sync ran).
+	Devices    []autopilot.Readiness `json:"devices,omitempty"`
+	SyncResult autopilot.Result      `json:"syncResult,omitempty"`
 }
 
 // Message is one follow-up queue message: everything a check and a delivery need.
@@ -143,7 +149,12 @@ type Message struct {
 	// clock at Graph's 204 less the clock skew, or the merged trigger's time); absent for a sync
 	// triggered at the request. "Finished" is tested against it (Since).
 	TriggeredAt *time.Time `json:"triggeredAt,omitempty"`
-	// Outcome is set once the sync has ended and only deliveries remain.
+	// Serials are the serial numbers followed to ready once the sync has ended (SPEC §15), in
+	// the order asked; Devices is set once it has: the device checks (devices.go).
+	Serials []string      `json:"serials,omitempty"`
+	Devices *DeviceChecks `json:"devices,omitempty"`
+	// Outcome is set once the sync has ended (for a request with serials: once the devices are
+	// decided) and only deliveries remain.
 	Outcome *Outcome `json:"outcome,omitempty"`
 }
 
@@ -243,6 +254,7 @@ func Decode(body []byte, now time.Time) (Message, error) {
 	if t := m.TriggeredAt; t != nil && t.After(latest) {
 		return Message{}, fmt.Errorf("%w: triggeredAt lies in the future", ErrMalformed)
 	}
+	m.utcDevices()
 	if o := m.Outcome; o != nil {
 		o.At = o.At.UTC()
 		if o.At.After(latest) {
@@ -307,6 +319,9 @@ func (m Message) validate() error {
 	case m.deferredBefore() != nil && !sane(*m.deferredBefore()):
 		return bad("deferred.before is out of range")
 	}
+	if err := m.validDevices(); err != nil {
+		return bad("%s", err)
+	}
 	if err := validURL(m.Targets.Slack, false); err != nil {
 		return bad("targets.slack %s", err)
 	}
@@ -314,9 +329,14 @@ func (m Message) validate() error {
 		return bad("targets.callback %s", err)
 	}
 	if o := m.Outcome; o != nil {
+		devicesResult := o.Result == autopilot.DevicesReady || o.Result == autopilot.DevicesNotReady
 		switch {
-		case !o.Result.Ended():
+		case len(m.Serials) == 0 && !o.Result.Ended():
 			return bad("outcome.result is not completed, failed, timedOut or error")
+		case len(m.Serials) > 0 && !devicesResult && o.Result != autopilot.Error:
+			return bad("outcome.result is not devicesReady, devicesNotReady or error")
+		case (len(m.Serials) > 0) != (o.Devices != nil) || o.SyncResult != "" && o.Devices == nil:
+			return bad("outcome.devices and outcome.syncResult go with serials only")
 		case !sane(o.At):
 			return bad("outcome.at is missing or out of range")
 		case o.LastSyncDateTime != nil && !sane(*o.LastSyncDateTime):
@@ -330,70 +350,6 @@ func (m Message) validate() error {
 		}
 	}
 	return nil
-}
-
-// sane reports whether t is set and between the years 2000 and 9998 (JSON cannot encode a
-// time past 9999, and a time derived from it must stay encodable).
-func sane(t time.Time) bool {
-	return !t.IsZero() && t.Year() >= 2000 && t.Year() <= 9998
-}
-
-// validName reports whether s is at most limit ASCII letters, digits, '-' and extra.
-func validName(s string, limit int, extra string) bool {
-	if len(s) > limit {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || strings.IndexByte(extra, c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// validText reports whether s is at most maxTextLength printable ASCII characters.
-func validText(s string) bool {
-	if len(s) > maxTextLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// validURL checks a target URL: empty, or an absolute https URL (http too when plainOK, for
-// cmd/local's loopback callbacks) of printable ASCII, at most MaxURLBytes long. Delivery checks
-// it again against the configured prefixes.
-func validURL(s string, plainOK bool) error {
-	if s == "" {
-		return nil
-	}
-	if len(s) > MaxURLBytes {
-		return fmt.Errorf("is longer than %d bytes", MaxURLBytes)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] > 0x7e {
-			return errors.New("holds a character that is not printable ASCII")
-		}
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || !(u.Scheme == "https" || plainOK && u.Scheme == "http") {
-		return errors.New("is not an absolute https URL")
-	}
-	return nil
-}
-
-// clip shortens a field name quoted in an error.
-func clip(s string) string {
-	const limit = 40
-	if len(s) > limit {
-		return s[:limit] + "…"
-	}
-	return s
 }
 
 // deferredBefore is Deferred.Before, or nil.

@@ -19,6 +19,14 @@ const (
 	MinMaxAge         = time.Second
 	MaxMaxAge         = 12 * time.Hour
 
+	// Defaults and bounds of SPEC §15's device checks.
+	DefaultDeviceCheckInterval = 5 * time.Minute
+	DefaultDeviceMaxAge        = 4 * time.Hour
+	MinDeviceCheckInterval     = time.Minute
+	MaxDeviceCheckInterval     = 15 * time.Minute
+	MinDeviceMaxAge            = time.Minute
+	MaxDeviceMaxAge            = 24 * time.Hour
+
 	// MaxDelay is the longest delay SQS takes for one message (DelaySeconds ≤ 900).
 	MaxDelay = 900 * time.Second
 	// FinishSkew is how much older than the request a lastSyncDateTime may be and still count
@@ -53,20 +61,51 @@ type Schedule struct {
 	FirstCheck time.Duration
 	// MaxAge is how long after the request the outcome becomes timedOut (FOLLOWUP_MAX_AGE).
 	MaxAge time.Duration
+	// DeviceCheckInterval is the longest wait between two readiness checks
+	// (DEVICE_CHECK_INTERVAL), and DeviceMaxAge how long after the request serials are followed
+	// (DEVICE_MAX_AGE): for a request with serials it bounds everything (SPEC §15).
+	DeviceCheckInterval time.Duration
+	DeviceMaxAge        time.Duration
+}
+
+// ScheduleValues are the variables of a Schedule as the environment gives them ("" means the
+// default).
+type ScheduleValues struct {
+	FirstCheck, MaxAge, DeviceCheckInterval, DeviceMaxAge string
 }
 
 // DefaultSchedule returns the schedule of unset variables.
 func DefaultSchedule() Schedule {
-	return Schedule{FirstCheck: DefaultFirstCheck, MaxAge: DefaultMaxAge}
+	return Schedule{FirstCheck: DefaultFirstCheck, MaxAge: DefaultMaxAge,
+		DeviceCheckInterval: DefaultDeviceCheckInterval, DeviceMaxAge: DefaultDeviceMaxAge}
 }
 
-// ParseSchedule reads the values of FOLLOWUP_FIRST_CHECK and FOLLOWUP_MAX_AGE ("" means the
-// default). A value is a Go duration ("60s", "5m", "1h30m") or a number of seconds. It returns
-// every problem at once, each naming its variable.
-func ParseSchedule(firstCheck, maxAge string) (Schedule, error) {
+// maxAge is how long after the request m is followed: DeviceMaxAge for a request with serials.
+func (s Schedule) maxAge(m Message) time.Duration {
+	if len(m.Serials) > 0 {
+		return s.DeviceMaxAge
+	}
+	return s.MaxAge
+}
+
+// ParseSchedule reads the values of FOLLOWUP_FIRST_CHECK, FOLLOWUP_MAX_AGE,
+// DEVICE_CHECK_INTERVAL and DEVICE_MAX_AGE. A value is a Go duration ("60s", "5m", "1h30m") or a
+// number of seconds. It returns every problem at once, each naming its variable.
+func ParseSchedule(v ScheduleValues) (Schedule, error) {
 	s := DefaultSchedule()
 	var errs []error
-	if v := strings.TrimSpace(firstCheck); v != "" {
+	read := func(name, value string, lo, hi time.Duration, to *time.Duration) {
+		if value = strings.TrimSpace(value); value == "" {
+			return
+		}
+		d, err := parseDuration(name, value, lo, hi)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		*to = d
+	}
+	if v := strings.TrimSpace(v.FirstCheck); v != "" {
 		d, err := parseDuration("FOLLOWUP_FIRST_CHECK", v, MinFirstCheck, MaxFirstCheck)
 		switch {
 		case err != nil:
@@ -77,14 +116,9 @@ func ParseSchedule(firstCheck, maxAge string) (Schedule, error) {
 			s.FirstCheck = d
 		}
 	}
-	if v := strings.TrimSpace(maxAge); v != "" {
-		d, err := parseDuration("FOLLOWUP_MAX_AGE", v, MinMaxAge, MaxMaxAge)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			s.MaxAge = d
-		}
-	}
+	read("FOLLOWUP_MAX_AGE", v.MaxAge, MinMaxAge, MaxMaxAge, &s.MaxAge)
+	read("DEVICE_CHECK_INTERVAL", v.DeviceCheckInterval, MinDeviceCheckInterval, MaxDeviceCheckInterval, &s.DeviceCheckInterval)
+	read("DEVICE_MAX_AGE", v.DeviceMaxAge, MinDeviceMaxAge, MaxDeviceMaxAge, &s.DeviceMaxAge)
 	return s, errors.Join(errs...)
 }
 

@@ -8,6 +8,12 @@ import (
 
 func TestParseSchedule(t *testing.T) {
 	t.Parallel()
+	// sched is the default schedule with first check and max age set.
+	sched := func(first, maxAge time.Duration) Schedule {
+		s := DefaultSchedule()
+		s.FirstCheck, s.MaxAge = first, maxAge
+		return s
+	}
 	tests := []struct {
 		first, maxAge string
 		want          Schedule
@@ -15,11 +21,11 @@ func TestParseSchedule(t *testing.T) {
 	}{
 		{"", "", DefaultSchedule(), nil},
 		{"  ", "", DefaultSchedule(), nil},
-		{"30s", "2h", Schedule{30 * time.Second, 2 * time.Hour}, nil},
-		{"1s", "1s", Schedule{time.Second, time.Second}, nil},
-		{"900s", "12h", Schedule{900 * time.Second, 12 * time.Hour}, nil},
-		{"15m", "720m", Schedule{15 * time.Minute, 12 * time.Hour}, nil},
-		{"45", "3600", Schedule{45 * time.Second, time.Hour}, nil},
+		{"30s", "2h", sched(30*time.Second, 2*time.Hour), nil},
+		{"1s", "1s", sched(time.Second, time.Second), nil},
+		{"900s", "12h", sched(900*time.Second, 12*time.Hour), nil},
+		{"15m", "720m", sched(15*time.Minute, 12*time.Hour), nil},
+		{"45", "3600", sched(45*time.Second, time.Hour), nil},
 		{"0s", "", DefaultSchedule(), []string{"FOLLOWUP_FIRST_CHECK", "out of range"}},
 		{"901s", "", DefaultSchedule(), []string{"FOLLOWUP_FIRST_CHECK", "out of range"}},
 		{"1.5s", "", DefaultSchedule(), []string{"FOLLOWUP_FIRST_CHECK", "whole number of seconds"}},
@@ -33,7 +39,7 @@ func TestParseSchedule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.first+"|"+tt.maxAge, func(t *testing.T) {
 			t.Parallel()
-			got, err := ParseSchedule(tt.first, tt.maxAge)
+			got, err := ParseSchedule(ScheduleValues{FirstCheck: tt.first, MaxAge: tt.maxAge})
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -52,6 +58,23 @@ func TestParseSchedule(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseDeviceSchedule(t *testing.T) {
+	t.Parallel()
+	got, err := ParseSchedule(ScheduleValues{DeviceCheckInterval: "2m", DeviceMaxAge: "90m"})
+	if err != nil || got.DeviceCheckInterval != 2*time.Minute || got.DeviceMaxAge != 90*time.Minute || got.MaxAge != DefaultMaxAge {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	if d := DefaultSchedule(); d.DeviceCheckInterval != 5*time.Minute || d.DeviceMaxAge != 4*time.Hour {
+		t.Errorf("defaults %+v, want 5m and 4h (SPEC §3)", d)
+	}
+	for _, v := range []ScheduleValues{{DeviceCheckInterval: "59s"}, {DeviceCheckInterval: "16m"}, {DeviceMaxAge: "30s"}, {DeviceMaxAge: "25h"}, {DeviceMaxAge: "soon"}} {
+		_, err := ParseSchedule(v)
+		if name := map[bool]string{true: "DEVICE_CHECK_INTERVAL", false: "DEVICE_MAX_AGE"}[v.DeviceCheckInterval != ""]; err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%+v: err %v, want one naming %s", v, err, name)
+		}
 	}
 }
 

@@ -33,7 +33,8 @@ func WithFollowUp(d api.Deps, cfg config.Config, vault *keyvault.Store, q Follow
 	if qErr != nil {
 		errs = append(errs, fmt.Errorf("FOLLOWUP_QUEUE_URL: %w", qErr))
 	}
-	schedule, err := followup.ParseSchedule(cfg.FollowUpFirstCheck, cfg.FollowUpMaxAge)
+	schedule, err := followup.ParseSchedule(followup.ScheduleValues{FirstCheck: cfg.FollowUpFirstCheck, MaxAge: cfg.FollowUpMaxAge,
+		DeviceCheckInterval: cfg.DeviceCheckInterval, DeviceMaxAge: cfg.DeviceMaxAge})
 	if err != nil {
 		errs = append(errs, err)
 	}
