@@ -22,6 +22,8 @@ func text(st chat.Style, n followup.Notice, now time.Time) string {
 	var s string
 	o := n.Outcome
 	switch {
+	case len(n.Serials) > 0:
+		s = devicesText(st, n, now) // devices.go
 	case o == nil && n.Waiting:
 		s = fmt.Sprintf("No sync has started yet after %d min: Intune allowed none; I will keep trying, check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
 	case o == nil:
@@ -120,7 +122,9 @@ type teamsTextBlock struct {
 // with a title and the outcome in plain words.
 func TeamsBody(n followup.Notice, now time.Time) ([]byte, error) {
 	title, color := "Windows Autopilot sync", "default"
-	if o := n.Outcome; o != nil {
+	if o := n.Outcome; len(n.Serials) > 0 {
+		title, color = devicesTitle(o) // devices.go
+	} else if o != nil {
 		switch o.Result {
 		case autopilot.Completed:
 			title, color = "Windows Autopilot sync completed", "good"
@@ -175,6 +179,9 @@ func CallbackBody(n followup.Notice, tenantID string) ([]byte, error) {
 	o := n.Outcome
 	if o == nil {
 		return nil, fmt.Errorf("notify: a callback reports outcomes only")
+	}
+	if o.Devices != nil {
+		return devicesBody(n, tenantID) // devices.go
 	}
 	d := CallbackData{Tenant: n.Tenant, Result: string(o.Result), RequestedAt: rfc3339(n.RequestedAt),
 		SyncDurationSeconds: o.SyncDurationSeconds, Code: string(o.Code)}
