@@ -37,6 +37,9 @@ var ParamDefer = Param{Name: "defer", Read: func(v []string, req *Request) *prob
 // defers reports whether req is deferred when Graph refuses its sync: as it asks, else as
 // SYNC_WHEN_BUSY says.
 func (a *Actions) defers(req *Request) bool {
+	if _, ok := serials.Get(req); ok {
+		return true // SPEC §15: a request with serials always defers
+	}
 	if req.Query.Defer != nil {
 		return *req.Query.Defer
 	}
@@ -72,7 +75,7 @@ func (a *Actions) deferRequest(ctx context.Context, in Intune, req *Request, r R
 		syncAt = *r.P.NextSyncAllowedAt
 	}
 	fu := a.d.FollowUp
-	m := followup.NewDeferred(followup.NewID(), req.TenantName, r.requestedAt, before, targets)
+	m := withSerials(followup.NewDeferred(followup.NewID(), req.TenantName, r.requestedAt, before, targets), req)
 	body, err := m.Encode()
 	if err == nil {
 		err = fu.Queue.Send(ctx, body, min(max(syncAt.Sub(now), time.Second)+followup.Spread(m.ID), followup.MaxDelay))
@@ -84,7 +87,7 @@ func (a *Actions) deferRequest(ctx context.Context, in Intune, req *Request, r R
 	}
 	d := Deferred{RequestedAt: r.requestedAt, SyncAt: syncAt, FollowUp: &FollowUpRef{ID: m.ID, Targets: append([]followup.Target{}, targets.List()...)}, refused: r}
 	if len(targets.List()) > 0 || note == followUpRefused {
-		d.ChatFollowUp = note
+		d.ChatFollowUp, d.ready = note, a.readyNote(req)
 	}
 	if r.settings != nil {
 		d.lastTrigger = before
@@ -100,6 +103,7 @@ type Deferred struct {
 	SyncAt       time.Time
 	FollowUp     *FollowUpRef
 	ChatFollowUp chatNote
+	ready        *readyNote
 	// refused is Graph's refusal; lastTrigger the trigger time the deferral saw (zero: unknown).
 	refused     Refused
 	lastTrigger time.Time
@@ -154,7 +158,11 @@ func (d Deferred) Words(st chat.Style, now time.Time) chat.Words {
 	}
 	switch d.ChatFollowUp {
 	case followUpComing:
-		b.WriteString(" and I'll tell you when it ends.")
+		if d.ready != nil {
+			b.WriteString("." + d.ready.words())
+		} else {
+			b.WriteString(" and I'll tell you when it ends.")
+		}
 	case followUpRefused:
 		b.WriteString(". No follow-up will come: this command's reply address is not an allowed one; use " + st.Code("status") + " to follow it.")
 	default:

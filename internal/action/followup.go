@@ -14,7 +14,6 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/chat"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
-	"github.com/autopilot-sync/autopilot-sync/internal/outbound"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -138,9 +137,9 @@ func (a *Actions) chatTargets(cmd chat.Command) (followup.Targets, chatNote) {
 // enqueueFollowUp sends the first check of a sync Graph accepted at requestedAt. It is best
 // effort: the sync did start, so a queue that fails is logged and the answer says nothing of a
 // follow-up.
-func (a *Actions) enqueueFollowUp(ctx context.Context, tenant string, requestedAt time.Time, targets followup.Targets) *FollowUpRef {
+func (a *Actions) enqueueFollowUp(ctx context.Context, req *Request, requestedAt time.Time, targets followup.Targets) *FollowUpRef {
 	fu := a.d.FollowUp
-	m := followup.New(followup.NewID(), tenant, requestedAt, targets)
+	m := withSerials(followup.New(followup.NewID(), req.TenantName, requestedAt, targets), req)
 	body, err := m.Encode()
 	if err == nil {
 		err = fu.Queue.Send(ctx, body, fu.Schedule.FirstDelay())
@@ -171,8 +170,11 @@ func followUp(a *Actions, ctx context.Context, req *Request) Result {
 		return Failure{P: problem.Misconfiguration(configError("FOLLOWUP_QUEUE_URL: not set, but a follow-up message arrived; set it to the queue the template created")), redeliver: true}
 	}
 	req.Tenant, req.TenantName = m.Tenant, m.Tenant
-	if m.Deferred != nil && m.NeedsCheck() {
+	switch {
+	case m.Deferred != nil && m.NeedsCheck():
 		return a.checkDeferred(ctx, req, m, now)
+	case m.Devices != nil && m.NeedsCheck():
+		return a.checkDevices(ctx, req, m, now)
 	}
 	var reading followup.Reading
 	var readProblem *problem.Problem
@@ -194,6 +196,10 @@ func (a *Actions) carryOut(ctx context.Context, plan followup.Plan, res FollowUp
 	}
 	if out := plan.Outcome; out != nil {
 		res.Result, res.SyncDurationSeconds = out.Result, out.SyncDurationSeconds
+		if out.Devices != nil {
+			seconds := int64(out.DeviceWait(plan.Message().RequestedAt).Seconds())
+			res.DeviceWaitSeconds = &seconds
+		}
 	}
 	res.Deliveries = deliverAll(ctx, fu, plan.Notices)
 	var again []followup.Target
@@ -261,6 +267,10 @@ type FollowUpResult struct {
 	// Deferral is set for a check of a deferred request (SPEC §16): it merged or asked Graph
 	// for a sync (and what Graph said: started, inProgress, throttled, or failed).
 	Deferral *DeferralCheck
+	// DeviceCheck is set for a device check (SPEC §15): its line counts DevicesReady and
+	// DevicesNotReady instead of the sync's outcomes, and DeviceWaitSeconds once reported.
+	DeviceCheck       bool
+	DeviceWaitSeconds *int64
 }
 
 // DeferralCheck is what a check of a deferred request did besides the follow-up's own.
@@ -291,94 +301,4 @@ func (f FollowUpResult) Lambda() (json.RawMessage, error) {
 		return nil, &InvocationError{Code: f.Problem.Code, Msg: f.Problem.Detail, Retry: true}
 	}
 	return nil, nil
-}
-
-// The outcomes of followed syncs (SPEC §13): 0 or 1 on each check's line, and the duration.
-const (
-	MetricSyncOutcomeCompleted = "SyncOutcomeCompleted"
-	MetricSyncOutcomeFailed    = "SyncOutcomeFailed"
-	MetricSyncOutcomeTimedOut  = "SyncOutcomeTimedOut"
-	MetricSyncDurationSeconds  = "SyncDurationSeconds"
-	// MetricDeliveryFailures counts the deliveries of a round that did not go through, and
-	// MetricDeliveriesGivenUp the targets given up: on the line of every round that delivered.
-	MetricDeliveryFailures  = "DeliveryFailures"
-	MetricDeliveriesGivenUp = "DeliveriesGivenUp"
-	// MetricSyncMerged is 1 on the line of a deferred request's check that found a sync someone
-	// else triggered after it (SPEC §16), 0 on the other checks of deferred requests.
-	MetricSyncMerged = "SyncMerged"
-)
-
-// Log writes the outcome, the follow-up id, the sync's duration and how each delivery went
-// (target names and statuses, never a URL); a check that decided adds the outcome metrics.
-func (f FollowUpResult) Log(l *Line) {
-	l.Code = "ok"
-	if p := f.Problem; p != nil {
-		Failure{P: p}.Log(l)
-	}
-	l.Add(slog.String("outcome", string(f.Result)), slog.String("followUpId", f.ID))
-	if f.SyncDurationSeconds != nil {
-		l.Add(slog.Int64("syncDurationSeconds", *f.SyncDurationSeconds))
-	}
-	if len(f.Deliveries) > 0 {
-		ds := make([]map[string]any, len(f.Deliveries))
-		for i, d := range f.Deliveries {
-			ds[i] = map[string]any{"target": string(d.Target), "verdict": d.Verdict.String()}
-			if d.Status != 0 {
-				ds[i]["status"] = d.Status
-			}
-			if d.Err != nil {
-				ds[i]["error"] = d.Err.Error()
-			}
-		}
-		l.Add(slog.Any("deliveries", ds))
-	}
-	if len(f.GaveUp) > 0 {
-		names := make([]string, len(f.GaveUp))
-		for i, t := range f.GaveUp {
-			names[i] = string(t)
-		}
-		l.Add(slog.Any("gaveUp", names))
-	}
-	if len(f.Deliveries) > 0 || len(f.GaveUp) > 0 {
-		failures := 0
-		for _, d := range f.Deliveries {
-			if d.Verdict != outbound.Delivered {
-				failures++
-			}
-		}
-		l.Count(MetricDeliveryFailures, failures)
-		l.Count(MetricDeliveriesGivenUp, len(f.GaveUp))
-	}
-	if d := f.Deferral; d != nil {
-		merged := 0
-		if d.Merged {
-			merged = 1
-		}
-		l.Count(MetricSyncMerged, merged)
-		if d.Asked {
-			is := func(r autopilot.Result) int {
-				if d.Synced == r {
-					return 1
-				}
-				return 0
-			}
-			syncCounts(l, is(autopilot.Started), is(autopilot.InProgress), is(autopilot.Throttled), is(""), 0)
-		}
-	}
-	if !f.Checked {
-		return
-	}
-	for _, c := range []struct {
-		name string
-		r    autopilot.Result
-	}{{MetricSyncOutcomeCompleted, autopilot.Completed}, {MetricSyncOutcomeFailed, autopilot.Failed}, {MetricSyncOutcomeTimedOut, autopilot.TimedOut}} {
-		n := 0
-		if f.Result == c.r {
-			n = 1
-		}
-		l.Count(c.name, n)
-	}
-	if f.SyncDurationSeconds != nil {
-		l.Metrics = append(l.Metrics, Metric{Name: MetricSyncDurationSeconds, Unit: "Seconds", Value: slog.Int64Value(*f.SyncDurationSeconds)})
-	}
 }

@@ -1,6 +1,7 @@
 package action
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,8 +34,8 @@ const (
 // Lambda error naming what the function takes (direct), or a dropped record (SQS).
 var Table = []Row{
 	{Name: NameOptions, On: []Trigger{httpAt(BothFns, http.MethodOptions)}, Run: options},
-	{Name: NameSync, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer)}, Run: syncHTTP},
-	{Name: NameSyncWait, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).when(waiting)}, Run: syncHTTP},
+	{Name: NameSync, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).fields(syncFields)}, Run: syncHTTP},
+	{Name: NameSyncWait, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).when(waiting).fields(syncFields)}, Run: syncHTTP},
 	{Name: NameScheduledSync, On: []Trigger{
 		scheduled(SyncFn),
 		direct(SyncFn, "sync", false, `{"action":"sync","tenant":"<name>"}`),
@@ -46,6 +47,7 @@ var Table = []Row{
 	{Name: NameChatSync, On: []Trigger{chatWord(SyncFn, "sync", syncArgs,
 		HelpLine{"sync", "start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)", "sync contoso"},
 		HelpLine{"sync wait", "start a sync and wait briefly for it to finish", "sync wait contoso"},
+		HelpLine{"sync 5CG1234XYZ", "start a sync and tell you here when those devices (serial numbers) are ready", ""},
 	)}, Run: chatSync},
 	{Name: NameStatus, ChatName: NameChatStatus, On: []Trigger{
 		httpAt(StatusFn, http.MethodGet, ParamTenant),
@@ -76,6 +78,12 @@ func httpAt(fns Functions, method string, params ...Param) Trigger {
 }
 
 func (t Trigger) when(cond func(*Request) bool) Trigger { t.When = cond; return t }
+
+// fields reads an HTTP trigger's JSON body fields (its POST body, when a JSON object).
+func (t Trigger) fields(read func(json.RawMessage, *Request) *problem.Problem) Trigger {
+	t.Fields = read
+	return t
+}
 
 func chatWord(fns Functions, word string, args Args, help ...HelpLine) Trigger {
 	return Trigger{Fns: fns, Via: ViaChat, Word: word, Args: args, Help: help}
@@ -145,20 +153,8 @@ func allTenants(req *Request) bool { return req.Tenant == autopilot.AllTenants }
 
 // The chat words' arguments.
 var (
-	// syncArgs reads "sync [wait] [tenant]", wait and the tenant in either order.
-	syncArgs = Args{Usage: "[wait] [tenant]", Read: func(req *Request, args []string) bool {
-		for _, w := range args {
-			switch {
-			case strings.EqualFold(w, "wait") && !req.ChatWait:
-				req.ChatWait = true
-			case req.Tenant == "" && !req.BadTenant:
-				tenantWord(req, w)
-			default:
-				return false
-			}
-		}
-		return true
-	}}
+	// syncArgs reads "sync [wait] [tenant] [serial…]" (syncArgsWords).
+	syncArgs = Args{Usage: "[wait] [tenant] [serial…]", Read: syncArgsWords}
 	// tenantArg reads "[tenant]".
 	tenantArg = Args{Usage: "[tenant]", Read: func(req *Request, args []string) bool {
 		switch len(args) {

@@ -23,6 +23,9 @@ func syncHTTP(a *Actions, ctx context.Context, req *Request) Result {
 	if p := a.deferProblem(req); p != nil {
 		return failed(p)
 	}
+	if p := a.readyProblem(req); p != nil {
+		return failed(p)
+	}
 	callback, p := a.callbackTarget(ctx, req.CallbackURL)
 	if p != nil {
 		return failed(p)
@@ -44,7 +47,10 @@ const chatWaitMargin = 300 * time.Millisecond
 // chatSync serves `sync [wait] [tenant]` from Slack or Teams: the sync, and with "wait" its end
 // as far as the platform's deadline allows. Every outcome is a chat answer (SPEC §7).
 func chatSync(a *Actions, ctx context.Context, req *Request) Result {
-	if p := badTenant(req); p != nil {
+	if p := a.chatSyncWords(req); p != nil {
+		return failed(p)
+	}
+	if p := a.readyProblem(req); p != nil {
 		return failed(p)
 	}
 	var wait time.Duration
@@ -69,11 +75,18 @@ func (a *Actions) syncTenant(ctx context.Context, req *Request, wait time.Durati
 		}
 		return res
 	}
-	if a.d.FollowUp != nil && !s.Result.Ended() {
-		s.FollowUp = a.enqueueFollowUp(ctx, req.TenantName, s.RequestedAt, targets)
+	ready := a.readyNote(req)
+	if a.d.FollowUp != nil && (!s.Result.Ended() || ready != nil) {
+		s.FollowUp = a.enqueueFollowUp(ctx, req, s.RequestedAt, targets)
+		if s.FollowUp == nil && ready != nil {
+			// The sync started, but its devices will not be followed: say so, as a deferral
+			// that could not be queued does.
+			p := problem.New(problem.QueueUnavailable, "The sync started, but following its devices could not be queued; ask again later.")
+			return Failure{P: about(req, p), attempt: attemptSync}
+		}
 	}
 	if s.FollowUp != nil || note == followUpRefused {
-		s.ChatFollowUp = note
+		s.ChatFollowUp, s.ready = note, ready
 	}
 	return *s
 }
@@ -212,8 +225,10 @@ type Synced struct {
 	Status autopilot.Status
 	// FollowUp is the follow-up enqueued to report the sync's end (SPEC §13); nil when none was.
 	FollowUp *FollowUpRef
-	// ChatFollowUp is what a chat answer says of it.
+	// ChatFollowUp is what a chat answer says of it; ready, for a request with serials, what it
+	// says of the devices.
 	ChatFollowUp chatNote
+	ready        *readyNote
 }
 
 // started is the answer to a sync Graph accepted (SPEC §5).
@@ -284,6 +299,8 @@ func (s Synced) Words(st chat.Style, now time.Time) chat.Words {
 		text += fmt.Sprintf(" Next manual sync allowed at %s.", chat.Future(s.NextSyncAllowedAt, now))
 	}
 	switch {
+	case s.ChatFollowUp == followUpComing && s.ready != nil:
+		text += s.ready.words()
 	case s.ChatFollowUp == followUpComing:
 		text += " I will post here when it has finished."
 	case s.ChatFollowUp == followUpRefused:

@@ -88,7 +88,7 @@ type Trigger struct {
 	Args Args
 	Help []HelpLine
 	// Direct: the "action" (and All for "tenants":"all"), and a reader of the invocation's other
-	// fields (nil: it has none); Queue: the queue.
+	// fields (nil: it has none; for HTTP, of the fields of a JSON object body); Queue: the queue.
 	Action string
 	All    bool
 	Fields func(event json.RawMessage, req *Request) *problem.Problem

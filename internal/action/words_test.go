@@ -327,6 +327,7 @@ func TestWords(t *testing.T) {
 			slack: slackWant("Commands:\n" +
 				"• `sync`: start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)\n" +
 				"• `sync wait`: start a sync and wait briefly for it to finish\n" +
+				"• `sync 5CG1234XYZ`: start a sync and tell you here when those devices (serial numbers) are ready\n" +
 				"• `status`: show the last sync and when the next manual sync is allowed\n" +
 				"• `device 5CG1234XYZ`: show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile\n" +
 				"• `help`: show this list\n" +
@@ -334,6 +335,7 @@ func TestWords(t *testing.T) {
 			teams: teamsWant("Commands:\n\n" +
 				"• **sync**: start a sync of Windows Autopilot devices (Intune allows one manual sync every 10 minutes)\n\n" +
 				"• **sync wait**: start a sync and wait briefly for it to finish\n\n" +
+				"• **sync 5CG1234XYZ**: start a sync and tell you here when those devices (serial numbers) are ready\n\n" +
 				"• **status**: show the last sync and when the next manual sync is allowed\n\n" +
 				"• **device 5CG1234XYZ**: show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile\n\n" +
 				"• **help**: show this list\n\n" +

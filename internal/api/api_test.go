@@ -38,6 +38,8 @@ type fakeIntune struct {
 	// afterSync, when set, replaces settings once a sync was asked for (whatever the answer):
 	// what another caller's sync made of them meanwhile.
 	afterSync *graph.Settings
+	// devices, when set, answers the device searches (GETs of windowsAutopilotDeviceIdentities).
+	devices *devicesGraph
 }
 
 // erred reports whether the fake gave an error.
@@ -83,6 +85,10 @@ func (f *fakeIntune) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if errors.As(f.errFor(r.Method), &ge) {
 		f.errored = true
 		graphtest.WriteError(w, ge)
+		return
+	}
+	if f.devices != nil && strings.Contains(r.URL.Path, "windowsAutopilotDeviceIdentities") {
+		f.devices.ServeHTTP(w, r)
 		return
 	}
 	switch r.Method {

@@ -64,7 +64,7 @@ func TestChatActionsAreTheClosedSet(t *testing.T) {
 		{"sync works", autopilot.FunctionSync, &fakeIntune{}, "sync", "chatSync", "ok", 0},
 		{"status fails", autopilot.FunctionSync, &fakeIntune{getErr: &graph.Error{StatusCode: 403}}, "status", "chatStatus", "graphPermissionDenied", -1},
 		{"sync at the status function", autopilot.FunctionStatus, &fakeIntune{}, "sync", "chatHelp", "ok", -1},
-		{"unknown tenant", autopilot.FunctionSync, &fakeIntune{}, "sync wingtip", "chatSync", "unknownTenant", -1},
+		{"a serial without a follow-up queue", autopilot.FunctionSync, &fakeIntune{}, "sync wingtip", "chatSync", "badRequest", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

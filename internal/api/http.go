@@ -127,9 +127,12 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, req *action.Reque
 		if p := readQuery(f.fn, r.Method, r.URL.Query(), req); p != nil {
 			return "", action.Fail(p)
 		}
-		var ok bool
-		if row, _, ok = action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req}); !ok {
+		row, trigger, ok := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
+		if !ok {
 			return "", action.MethodNotAllowed(f.fn, r.Method)
+		}
+		if p := readFields(trigger, post.object, req); p != nil {
+			return row.Name, action.Fail(p)
 		}
 		return row.Name, f.actions.Run(ctx, row, req)
 	}
@@ -182,6 +185,8 @@ type posted struct {
 	activity    bool
 	sslCheck    bool
 	callbackURL json.RawMessage
+	// object is the body when it is a JSON object that is not chat: the trigger's fields read it.
+	object json.RawMessage
 }
 
 // jsonBody is a JSON POST body: a Teams activity, or a sync request's fields.
@@ -201,7 +206,7 @@ func readPost(signer autopilot.Source, contentType string, body []byte) posted {
 		err := json.Unmarshal(body, &b)
 		var typeErr *json.UnmarshalTypeError
 		if err == nil || errors.As(err, &typeErr) {
-			out.callbackURL = b.CallbackURL
+			out.callbackURL, out.object = b.CallbackURL, body
 		}
 		if cmd, ok := chat.FromActivity(b.Activity); ok && err == nil {
 			if mediaType == "application/json" {
