@@ -106,8 +106,11 @@ func serialsRequest(t *testing.T, query string, body map[string]any) []byte {
 // readyRequest is a request with serials that started a sync.
 type readyRequest struct {
 	id, callback string
-	requestedAt  time.Time   // as the messages carry it (the answer says it to the second)
+	requestedAt  time.Time   // as the answer and the messages say it, to the second
 	first        sentMessage // the sync's first check
+	// within bounds how long after Graph's trigger (on the emulator's clock) the function saw
+	// the request.
+	within time.Duration
 }
 
 // request POSTs /sync with serials and a callbackUrl of its own under the rig's prefix, and checks
@@ -117,8 +120,10 @@ type readyRequest struct {
 func (r *readyRig) request(t *testing.T, serials ...string) readyRequest {
 	t.Helper()
 	callback := r.prefix + "done/INC0012345-" + rand.Text()
-	r.e.clock.Set(time.Now()) // Graph's trigger: the emulator's clock meets the function's
+	set := time.Now()
+	r.e.clock.Set(set) // Graph's trigger: the emulator's clock meets the function's
 	got := decodeHTTP(t, r.fn.invokeLogged(t, serialsRequest(t, "", map[string]any{"serials": serials, "callbackUrl": callback})))
+	within := time.Since(set)
 	body := got.json(t)
 	ref, _ := body["followUp"].(map[string]any)
 	id, _ := ref["id"].(string)
@@ -135,7 +140,7 @@ func (r *readyRig) request(t *testing.T, serials ...string) readyRequest {
 		m.Attempt != 1 || m.RequestedAt.Sub(answered).Abs() >= time.Second {
 		t.Errorf("first message %+v, want attempt 1 of follow-up %s with serials %q, requested at %v", m, id, serials, answered)
 	}
-	return readyRequest{id: id, callback: callback, requestedAt: m.RequestedAt, first: sent[0]}
+	return readyRequest{id: id, callback: callback, requestedAt: m.RequestedAt, within: within, first: sent[0]}
 }
 
 // readyCheck is what one check of a request with serials did.
@@ -184,14 +189,14 @@ func (r *readyRig) untilDevices(t *testing.T, req readyRequest, extra time.Durat
 	t.Helper()
 	r.e.clock.Advance(readySyncDuration + extra)
 	c := r.check(t, req.id, "sync-end", req.first.MessageBody)
-	wantSyncEnd(t, r, c)
+	wantSyncEnd(t, r, req, c)
 	return *c.next
 }
 
 // wantSyncEnd checks the check that found the sync completed: its line (outcome completed,
 // SyncOutcomeCompleted 1, no device figures, no delivery), nothing told, and the next message:
 // the device checks, one second later.
-func wantSyncEnd(t *testing.T, r *readyRig, c readyCheck) {
+func wantSyncEnd(t *testing.T, r *readyRig, req readyRequest, c readyCheck) {
 	t.Helper()
 	if len(c.failed) != 0 {
 		t.Fatalf("the check of the sync's end: batchItemFailures %v", c.failed)
@@ -199,8 +204,11 @@ func wantSyncEnd(t *testing.T, r *readyRig, c readyCheck) {
 	d, _ := c.line["syncDurationSeconds"].(float64)
 	checkOutcomeLine(t, c.line, "completed", d)
 	wantFigures(t, "the check of the sync's end", c.line, map[string]float64{"SyncOutcomeCompleted": 1, "DevicesReady": -1, "DevicesNotReady": -1, "DeviceWaitSeconds": -1})
-	if d < 25 || d > 35 {
-		t.Errorf("syncDurationSeconds %v, want the emulator's %v from the trigger (less the request's 5 s of skew)", d, readySyncDuration)
+	// From the request to the end (SPEC §13), rounded: the emulator's sync less the time the
+	// request took to reach the function after the trigger, plus up to the second that
+	// requestedAt is rounded down by.
+	if least, most := math.Floor((readySyncDuration - req.within).Seconds()), readySyncDuration.Seconds()+1; d < least || d > most {
+		t.Errorf("syncDurationSeconds %v, want %v to %v", d, least, most)
 	}
 	if c.line["deliveries"] != nil || len(r.rcv.posts()) != 0 || c.reads != 0 {
 		t.Errorf("the check of the sync's end delivered %v (the receiver got %d posts) and read %d device pages, want nothing", c.line["deliveries"], len(r.rcv.posts()), c.reads)
@@ -450,7 +458,7 @@ func TestFollowToReady(t *testing.T) {
 	// The sync ends (the emulator's SyncDuration): logged, told to no one, the devices next.
 	r.e.clock.Advance(readySyncDuration)
 	c = r.check(t, req.id, "sync-end", c.next.MessageBody)
-	wantSyncEnd(t, r, c)
+	wantSyncEnd(t, r, req, c)
 
 	// Both devices registered with the sync that ended, neither assigned yet.
 	c = r.check(t, req.id, "devices-1", c.next.MessageBody)
@@ -531,18 +539,22 @@ func TestFollowToNotReady(t *testing.T) {
 			due := r.untilDevices(t, req, 10*time.Second)
 			requestedAt := req.requestedAt
 			if tt.maxAge {
-				// The first device check waits 60 s; the second would wait 120 s, but the
-				// follow-up ends at DEVICE_MAX_AGE: its next check is due then.
-				c := r.check(t, req.id, "devices-1", due.MessageBody)
-				wantWaitingCheck(t, r, "the first check before DEVICE_MAX_AGE", c, 60, nil)
+				// Each device check waits its backoff (60 s, then 120 s), cut to DEVICE_MAX_AGE
+				// from the request: the second's next check is due when the minute is over.
 				deadline := req.requestedAt.Add(time.Minute)
-				most := int32(math.Ceil(time.Until(deadline).Seconds()))
-				c = r.check(t, req.id, "devices-2", c.next.MessageBody)
-				least := int32(math.Ceil(time.Until(deadline).Seconds()))
-				if c.next == nil || c.next.DelaySeconds > most || c.next.DelaySeconds < least {
-					t.Fatalf("the second check before DEVICE_MAX_AGE: next %+v, want one due at %v (%d to %d s)", c.next, deadline, least, most)
+				waits := func(what, body string, backoff int32) readyCheck {
+					t.Helper()
+					most := min(backoff, int32(math.Ceil(time.Until(deadline).Seconds())))
+					c := r.check(t, req.id, what, body)
+					least := min(backoff, int32(math.Ceil(time.Until(deadline).Seconds())))
+					if c.next == nil || c.next.DelaySeconds < least || c.next.DelaySeconds > most {
+						t.Fatalf("%s: next %+v, want one due after %d to %d s (backoff %d s, DEVICE_MAX_AGE at %v)", what, c.next, least, most, backoff, deadline)
+					}
+					wantWaitingCheck(t, r, what, c, c.next.DelaySeconds, nil)
+					return c
 				}
-				wantWaitingCheck(t, r, "the second check before DEVICE_MAX_AGE", c, c.next.DelaySeconds, nil)
+				c := waits("the first check before DEVICE_MAX_AGE", due.MessageBody, 60)
+				c = waits("the second check before DEVICE_MAX_AGE", c.next.MessageBody, 120)
 				// The function's own next message, as it reads once the minute has passed.
 				m := decodeMessage(t, c.next.MessageBody)
 				m.RequestedAt = m.RequestedAt.Add(-time.Minute)
