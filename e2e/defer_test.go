@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -91,21 +90,6 @@ func lastLineOf(t *testing.T, fn *function, id string) map[string]any {
 	return nil
 }
 
-// wantCounts checks the line's figures: each named figure has its value and is declared in the
-// line's Embedded Metric Format directive; a figure named with -1 must be absent altogether.
-func wantCounts(t *testing.T, what string, line map[string]any, want map[string]float64) {
-	t.Helper()
-	declared := emfMetrics(line)
-	for name, v := range want {
-		switch {
-		case v < 0 && (line[name] != nil || slices.Contains(declared, name)):
-			t.Errorf("%s: %s = %v (declared: %v), want none", what, name, line[name], slices.Contains(declared, name))
-		case v >= 0 && (line[name] != v || !slices.Contains(declared, name)):
-			t.Errorf("%s: %s = %v (declared: %v), want %v", what, name, line[name], slices.Contains(declared, name), v)
-		}
-	}
-}
-
 // deferral is a 202 deferred answer, read.
 type deferral struct {
 	id                  string
@@ -176,7 +160,7 @@ func deferredRequest(t *testing.T, fn *function, s *localSQS, q string, n int, e
 	}
 	counts := map[string]float64{"SyncDeferred": 1, "SyncStarted": 0, "SyncInProgress": 0, "SyncThrottled": 0}
 	counts[refusal] = 1
-	wantCounts(t, what, line, counts)
+	wantFigures(t, what, line, counts)
 	sent := s.lastSent(t, q, n)
 	wantDelay(t, what, sent, d.syncAt, before, after)
 	wantWaiting(t, what, decodeMessage(t, sent.MessageBody), d, trigger, callback)
@@ -196,7 +180,7 @@ func (e *env) checkDue(t *testing.T, fn *function, what, id string, m sentMessag
 	if line["action"] != "followUp" || line["outcome"] != outcome || line["followUpId"] != id {
 		t.Errorf("%s: line %v, want outcome %s of follow-up %s", what, line, outcome, id)
 	}
-	wantCounts(t, what, line, counts)
+	wantFigures(t, what, line, counts)
 	if n := e.emu.Counts().Graph["POST sync"] - before; n != syncCalls {
 		t.Errorf("%s: %d Graph sync calls, want %d", what, n, syncCalls)
 	}
@@ -361,7 +345,7 @@ func testDeferredMerge(t *testing.T, s *localSQS, v variant) {
 		if line["outcome"] != "completed" || line["source"] != "sqs" || deliveries != "[map[status:204 target:callback verdict:delivered]]" {
 			t.Errorf("follow-up %s at the end: outcome %v, deliveries %s; want completed, delivered to the callback", d.id, line["outcome"], deliveries)
 		}
-		wantCounts(t, "a check that finds the end", line, map[string]float64{"SyncOutcomeCompleted": 1, "SyncOutcomeFailed": 0, "SyncOutcomeTimedOut": 0, "SyncMerged": -1, "DeliveryFailures": 0})
+		wantFigures(t, "a check that finds the end", line, map[string]float64{"SyncOutcomeCompleted": 1, "SyncOutcomeFailed": 0, "SyncOutcomeTimedOut": 0, "SyncMerged": -1, "DeliveryFailures": 0})
 	}
 	if n := syncCalls() - calls; n != 0 {
 		t.Errorf("the checks at the end asked Graph for %d syncs", n)
@@ -519,14 +503,14 @@ func TestDeferredChecksRaceToOneSync(t *testing.T) {
 			t.Errorf("follow-up %s: not checked", id)
 		case line["outcome"] == "started":
 			started++
-			wantCounts(t, "the check that starts", line, map[string]float64{"SyncStarted": 1, "SyncMerged": 0})
+			wantFigures(t, "the check that starts", line, map[string]float64{"SyncStarted": 1, "SyncMerged": 0})
 		case line["outcome"] == "merged" && line["SyncInProgress"] == 1.0:
 			conflicts++ // its own sync call met the 409, and the read after it the trigger
 			merged++
-			wantCounts(t, "a check merged after a 409", line, map[string]float64{"SyncMerged": 1, "SyncStarted": 0})
+			wantFigures(t, "a check merged after a 409", line, map[string]float64{"SyncMerged": 1, "SyncStarted": 0})
 		case line["outcome"] == "merged":
 			merged++
-			wantCounts(t, "a check merged", line, map[string]float64{"SyncMerged": 1, "SyncStarted": -1})
+			wantFigures(t, "a check merged", line, map[string]float64{"SyncMerged": 1, "SyncStarted": -1})
 		default:
 			t.Errorf("follow-up %s: %v, want started or merged", id, line)
 		}
@@ -626,7 +610,7 @@ func TestDeferredScheduledSync(t *testing.T) {
 			if line["action"] != "scheduledSync" || line["source"] != "schedule" || line["code"] != "deferred" || line["status"] != 200.0 || line["followUpId"] != res.FollowUp.ID {
 				t.Errorf("%s: line %v", source, line)
 			}
-			wantCounts(t, source, line, map[string]float64{"SyncDeferred": 1, "SyncInProgress": 1, "SyncStarted": 0})
+			wantFigures(t, source, line, map[string]float64{"SyncDeferred": 1, "SyncInProgress": 1, "SyncStarted": 0})
 			sent := s.lastSent(t, q, i+1)
 			wantDelay(t, source, sent, res.SyncAt, before, after)
 			wantWaiting(t, source, decodeMessage(t, sent.MessageBody), deferral{id: res.FollowUp.ID, requestedAt: res.RequestedAt}, trigger, "")

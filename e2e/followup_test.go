@@ -27,10 +27,10 @@ import (
 )
 
 // The follow-up of SPEC §13 through the real sync binary under aws-lambda-rie, its queue a local
-// SQS (moto_server). Deliveries to real receivers cannot be tested here: the production outbound
-// client never reaches loopback, where every receiver of a test listens (cmd/local's tests and
-// internal/notify's deliver to loopback). What is tested here is what Lambda does: the messages,
-// the checks, the outcomes, the log line, and that no delivery reaches a loopback address.
+// SQS (moto_server): the messages, the checks, the outcomes, the log line, and that no delivery
+// reaches a loopback address (the production outbound client never does). Deliveries to a real
+// receiver go to a host of the test's own in a network namespace (newNSHost): defer_test.go and
+// ready_test.go.
 
 // localSQS is a moto_server seen through a recorder: every SendMessage a function makes passes
 // through it, so a test reads exactly the DelaySeconds the function asked for, and the message

@@ -158,7 +158,7 @@ func (r *readyRig) check(t *testing.T, id, rec, body string) readyCheck {
 	sent, reads := len(r.s.sentTo(r.q)), r.e.emu.Counts().Graph[deviceList]
 	c := readyCheck{failed: r.fn.consume(t, sqsRecord(rec, []byte(body)))}
 	c.reads = r.e.emu.Counts().Graph[deviceList] - reads
-	c.line = latestFollowUpLine(t, r.fn, id)
+	c.line = lastLineOf(t, r.fn, id)
 	switch now := r.s.sentTo(r.q); len(now) - sent {
 	case 0:
 	case 1:
@@ -167,19 +167,6 @@ func (r *readyRig) check(t *testing.T, id, rec, body string) readyCheck {
 		t.Fatalf("one check sent %d messages: %+v", len(now)-sent, now[sent:])
 	}
 	return c
-}
-
-// latestFollowUpLine returns the last followUp line of fn whose followUpId is id.
-func latestFollowUpLine(t *testing.T, fn *function, id string) map[string]any {
-	t.Helper()
-	lines := followUpLines(t, fn)
-	for i := len(lines) - 1; i >= 0; i-- {
-		if lines[i]["followUpId"] == id {
-			return lines[i]
-		}
-	}
-	t.Fatalf("no followUp line with followUpId %s:\n%s", id, fn.logs.Tail(4000))
-	return nil
 }
 
 // untilDevices drives the follow-up of req through its sync, which the emulator ends (its clock
