@@ -9,7 +9,8 @@
 // and the peer at RTT 0 and -rtt in effective round trips, with the connections and requests
 // each upstream saw on a cold start, and the first invocation after a thaw (the bootstrap stopped
 // with SIGSTOP while its connections are closed, or silently dropped for longer than the 90 s
-// idle timeout). It prints the results as markdown tables and writes them to bench/RESULTS.md.
+// idle timeout), and warm readiness reads of 1 and 20 serials (issue 23). It prints the results
+// as markdown tables and writes them to bench/RESULTS.md.
 //
 // Usage, from the repository root:
 //
@@ -17,6 +18,7 @@
 //	go run ./bench -thaw=false # without the thaw cases (95 s of frozen wait)
 //	go run ./bench -quick      # fewer repetitions, no thaw, prints only
 //	go run ./bench -defer-only # only issue 22's deferred-syncs simulation (seconds); replaces its section
+//	go run ./bench -readiness-only # only the readiness reads of issue 23, prints only
 //	make bench
 //
 // It needs Linux (it reads /proc for the bootstrap's peak RSS). The functions trust only the
@@ -70,6 +72,7 @@ func main() {
 	flag.IntVar(&o.net.coldRuns, "net-cold", 9, "cold starts per variant and RTT through the forwarders")
 	flag.IntVar(&o.net.invocations, "net-n", 200, "timed warm invocations per variant and RTT through the forwarders")
 	flag.BoolVar(&o.net.thaw, "thaw", true, "measure the first invocation after a thaw (closed, and silently dropped connections)")
+	flag.BoolVar(&o.net.readinessOnly, "readiness-only", false, "run only the readiness reads in round trips (issue 23) and print them")
 	flag.DurationVar(&o.net.freeze, "freeze", 95*time.Second, "how long the silently dropped case stays frozen: longer than the 90 s idle timeout")
 	o.deferral.register(flag.CommandLine)
 	flag.Parse()
@@ -170,6 +173,9 @@ func run(ctx context.Context, o options, command string) error {
 		}
 	}
 
+	if o.net.readinessOnly {
+		return runReadinessOnly(ctx, o, root, work, clock, variants[1], variants[2])
+	}
 	started, facts := time.Now(), machineFacts(root)
 	fmt.Printf("bench: building into %s (Go build cache makes repeat runs fast; the peer's first build takes minutes)\n", work)
 	b := builder{root: root, dir: work, log: os.Stdout}
@@ -194,15 +200,11 @@ func run(ctx context.Context, o options, command string) error {
 		return err
 	}
 
-	emu, err := emulator.Start(emulator.Options{Clock: clock, SyncDuration: time.Second})
+	emu, env, err := startEmulator(clock, work)
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
-	env, err := functionEnv(emu, work)
-	if err != nil {
-		return err
-	}
 	r := runner{rie: rie, env: env, emu: emu, o: o}
 
 	// Cold starts, interleaved across variants so that drift of the machine hits all alike.
@@ -272,7 +274,8 @@ func runNetwork(ctx context.Context, r runner, o networkOptions, variants []*var
 			return "", err
 		}
 	}
-	return networkMarkdown(o, ms, thaw), nil
+	readiness, err := measureReadinessOf(ctx, r, u, vs[0], vs[1], o)
+	return networkMarkdown(o, ms, thaw) + readiness, err
 }
 
 // repoRoot returns the directory of the main module's go.mod.

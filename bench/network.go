@@ -93,6 +93,8 @@ type networkOptions struct {
 	invocations int // timed warm invocations per variant and RTT
 	thaw        bool
 	freeze      time.Duration // of the silently dropped case: longer than the idle timeout
+	// readinessOnly runs only the readiness reads of issue 23 (readiness.go) and prints them.
+	readinessOnly bool
 }
 
 // measureNetwork measures vs through the links at RTT 0 and at o.rtt, cold starts interleaved

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
 	"github.com/autopilot-sync/autopilot-sync/internal/rie"
 )
 
@@ -144,3 +145,18 @@ func coldLine(out *rie.Output) (handler, vault, graph time.Duration, ok bool) {
 
 // errInterrupted reports that the run was stopped by a signal.
 var errInterrupted = errors.New("interrupted")
+
+// startEmulator starts the emulator every bootstrap runs against, on clock, and returns it with
+// the environment of every bootstrap (functionEnv, which writes the CA file into work).
+func startEmulator(clock *emulator.ManualClock, work string) (*emulator.Emulator, []string, error) {
+	emu, err := emulator.Start(emulator.Options{Clock: clock, SyncDuration: time.Second})
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := functionEnv(emu, work)
+	if err != nil {
+		_ = emu.Close()
+		return nil, nil, err
+	}
+	return emu, env, nil
+}
