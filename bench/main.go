@@ -78,26 +78,7 @@ func main() {
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.quick {
-		if !set["cold"] {
-			o.coldRuns = 5
-		}
-		if !set["warm-runs"] {
-			o.warmRuns = 1
-		}
-		if !set["out"] {
-			o.out = ""
-		}
-		if !set["net-cold"] {
-			o.net.coldRuns = 3
-		}
-		if !set["net-n"] {
-			o.net.invocations = 50
-		}
-		if !set["thaw"] {
-			o.net.thaw = false
-		}
-	}
+	o.applyQuick(set)
 	o.warmup = 20
 	if o.coldRuns < 1 || o.warmRuns < 1 || o.invocations < 100 || o.net.coldRuns < 1 || o.net.invocations < 10 || o.net.rtt < 0 {
 		fmt.Fprintln(os.Stderr, "bench: -cold, -warm-runs and -net-cold must be at least 1, -n at least 100, -net-n at least 10, -rtt not negative")
