@@ -255,6 +255,13 @@ func Decode(body []byte, now time.Time) (Message, error) {
 		return Message{}, fmt.Errorf("%w: triggeredAt lies in the future", ErrMalformed)
 	}
 	m.utcDevices()
+	// Empty lists are absent ones: the message written again omits them.
+	if len(m.Serials) == 0 {
+		m.Serials = nil
+	}
+	if m.Devices != nil && len(m.Devices.Final) == 0 {
+		m.Devices.Final = nil
+	}
 	if o := m.Outcome; o != nil {
 		o.At = o.At.UTC()
 		if o.At.After(latest) {
