@@ -115,7 +115,8 @@ func getURL(c *http.Client, u string) error {
 	return resp.Body.Close()
 }
 
-// TestNotLinkedIntoTheFunctions: no Lambda binary links the emulator, its fakes or this package.
+// TestNotLinkedIntoTheFunctions: no Lambda binary links the emulator, its fakes, this package or
+// flowtest (the emulator's discrete-event driver of the sync function).
 func TestNotLinkedIntoTheFunctions(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -132,7 +133,7 @@ func TestNotLinkedIntoTheFunctions(t *testing.T) {
 		t.Fatalf("go list -deps ./functions/... does not list internal/graph: %q", deps)
 	}
 	for _, d := range deps {
-		if d == module+"/internal/emulator" || strings.HasPrefix(d, module+"/internal/emulator/") {
+		if d == module+"/internal/emulator" || strings.HasPrefix(d, module+"/internal/emulator/") || d == module+"/internal/flowtest" {
 			t.Errorf("a Lambda function links %s", d)
 		}
 	}
