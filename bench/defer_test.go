@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
+	"github.com/autopilot-sync/autopilot-sync/internal/flowtest"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 )
 
@@ -53,10 +53,10 @@ func TestDeferredRequestsRace(t *testing.T) {
 				t.Error(p)
 			}
 
-			refusedRequests := f.answered(fromRequest, http.StatusConflict) + f.answered(fromRequest, http.StatusTooManyRequests)
+			refusedRequests := f.answered(flowtest.FromRequest, http.StatusConflict) + f.answered(flowtest.FromRequest, http.StatusTooManyRequests)
 			got := map[string]int{
-				"accepted for a request": f.answered(fromRequest, http.StatusNoContent),
-				"accepted for a check":   f.answered(fromCheck, http.StatusNoContent),
+				"accepted for a request": f.answered(flowtest.FromRequest, http.StatusNoContent),
+				"accepted for a check":   f.answered(flowtest.FromCheck, http.StatusNoContent),
 				"refused to a request":   refusedRequests,
 				"completed":              f.Outcomes["completed"],
 			}
@@ -66,7 +66,7 @@ func TestDeferredRequestsRace(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("sync calls and outcomes (-want +got):\n%s", diff)
 			}
-			if n := f.answered(fromCheck, http.StatusConflict); n > tt.n-1 {
+			if n := f.answered(flowtest.FromCheck, http.StatusConflict); n > tt.n-1 {
 				t.Errorf("the checks were answered %d 409s, want at most N−1 = %d", n, tt.n-1)
 			}
 			if len(f.Triggers) == 2 {
@@ -81,8 +81,8 @@ func TestDeferredRequestsRace(t *testing.T) {
 			}
 			// Spread: Graph answered both refusals, and the requests deferred by a 409 looked
 			// again while the sync still ran.
-			if f.answered(fromRequest, http.StatusConflict) == 0 || f.answered(fromRequest, http.StatusTooManyRequests) == 0 {
-				t.Errorf("the requests were answered %v by Graph, want both 409s and 429s", f.Answers[fromRequest])
+			if f.answered(flowtest.FromRequest, http.StatusConflict) == 0 || f.answered(flowtest.FromRequest, http.StatusTooManyRequests) == 0 {
+				t.Errorf("the requests were answered %v by Graph, want both 409s and 429s", f.Answers[flowtest.FromRequest])
 			}
 			if f.Checks["deferred"] == 0 {
 				t.Errorf("no check deferred again (checks: %v), want those of the requests answered 409", f.Checks)
@@ -119,55 +119,8 @@ func TestDeferSimulation(t *testing.T) {
 				t.Errorf("%d syncs accepted in the simulated hour, want 1 to %d", f.InWindow, maxSyncsPerHour)
 			}
 			t.Logf("%d requests: %d syncs accepted (%d in the hour), checks %v, Graph answered requests %v and checks %v, longest wait %v, wall %v",
-				f.Requests, f.accepted(), f.InWindow, f.Checks, f.Answers[fromRequest], f.Answers[fromCheck], f.longest(), f.Wall)
+				f.Requests, f.accepted(), f.InWindow, f.Checks, f.Answers[flowtest.FromRequest], f.Answers[flowtest.FromCheck], f.longest(), f.Wall)
 		})
-	}
-}
-
-// TestSimQueue: the simulation's queue keeps each message until its delay, rounded up to whole
-// seconds as SQS's DelaySeconds, has passed on the clock, and hands it back once; a redelivery
-// comes one receive later.
-func TestSimQueue(t *testing.T) {
-	t.Parallel()
-	clock := emulator.NewManualClock(simStart)
-	q := &simQueue{clock: clock}
-	for _, d := range []time.Duration{90 * time.Second, 1500 * time.Millisecond, 0, 60 * time.Second} {
-		if err := q.Send(context.Background(), []byte(d.String()), d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := q.Send(context.Background(), []byte("too late"), 16*time.Minute); err == nil {
-		t.Error("a delay of 16 min was taken, want an error as SQS gives")
-	}
-	type got struct {
-		At       time.Duration
-		Bodies   []string
-		Receives []int
-	}
-	var gots []got
-	for {
-		at, ok := q.nextDue()
-		if !ok {
-			break
-		}
-		clock.Set(at)
-		g := got{At: at.Sub(simStart)}
-		for _, m := range q.takeDue(at) {
-			g.Bodies, g.Receives = append(g.Bodies, string(m.body)), append(g.Receives, m.receive)
-			if m.receive == 1 && string(m.body) == "1m0s" {
-				q.redeliver(m, redeliverAfter)
-			}
-		}
-		gots = append(gots, g)
-	}
-	want := []got{
-		{At: 0, Bodies: []string{"0s"}, Receives: []int{1}},
-		{At: 2 * time.Second, Bodies: []string{"1.5s"}, Receives: []int{1}},
-		{At: time.Minute, Bodies: []string{"1m0s"}, Receives: []int{1}},
-		{At: 90 * time.Second, Bodies: []string{"1m30s", "1m0s"}, Receives: []int{1, 2}},
-	}
-	if diff := cmp.Diff(want, gots); diff != "" {
-		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
 }
 

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/autopilot-sync/autopilot-sync/internal/flowtest"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 )
 
@@ -70,7 +70,7 @@ type simFigures struct {
 	// Answered counts the requests' answers by result (started, deferred).
 	Answered map[string]int
 	// Answers are Graph's answers to POST …/sync by origin (request, check) and status.
-	Answers map[origin]map[int]int
+	Answers map[flowtest.Origin]map[int]int
 	// Triggers are the trigger times of the syncs Graph accepted; InWindow how many fell in the
 	// simulated window, MaxPerHour the most in any hour.
 	Triggers   []time.Time
@@ -94,11 +94,27 @@ type simFigures struct {
 
 // figures reads the simulation's results; window is the simulated span of the arrivals.
 func (s *deferSim) figures(start time.Time, window time.Duration) simFigures {
-	answers, triggers := s.graph.counts()
-	s.checks.mu.Lock()
-	f := simFigures{Answers: answers, Triggers: triggers, Checks: maps.Clone(s.checks.outcomes), Outcomes: map[string]int{}, Answered: map[string]int{},
-		FirstErrors: slices.Clone(s.checks.errors), LastEvent: s.clock.Now()}
-	s.checks.mu.Unlock()
+	answers := map[flowtest.Origin]map[int]int{}
+	for _, c := range s.flow.Calls() {
+		if c.Name() != "POST sync" {
+			continue
+		}
+		if answers[c.Origin] == nil {
+			answers[c.Origin] = map[int]int{}
+		}
+		answers[c.Origin][c.Status]++
+	}
+	triggers := s.flow.Triggers()
+	f := simFigures{Answers: answers, Triggers: triggers, Checks: map[string]int{}, Outcomes: map[string]int{}, Answered: map[string]int{},
+		LastEvent: s.flow.Now()}
+	for _, l := range s.flow.Lines() {
+		if l.Action == "followUp" {
+			f.Checks[l.Outcome]++
+		}
+		if l.Level == "ERROR" && len(f.FirstErrors) < 5 {
+			f.FirstErrors = append(f.FirstErrors, string(l.Raw))
+		}
+	}
 	for _, t := range triggers {
 		if !t.Before(start) && t.Before(start.Add(window)) {
 			f.InWindow++
@@ -112,12 +128,13 @@ func (s *deferSim) figures(start time.Time, window time.Duration) simFigures {
 		f.MaxPerHour = max(f.MaxPerHour, n)
 	}
 	s.mu.Lock()
-	requests, deadLetters := slices.Clone(s.requests), s.deadLetters
+	requests := slices.Clone(s.requests)
 	s.mu.Unlock()
+	deadLetters := s.flow.Counts().DeadLetters
 	f.Requests, f.DeadLetters = len(requests), deadLetters
 	for _, r := range requests {
 		f.Answered[r.Result]++
-		got := s.callbacks.of(r.FollowUpID)
+		got := s.outcomes(r.FollowUpID)
 		switch {
 		case len(got) == 0:
 			f.Missing++
@@ -161,11 +178,11 @@ func servingSync(triggers []time.Time, lastSync time.Time) int {
 }
 
 // answered is how many sync calls from o Graph answered with status.
-func (f simFigures) answered(o origin, status int) int { return f.Answers[o][status] }
+func (f simFigures) answered(o flowtest.Origin, status int) int { return f.Answers[o][status] }
 
 // accepted is how many sync calls Graph accepted (204), from anyone.
 func (f simFigures) accepted() int {
-	return f.answered(fromRequest, http.StatusNoContent) + f.answered(fromCheck, http.StatusNoContent)
+	return f.answered(flowtest.FromRequest, http.StatusNoContent) + f.answered(flowtest.FromCheck, http.StatusNoContent)
 }
 
 // longest is the longest wait from a request to the start of its sync.

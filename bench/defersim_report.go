@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/flowtest"
 )
 
 // deferOptions are the command-line settings of the deferred-syncs section (issue 22).
@@ -137,14 +139,14 @@ func deferMarkdown(fs []simFigures, command, loadBefore, loadAfter string) strin
 		return fmt.Sprintf("**%d** (%d in the hour, %d after)", f.accepted(), f.InWindow, len(f.Triggers)-f.InWindow)
 	})
 	row("… asked by a request, by a check", func(f simFigures) string {
-		return fmt.Sprintf("%d, %d", f.answered(fromRequest, http.StatusNoContent), f.answered(fromCheck, http.StatusNoContent))
+		return fmt.Sprintf("%d, %d", f.answered(flowtest.FromRequest, http.StatusNoContent), f.answered(flowtest.FromCheck, http.StatusNoContent))
 	})
 	row("most accepted in any hour", func(f simFigures) string { return fmt.Sprint(f.MaxPerHour) })
 	row("409 answered to requests, to checks", func(f simFigures) string {
-		return fmt.Sprintf("%d, %d", f.answered(fromRequest, http.StatusConflict), f.answered(fromCheck, http.StatusConflict))
+		return fmt.Sprintf("%d, %d", f.answered(flowtest.FromRequest, http.StatusConflict), f.answered(flowtest.FromCheck, http.StatusConflict))
 	})
 	row("429 answered to requests, to checks", func(f simFigures) string {
-		return fmt.Sprintf("%d, %d", f.answered(fromRequest, http.StatusTooManyRequests), f.answered(fromCheck, http.StatusTooManyRequests))
+		return fmt.Sprintf("%d, %d", f.answered(flowtest.FromRequest, http.StatusTooManyRequests), f.answered(flowtest.FromCheck, http.StatusTooManyRequests))
 	})
 	row("requests merged into a later trigger (no sync call of their own)", func(f simFigures) string { return fmt.Sprint(f.Checks["merged"]) })
 	row("checks: started, merged, deferred again, pending, ended", func(f simFigures) string {
