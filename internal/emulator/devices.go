@@ -67,13 +67,19 @@ type Device struct {
 // DeviceCounts counts a tenant's requests to the device resources that passed the token and
 // role checks (faults and refused tokens are in Counts.Graph only).
 type DeviceCounts struct {
-	Lists int // pages of windowsAutopilotDeviceIdentities answered, 400s included
+	Lists           int // pages of windowsAutopilotDeviceIdentities answered, 400s included
+	Imports         int // import actions (importapi.go), 400s included
+	RecordsImported int // imported records the import actions created
+	ImportedReads   int // GETs of an imported record, 404s included
+	ImportedDeletes int // DELETEs of an imported record, 404s included
+	RecordsDeleted  int // imported records deleted (DELETE answered 204)
 }
 
 // deviceOptions are the Options of the device resources, with their defaults applied.
 type deviceOptions struct {
 	pageSize    int
 	assignDelay time.Duration // registration.go
+	importDur   time.Duration // imports.go
 }
 
 // deviceRec is a device a tenant holds: listed as d, or pending registration (registration.go).
@@ -94,6 +100,10 @@ func (e *Emulator) startDevices(o Options) {
 	e.dev.assignDelay = o.ProfileAssignmentDelay
 	if e.dev.assignDelay <= 0 {
 		e.dev.assignDelay = defaultProfileAssignmentDelay
+	}
+	e.dev.importDur = o.ImportDuration
+	if e.dev.importDur <= 0 {
+		e.dev.importDur = defaultImportDuration
 	}
 	for tenantID, ds := range o.Devices {
 		for _, d := range ds {

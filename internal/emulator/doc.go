@@ -5,7 +5,9 @@
 // resources deviceManagement/windowsAutopilotSettings with its sync action and
 // deviceManagement/windowsAutopilotDeviceIdentities (filtered and paged as the
 // service does, failures included; devices pending registration appear after
-// the next completed sync and get their profile after a scripted delay).
+// the next completed sync and get their profile after a scripted delay), and
+// deviceManagement/importedWindowsAutopilotDeviceIdentities (import, read, delete,
+// with outcomes scripted per serial or per hash).
 //
 // It exists for tests (in-process, or as the backend of Lambda binaries run in
 // subprocesses, which trust it through SSL_CERT_FILE and WriteCAFile) and for
@@ -30,7 +32,7 @@
 // latency that closes or blackholes its connections on command), entra.go, federation.go
 // (federated identity credentials), vault.go, graph.go, devices.go (Windows Autopilot
 // device identities), registration.go (registration and profile assignment over
-// time), clouds.go, proxy.go,
+// time), imports.go and importapi.go (imports of devices), clouds.go, proxy.go,
 // clock.go, tokens.go (JWT-shaped access tokens with the app's roles, roles
 // changed after registration, disabled secrets). Beside it: package emutest starts a seeded emulator for a test,
 // package fakests is the fake AWS STS whose tokens federation.go checks.

@@ -46,6 +46,9 @@ type Options struct {
 	// ProfileAssignmentDelay is how long after a device pending registration appears its profile
 	// assignment ends, unless scripted (registration.go); default 3 minutes, on Clock.
 	ProfileAssignmentDelay time.Duration
+	// ImportDuration is how long an import of a device takes, unless scripted (imports.go);
+	// default 2 minutes, on Clock.
+	ImportDuration time.Duration
 }
 
 // Emulator is a running emulator. Its methods are safe for concurrent use.
@@ -75,6 +78,7 @@ type Emulator struct {
 	seeded         bool
 	tenantClouds   map[string]string // lower-case tenant id → cloud (SetTenantCloud, clouds.go)
 	dev            deviceOptions     // devices.go
+	importSeq      int               // imports so far, to order those that end together (imports.go)
 }
 
 // Start starts an emulator listening on opts.Addr. It fails when the address cannot be listened

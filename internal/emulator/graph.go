@@ -35,6 +35,7 @@ func isSyncStatus(s string) bool {
 func (e *Emulator) tenantLocked(tenantID string) *tenantState {
 	k := strings.ToLower(tenantID)
 	now := e.clock.Now()
+	e.settleImportsLocked(now) // imports.go: the devices they register, before a sync's end
 	ts, ok := e.tenants[k]
 	if !ok {
 		ts = &tenantState{s: Settings{
@@ -133,6 +134,8 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 			"No OData route exists that match template ~/singleton/navigation with http verb %s for request /DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService/deviceManagement/windowsAutopilotSettings.", r.Method))
 	case p == devicesPath && r.Method == http.MethodGet:
 		e.graphDevices(g, tok) // devices.go
+	case p == importedPath || strings.HasPrefix(p, importedPath+"/"):
+		e.serveImported(g, tok, p) // importapi.go
 	default:
 		seg := p
 		if i := strings.LastIndex(r.URL.Path, "/"); i >= 0 {

@@ -82,6 +82,7 @@ type tenantState struct {
 	s       Settings
 	outcome string
 	devices []*deviceRec // devices.go
+	imp     importState  // imports.go
 }
 
 // AddApp registers a, replacing any app with the same tenant and client ID.
