@@ -82,6 +82,10 @@ const (
 	Deferred Result = "deferred"
 	// Merged: a deferred request is served by a sync someone else triggered after it.
 	Merged Result = "merged"
+	// Importing: devices are being imported (SPEC §17); Imported: every import has ended, and
+	// the request waits for a sync.
+	Importing Result = "importing"
+	Imported  Result = "imported"
 )
 
 // Ended reports whether r is the end of a followed sync (completed, failed, timedOut or error).

@@ -18,6 +18,8 @@ const (
 	StateAssigned      = "assigned"
 	StateFailed        = "failed"
 	StateError         = "error"
+	// StateImportFailed: the device's import failed (SPEC §17); it was not followed.
+	StateImportFailed = "importFailed"
 )
 
 // The outcomes of a request followed to ready (SPEC §15).
@@ -34,7 +36,11 @@ type Readiness struct {
 	State        string       `json:"state"`
 	Ready        bool         `json:"ready"`
 	Code         problem.Code `json:"code,omitempty"` // the read's problem, for state error
-	Devices      []Device     `json:"devices"`
+	// Error says why an import failed (state importFailed, SPEC §17); Note what else a report
+	// says of the device (NoteNotApplied).
+	Error   *ImportError `json:"error,omitempty"`
+	Note    string       `json:"note,omitempty"`
+	Devices []Device     `json:"devices"`
 }
 
 // Device is one Windows Autopilot device identity in a readiness document.
@@ -80,7 +86,7 @@ func ReadinessError(serial string, code problem.Code) Readiness {
 // for a reason that waiting does not cure.
 func (r Readiness) Final() bool {
 	switch r.State {
-	case StateAssigned, StateFailed:
+	case StateAssigned, StateFailed, StateImportFailed:
 		return true
 	case StateError:
 		return !r.Code.Transient()

@@ -35,8 +35,16 @@ func ReadyOf(rs []autopilot.Readiness) string {
 	return fmt.Sprintf("%d of %d ready", autopilot.Ready(rs), len(rs))
 }
 
-// ReadinessText says one serial's state in plain words.
+// ReadinessText says one serial's state in plain words, and its note.
 func ReadinessText(st Style, r autopilot.Readiness, now time.Time) string {
+	text := readinessText(st, r, now)
+	if r.Note != "" {
+		text += " Note: " + st.Echo(r.Note) + "."
+	}
+	return text
+}
+
+func readinessText(st Style, r autopilot.Readiness, now time.Time) string {
 	var about string
 	shown := r.Shown()
 	if shown >= 0 {
@@ -64,6 +72,12 @@ func ReadinessText(st Style, r autopilot.Readiness, now time.Time) string {
 		return "registered in Windows Autopilot, deployment profile not assigned yet" + about + "."
 	case autopilot.StateNotRegistered:
 		return "not registered in Windows Autopilot."
+	case autopilot.StateImportFailed:
+		e := r.Error
+		if e == nil {
+			return "not imported."
+		}
+		return "not imported: " + st.Echo(e.Meaning) + " (" + st.Echo(e.Name) + ")."
 	}
 	return "could not be read: " + strings.TrimSuffix(problemText(st, problem.New(r.Code, ""), now.UTC()), ".") + "."
 }

@@ -52,7 +52,7 @@ func (m Message) Pending() []string {
 	}
 	var out []string
 	for _, s := range m.Serials {
-		if _, ok := finalOf(m.Devices.Final, s); !ok {
+		if _, ok := finalOf(m.Devices.Final, s); !ok && !m.importFailed(s) {
 			out = append(out, s)
 		}
 	}
@@ -98,11 +98,16 @@ func DecideDevices(m Message, r DeviceReading, now time.Time, s Schedule) Plan {
 	for i, serial := range m.Serials {
 		x, ok := finalOf(m.Devices.Final, serial)
 		switch {
+		case m.importFailed(serial):
+			x = m.importReadiness(serial)
 		case ok:
 		case r.Code != "":
 			x = autopilot.ReadinessError(serial, r.Code)
 		default:
 			x = compact(r.Readiness[indexOf(pending, serial)])
+		}
+		if note := m.importNote(serial); note != "" {
+			x.Note = note
 		}
 		all[i] = x
 		if x.Final() {
@@ -125,7 +130,7 @@ func DecideDevices(m Message, r DeviceReading, now time.Time, s Schedule) Plan {
 		next := m
 		next.Devices = &DeviceChecks{SyncResult: m.Devices.SyncResult}
 		for _, x := range all {
-			if x.Final() {
+			if x.Final() && x.State != autopilot.StateImportFailed {
 				next.Devices.Final = append(next.Devices.Final, x)
 			}
 		}
@@ -273,10 +278,17 @@ func checkReadiness(m Message, rs []autopilot.Readiness) error {
 			if !validName(string(r.Code), maxTextLength, "") || r.Code == "" {
 				return errors.New("a readiness in state error needs a problem code")
 			}
+		case autopilot.StateImportFailed:
+			if e := r.Error; e == nil || r.Code != "" || len(e.Name) > maxTextLength || !printable(e.Name) || len(e.Meaning) > 512 || !printable(e.Meaning) {
+				return errors.New("a readiness in state importFailed needs its error")
+			}
 		default:
 			return errors.New("a readiness has an unknown state")
 		}
-		found := r.State != autopilot.StateNotRegistered && r.State != autopilot.StateError
+		if r.Error != nil && r.State != autopilot.StateImportFailed || len(r.Note) > 512 || !printable(r.Note) {
+			return errors.New("a readiness has an error without state importFailed, or a bad note")
+		}
+		found := r.State != autopilot.StateNotRegistered && r.State != autopilot.StateError && r.State != autopilot.StateImportFailed
 		if r.Ready != (r.State == autopilot.StateAssigned) || len(r.Devices) > maxDevicesKept || found != (len(r.Devices) > 0) {
 			return errors.New("a readiness does not agree with its devices")
 		}

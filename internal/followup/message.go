@@ -153,6 +153,9 @@ type Message struct {
 	// the order asked; Devices is set once it has: the device checks (devices.go).
 	Serials []string      `json:"serials,omitempty"`
 	Devices *DeviceChecks `json:"devices,omitempty"`
+	// Import is set for a request with devices (SPEC §17): their imports, which come first
+	// (imports.go); then Serials are the devices' serials.
+	Import *Imports `json:"import,omitempty"`
 	// Outcome is set once the sync has ended (for a request with serials: once the devices are
 	// decided) and only deliveries remain.
 	Outcome *Outcome `json:"outcome,omitempty"`
@@ -327,6 +330,9 @@ func (m Message) validate() error {
 		return bad("deferred.before is out of range")
 	}
 	if err := m.validDevices(); err != nil {
+		return bad("%s", err)
+	}
+	if err := m.validImports(); err != nil {
 		return bad("%s", err)
 	}
 	if err := validURL(m.Targets.Slack, false); err != nil {

@@ -60,7 +60,12 @@ func syncNote(o *followup.Outcome) string {
 	case autopilot.TimedOut:
 		return " (the sync had not finished)"
 	case "":
-		return " (no sync could start)"
+		for _, r := range o.Devices {
+			if r.State != autopilot.StateImportFailed {
+				return " (no sync could start)"
+			}
+		}
+		return "" // no device was imported: none was waited for
 	}
 	return " (the sync's end is unknown)"
 }
