@@ -175,6 +175,8 @@ func followUp(a *Actions, ctx context.Context, req *Request) Result {
 		return a.checkDeferred(ctx, req, m, now)
 	case m.Devices != nil && m.NeedsCheck():
 		return a.checkDevices(ctx, req, m, now)
+	case m.Import != nil && m.TriggeredAt == nil && m.NeedsCheck():
+		return a.checkImports(ctx, req, m, now)
 	}
 	var reading followup.Reading
 	var readProblem *problem.Problem
@@ -271,6 +273,11 @@ type FollowUpResult struct {
 	// DevicesNotReady instead of the sync's outcomes, and DeviceWaitSeconds once reported.
 	DeviceCheck       bool
 	DeviceWaitSeconds *int64
+	// ImportCheck is set for an import check (SPEC §17): Imported and ImportFailed count the
+	// imports that ended at it (EMF DevicesImported, DeviceImportFailed), NotDeleted the records
+	// it could not delete (tried again at the next check).
+	ImportCheck                        bool
+	Imported, ImportFailed, NotDeleted int
 }
 
 // DeferralCheck is what a check of a deferred request did besides the follow-up's own.

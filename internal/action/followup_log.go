@@ -27,6 +27,10 @@ const (
 	MetricDevicesReady      = "DevicesReady"
 	MetricDevicesNotReady   = "DevicesNotReady"
 	MetricDeviceWaitSeconds = "DeviceWaitSeconds"
+	// MetricDevicesImported and MetricDeviceImportFailed count, on an import check's line, the
+	// imports that ended at it registered or failed (SPEC §17).
+	MetricDevicesImported    = "DevicesImported"
+	MetricDeviceImportFailed = "DeviceImportFailed"
 )
 
 // Log writes the outcome, the follow-up id, the sync's duration and how each delivery went
@@ -86,8 +90,17 @@ func (f FollowUpResult) Log(l *Line) {
 			syncCounts(l, is(autopilot.Started), is(autopilot.InProgress), is(autopilot.Throttled), is(""), 0)
 		}
 	}
-	if f.DeviceCheck {
+	if f.DeviceCheck || f.DeviceWaitSeconds != nil { // a device check, or an import check that reported
 		f.logDevices(l)
+	}
+	if f.ImportCheck {
+		l.Count(MetricDevicesImported, f.Imported)
+		l.Count(MetricDeviceImportFailed, f.ImportFailed)
+		if f.NotDeleted > 0 {
+			l.Add(slog.Int("recordsNotDeleted", f.NotDeleted))
+		}
+	}
+	if f.DeviceCheck || f.ImportCheck {
 		return
 	}
 	if !f.Checked {

@@ -113,12 +113,16 @@ func messages(t *testing.T) []message {
 		{name: "follow-up completed", res: FollowUpResult{ID: "f-1", Result: autopilot.Completed, Checked: true}},
 		{name: "follow-up pending", res: FollowUpResult{ID: "f-1", Result: autopilot.Pending}},
 
+		{name: "importing (never in chat, which does not import)", res: Imported{RequestedAt: at(15, 4, 12), Devices: []ImportedRef{{SerialNumber: "5CG1234XYZ", ImportID: "r1"}},
+			FollowUp: &FollowUpRef{ID: "f-1"}}},
 		{name: "devices of every state", res: Devices{Devices: []autopilot.Readiness{
 			{SerialNumber: "5CG1234XYZ", State: autopilot.StateAssigned, Ready: true, Devices: []autopilot.Device{{GroupTag: callerText, Manufacturer: "HP", Model: "EliteBook 840", DeploymentProfileAssignmentStatus: "assignedInSync"}}},
 			{SerialNumber: "PF-2AB3C", State: autopilot.StateRegistered, Devices: []autopilot.Device{{DeploymentProfileAssignmentStatus: "notAssigned"}}},
 			{SerialNumber: "TPM_LESS.1", State: autopilot.StateFailed, Devices: []autopilot.Device{{DeploymentProfileAssignmentStatus: "failed", DeploymentProfileAssignmentDetailedStatus: "hardwareRequirementsNotMet"}}},
 			{SerialNumber: "NOPE 1", State: autopilot.StateNotRegistered, Devices: []autopilot.Device{}},
 			{SerialNumber: "BROKEN1", State: autopilot.StateError, Code: problem.GraphUnavailable, Devices: []autopilot.Device{}},
+			autopilot.ImportFailedReadiness("OTHER-TENANT-1", "ZtdDeviceAssignedToOtherTenant", 808),
+			autopilot.ImportFailedReadiness("ODD-1", "<b>NewName</b>", 9),
 		}}},
 		{name: "devices, twenty of the longest", res: func() Result {
 			d := Devices{}

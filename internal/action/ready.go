@@ -21,15 +21,26 @@ import (
 // serials; the handler splits them once it knows.
 var syncWords = NewValue[[]string]()
 
-// syncFields reads the "serials" of a POST /sync JSON body. A body that is not a JSON object is
-// acted on as before; "serials" that is not a list of strings, or breaks §15's rules, is a 400.
+// syncFields reads the "serials" (SPEC §15) and "devices" (§17, import.go) of a POST /sync JSON
+// body. A body that is not a JSON object is acted on as before; "serials" that is not a list of
+// strings, or breaks §15's rules, is a 400, and so are both in one body.
 func syncFields(body json.RawMessage, req *Request) *problem.Problem {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil {
 		return nil
 	}
 	raw, ok := fields["serials"]
-	if !ok {
+	rawDevices, hasDevices := fields["devices"]
+	switch {
+	case ok && hasDevices:
+		return problem.New(problem.BadRequest, "serials and devices do not go together: the devices imported are followed to ready by their own serials.")
+	case hasDevices:
+		devices, p := readImportDevices(rawDevices)
+		if p == nil {
+			importDevices.Set(req, devices)
+		}
+		return p
+	case !ok:
 		return nil
 	}
 	var list []string

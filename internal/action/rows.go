@@ -27,6 +27,7 @@ const (
 	NameChatStatus    Name = "chatStatus" // the status row's name in chat
 	NameChatHelp      Name = "chatHelp"
 	NameDiagnose      Name = "diagnose"
+	NameImport        Name = "import"
 )
 
 // Table is the action table: every action, every way a source selects it, and its handler. A
@@ -34,6 +35,7 @@ const (
 // Lambda error naming what the function takes (direct), or a dropped record (SQS).
 var Table = []Row{
 	{Name: NameOptions, On: []Trigger{httpAt(BothFns, http.MethodOptions)}, Run: options},
+	{Name: NameImport, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).when(importing).fields(syncFields)}, Run: importHTTP},
 	{Name: NameSync, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).fields(syncFields)}, Run: syncHTTP},
 	{Name: NameSyncWait, On: []Trigger{httpAt(SyncFn, http.MethodPost, ParamWait, ParamTenant, ParamDefer).when(waiting).fields(syncFields)}, Run: syncHTTP},
 	{Name: NameScheduledSync, On: []Trigger{

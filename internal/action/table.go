@@ -141,6 +141,18 @@ func Route(fn autopilot.Function, sel Selector) (*Row, Trigger, bool) {
 	return nil, Trigger{}, false
 }
 
+// BodyFields returns the reader of the JSON body fields of fn's HTTP requests of method (its HTTP
+// triggers' Fields, which a test holds equal), or nil: the edge reads them once, before Route,
+// since a field may select the row (devices: the import).
+func BodyFields(fn autopilot.Function, method string) func(json.RawMessage, *Request) *problem.Problem {
+	for _, t := range Triggers(fn, ViaHTTP) {
+		if t.Method == method && t.Fields != nil {
+			return t.Fields
+		}
+	}
+	return nil
+}
+
 // NameFor is the row's name for a trigger of kind v: ChatName for chat, when set.
 func (r *Row) NameFor(v Via) Name {
 	if v == ViaChat && r.ChatName != "" {

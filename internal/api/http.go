@@ -127,12 +127,14 @@ func (f *Function) serveHTTP(r *http.Request, inv *invocation, req *action.Reque
 		if p := readQuery(f.fn, r.Method, r.URL.Query(), req); p != nil {
 			return "", action.Fail(p)
 		}
-		row, trigger, ok := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
+		if read := action.BodyFields(f.fn, r.Method); read != nil && post.object != nil {
+			if p := read(post.object, req); p != nil {
+				return "", action.Fail(p)
+			}
+		}
+		row, _, ok := action.Route(f.fn, action.Selector{Via: action.ViaHTTP, Method: r.Method, Request: req})
 		if !ok {
 			return "", action.MethodNotAllowed(f.fn, r.Method)
-		}
-		if p := readFields(trigger, post.object, req); p != nil {
-			return row.Name, action.Fail(p)
 		}
 		return row.Name, f.actions.Run(ctx, row, req)
 	}
