@@ -60,8 +60,8 @@ var dashboardMetrics = []dashboardMetric{
 	{"DevicesReady", "Count", syncOnly, ""},
 	{"DevicesNotReady", "Count", syncOnly, ""},
 	{"DeviceWaitSeconds", "Seconds", syncOnly, ""},
-	{"DevicesImported", "Count", syncOnly, "issue 24"},
-	{"DeviceImportFailed", "Count", syncOnly, "issue 24"},
+	{"DevicesImported", "Count", syncOnly, ""},
+	{"DeviceImportFailed", "Count", syncOnly, ""},
 }
 
 // TestTemplateDashboard reads the dashboard's body as CloudWatch would, for the stacks a deployer
