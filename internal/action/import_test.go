@@ -46,7 +46,7 @@ func TestReadImportDevices(t *testing.T) {
 		{"a control character in a group tag", `[{"serialNumber":"A1","hardwareHash":"aGg=","groupTag":"a\u0007"}]`, "devices[0].groupTag"},
 		{"a user without a domain", `[{"serialNumber":"A1","hardwareHash":"aGg=","assignedUser":"ada"}]`, "devices[0].assignedUser"},
 		{"a user with a space", `[{"serialNumber":"A1","hardwareHash":"aGg=","assignedUser":"ada lovelace@contoso.com"}]`, "devices[0].assignedUser"},
-		{"a serial twice", `[{"serialNumber":"A1","hardwareHash":"aGg="},{"serialNumber":"a1","hardwareHash":"aGg="}]`, "item 2 repeats item 1"},
+		{"a serial twice", `[{"serialNumber":"A1","hardwareHash":"aGg="},{"serialNumber":"a1","hardwareHash":"aGg="}]`, "devices[1].serialNumber repeats that of devices[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

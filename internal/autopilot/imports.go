@@ -16,6 +16,11 @@ type ImportError struct {
 // groupTag or assignedUser was asked.
 const NoteNotApplied = "already registered in Windows Autopilot: the groupTag and assignedUser asked for were not applied; change them in Intune"
 
+// NoteImportElsewhere is the note of a device not registered whose import another delivery of the
+// same check handled (at-least-once delivery): that delivery's report, under the same webhook-id,
+// says how the import went.
+const NoteImportElsewhere = "its import was handled by another delivery of this request's check, whose report (the same webhook-id) says how it went"
+
 // importMeanings are the plain words of the names SPEC §17 explains, and of autopilot-sync's own.
 var importMeanings = map[string]string{
 	"ZtdDeviceAssignedToOtherTenant":   "registered in Windows Autopilot in another tenant, which must deregister it first",

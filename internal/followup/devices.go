@@ -106,7 +106,7 @@ func DecideDevices(m Message, r DeviceReading, now time.Time, s Schedule) Plan {
 		default:
 			x = compact(r.Readiness[indexOf(pending, serial)])
 		}
-		if note := m.importNote(serial); note != "" {
+		if note := m.importNote(serial, x); note != "" {
 			x.Note = note
 		}
 		all[i] = x

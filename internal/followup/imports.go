@@ -66,8 +66,10 @@ type ImportRecord struct {
 	Result    string `json:"result,omitempty"`
 	ErrorName string `json:"errorName,omitempty"`
 	ErrorCode int    `json:"errorCode,omitempty"`
-	// Deleted is set once the record is gone (deleted, or found gone).
+	// Deleted is set once the record is gone (deleted, or found gone); Gone when it was found
+	// gone (404): another delivery of the same check handled it, and its result is not known here.
 	Deleted bool `json:"deleted,omitempty"`
+	Gone    bool `json:"gone,omitempty"`
 }
 
 // running reports whether r's import has not ended.
@@ -140,7 +142,7 @@ func DecideImports(m Message, r ImportReading, now time.Time, s Schedule) Import
 		rec := &next.Import.Records[i]
 		if rec.running() && rec.ID != "" {
 			if rd := r[rec.ID]; rd.Gone {
-				rec.Result, rec.Deleted = ImportRegistered, true // a duplicate delivery handled it
+				rec.Result, rec.Deleted, rec.Gone = ImportRegistered, true, true // a duplicate delivery handled it
 			} else {
 				step.ended(rec, rd.State)
 			}
@@ -316,14 +318,20 @@ func (m Message) importFailed(serial string) bool {
 	return ok && r.Result == ImportFailed
 }
 
-// importNote is what a report says of serial beside its readiness: a groupTag or assignedUser
-// asked for a device that was registered already (806) was not applied.
-func (m Message) importNote(serial string) string {
+// importNote is what a report says of serial beside its readiness x: a groupTag or assignedUser
+// asked for a device that was registered already (806) was not applied; the import of a device
+// not registered was handled by another delivery of the same check, whose report says how it went.
+func (m Message) importNote(serial string, x autopilot.Readiness) string {
 	r, ok := m.importOf(serial)
-	if !ok || r.ErrorName != graph.ErrorNameAlreadyAssigned || r.GroupTag == "" && r.AssignedUser == "" {
+	switch {
+	case !ok:
 		return ""
+	case r.Gone && x.State == autopilot.StateNotRegistered:
+		return autopilot.NoteImportElsewhere
+	case r.ErrorName == graph.ErrorNameAlreadyAssigned && (r.GroupTag != "" || r.AssignedUser != ""):
+		return autopilot.NoteNotApplied
 	}
-	return autopilot.NoteNotApplied
+	return ""
 }
 
 // validImports checks the imports of a message.

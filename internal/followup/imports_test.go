@@ -194,3 +194,22 @@ func TestImportsToSyncAndReport(t *testing.T) {
 
 // withoutOutcome is m as a check receives it (for chaining plans in tests).
 func (m *Message) withoutOutcome() Message { return *m }
+
+// TestImportHandledElsewhere: a record found gone was handled by another delivery of the check;
+// if its device never registers, the report says that the other delivery's report tells why.
+func TestImportHandledElsewhere(t *testing.T) {
+	t.Parallel()
+	s := DefaultSchedule()
+	m := importing("A1", "B2")
+	step := DecideImports(m, ImportReading{"r-A1": {Gone: true}, "r-B2": status(graph.ImportComplete, "", 0)}, at(60), s)
+	out := step.Settle(step.Delete, nil, s)
+	if rec := out.Next.Import.Records[0]; !rec.Gone || !rec.Deleted || rec.Result != ImportRegistered {
+		t.Fatalf("record %+v, want registered, deleted, gone", rec)
+	}
+	m = out.Next
+	m.Devices = &DeviceChecks{SyncResult: autopilot.Completed}
+	p := DecideDevices(m, DeviceReading{Readiness: []autopilot.Readiness{state("A1", autopilot.StateNotRegistered), state("B2", autopilot.StateAssigned)}}, at(5*3600), s)
+	if p.Outcome == nil || p.Outcome.Devices[0].Note != autopilot.NoteImportElsewhere || p.Outcome.Devices[1].Note != "" {
+		t.Fatalf("outcome %+v, want A1 noted, B2 not", p.Outcome)
+	}
+}
