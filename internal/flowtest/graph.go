@@ -53,15 +53,17 @@ type graphTally struct {
 	triggers []time.Time
 }
 
+// graphRoot is the path of the Graph resources the function calls, on the emulator.
+const graphRoot = "/beta/deviceManagement/"
+
 // Do sends r and records it when it is a Graph call.
 func (t *graphTally) Do(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.Do(r)
-	path := strings.ToLower(r.URL.Path)
-	if !strings.HasPrefix(path, "/beta/") {
+	if !strings.HasPrefix(r.URL.Path, "/beta/") {
 		return resp, err // Entra and Key Vault
 	}
 	o, _ := r.Context().Value(originKey{}).(Origin)
-	c := Call{Origin: o, Method: r.Method, Resource: resource(path), At: t.clock.Now()}
+	c := Call{Origin: o, Method: r.Method, Resource: resource(r.URL.Path), At: t.clock.Now()}
 	if err == nil {
 		c.Status = resp.StatusCode
 	}
@@ -74,30 +76,23 @@ func (t *graphTally) Do(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// resource names a Graph path (lower case, under /beta/) as emulator.Counts.Graph does.
+// resource names a Graph path as the function spells it (graph.Client): "settings" and "sync"
+// for windowsAutopilotSettings, else the collection with each id after it as {id}.
 func resource(path string) string {
-	rest := strings.TrimPrefix(path, "/beta/devicemanagement/")
-	if rest == path {
-		return strings.TrimPrefix(path, "/beta/")
-	}
-	segs := strings.Split(rest, "/")
-	switch {
-	case rest == "windowsautopilotsettings":
+	switch rest := strings.TrimPrefix(path, graphRoot); rest {
+	case "windowsAutopilotSettings":
 		return "settings"
-	case len(segs) == 2 && segs[0] == "windowsautopilotsettings" && segs[1] == "sync":
+	case "windowsAutopilotSettings/sync":
 		return "sync"
-	}
-	for i, s := range segs {
-		switch {
-		case i == 0 && s == "windowsautopilotdeviceidentities":
-			segs[i] = "windowsAutopilotDeviceIdentities"
-		case i == 0 && s == "importedwindowsautopilotdeviceidentities":
-			segs[i] = "importedWindowsAutopilotDeviceIdentities"
-		case i > 0 && s != "import":
-			segs[i] = "{id}"
+	default:
+		segs := strings.Split(rest, "/")
+		for i := 1; i < len(segs); i++ {
+			if segs[i] != "import" {
+				segs[i] = "{id}"
+			}
 		}
+		return strings.Join(segs, "/")
 	}
-	return strings.Join(segs, "/")
 }
 
 func (t *graphTally) snapshot() ([]Call, []time.Time) {

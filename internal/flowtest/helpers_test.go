@@ -78,13 +78,16 @@ func jsonEqual(a, b json.RawMessage) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && cmp.Equal(x, y)
 }
 
-// states are the serials' states of an event, "serial=state", in its order.
-func states(ev devicesEvent) []string {
-	out := make([]string, len(ev.Data.Devices))
+// checkReport checks a report's type and its serials' states, "serial=state", in its order.
+func checkReport(t *testing.T, ev devicesEvent, wantType string, wantStates []string) {
+	t.Helper()
+	got := make([]string, len(ev.Data.Devices))
 	for i, d := range ev.Data.Devices {
-		out[i] = d.SerialNumber + "=" + d.State
+		got[i] = d.SerialNumber + "=" + d.State
 	}
-	return out
+	if diff := cmp.Diff(wantStates, got); diff != "" || ev.Type != wantType {
+		t.Errorf("report %s, want %s; states (-want +got):\n%s", ev.Type, wantType, diff)
+	}
 }
 
 // linesOf returns the function's followUp lines of a follow-up, their fields decoded.
@@ -107,4 +110,24 @@ func errorLines(f *flowtest.Flow) []string {
 		}
 	}
 	return out
+}
+
+// refused posts a request that must be refused before any Graph call, to a Flow of its own
+// (without a follow-up queue when noQueue), and returns the answer once it has checked that
+// neither Graph (the Flow's count and the emulator's) nor the queue saw anything.
+func refused(t *testing.T, noQueue bool, query, body string) flowtest.Answer {
+	t.Helper()
+	o := flowtest.Options{}
+	if noQueue {
+		o.Env = map[string]string{"FOLLOWUP_QUEUE_URL": "", "CALLBACK_TARGETS_SECRET_NAME": ""}
+	}
+	f := flowtest.Start(t, o)
+	a := postChecked(t, f, query, body)
+	if calls, g := f.Calls(), f.Emulator().Counts().Graph; len(calls) != 0 || len(g) != 0 {
+		t.Errorf("Graph calls %v (the emulator's count %v), want none", calls, g)
+	}
+	if f.Queue().Len() != 0 {
+		t.Errorf("%d follow-up messages sent, want none", f.Queue().Len())
+	}
+	return a
 }

@@ -91,12 +91,17 @@ func (q *Queue) NextDue() (time.Time, bool) {
 func (q *Queue) TakeDue(t time.Time) []Record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var due []Record
-	q.pending = slices.DeleteFunc(q.pending, func(r Record) bool {
-		if r.Due.After(t) {
+	return takeDue(&q.pending, t, func(r Record) time.Time { return r.Due })
+}
+
+// takeDue removes from *list and returns, in order, the items whose instant is at or before t.
+func takeDue[T any](list *[]T, t time.Time, at func(T) time.Time) []T {
+	var due []T
+	*list = slices.DeleteFunc(*list, func(x T) bool {
+		if at(x).After(t) {
 			return false
 		}
-		due = append(due, r)
+		due = append(due, x)
 		return true
 	})
 	return due

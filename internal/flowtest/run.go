@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -130,15 +129,7 @@ func (f *Flow) next() (time.Time, bool) {
 func (f *Flow) takeEvents(t time.Time) []event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var due []event
-	f.events = slices.DeleteFunc(f.events, func(e event) bool {
-		if e.at.After(t) {
-			return false
-		}
-		due = append(due, e)
-		return true
-	})
-	return due
+	return takeDue(&f.events, t, func(e event) time.Time { return e.at })
 }
 
 // hand hands r to the function, twice when HandTwice says so.
