@@ -49,7 +49,9 @@ func (f *Flow) At(t time.Time, do func(ctx context.Context) error) {
 
 // HandTwice has every due record for which match reports true handed to the function twice, the
 // same id, body and receive count, as SQS's at-least-once delivery may: at once (together) or
-// the second once the first has returned. match sees the record and its message, decoded now.
+// the second once the first has returned. match sees the record and its message, decoded now;
+// it is called one record at a time, under the Flow's lock: it may keep state, and must not call
+// the Flow's methods.
 func (f *Flow) HandTwice(match func(Record, followup.Message) bool, together bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
