@@ -44,7 +44,7 @@ func (a *Actions) checkImports(ctx context.Context, req *Request, m followup.Mes
 		return a.carryOut(ctx, followup.ReportImportError(m, step.Code, now), res)
 	}
 	deleted := a.deleteRecords(ctx, in, req, step.Delete)
-	reimported := a.reimport(ctx, in, req, step.Reimport)
+	reimported := a.reimport(ctx, in, req, step.Reimports(deleted))
 	out := step.Settle(deleted, reimported, s)
 	res.Imported, res.ImportFailed = out.Registered, out.Failed
 	if missed := len(step.Delete) - len(deleted); missed > 0 {

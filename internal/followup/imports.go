@@ -84,14 +84,13 @@ type RecordReading struct {
 }
 
 // ImportStep is what an import check does after its reads: delete the records of Delete, import
-// the devices of Reimport once more (StorageError), then Settle with what came of both.
+// the devices of Reimports once more (StorageError), then Settle with what came of both.
 type ImportStep struct {
 	// Retry: a read failed for a transient reason; SQS delivers the record again.
 	Retry bool
 	// Code is a read that failed for good: the follow-up ends with error (ReportImportError).
 	Code     problem.Code
-	Delete   []string       // record ids
-	Reimport []ImportRecord // devices to import once more
+	Delete []string // record ids
 
 	message, before Message
 	now             time.Time
@@ -118,8 +117,10 @@ func (m Message) Running() []string {
 // DecideImports says what an import check of m does at now, given what it read (one entry per id
 // of m.Running()). A read that failed for a transient reason retries; one that failed for good
 // ends the request with error. Each record whose import ended is marked registered or failed, as
-// SPEC §17 says, and is to be deleted; an import still running when DEVICE_MAX_AGE has passed
-// fails as importTimedOut (and its record is deleted too).
+// SPEC §17 says, and is deleted at the next check, once the message carries its result: a copy
+// of this check that SQS delivers again then reads the record as this one did, rather than a 404
+// (past DEVICE_MAX_AGE, what ended is deleted at once). An import still running when
+// DEVICE_MAX_AGE has passed fails as importTimedOut.
 func DecideImports(m Message, r ImportReading, now time.Time, s Schedule) ImportStep {
 	now = now.UTC()
 	step := ImportStep{now: now, before: m, late: !now.Before(m.RequestedAt.Add(s.DeviceMaxAge))}
@@ -140,11 +141,12 @@ func DecideImports(m Message, r ImportReading, now time.Time, s Schedule) Import
 	next.Import = &Imports{Records: append([]ImportRecord(nil), m.Import.Records...)}
 	for i := range next.Import.Records {
 		rec := &next.Import.Records[i]
+		endedBefore := !rec.running()
 		if rec.running() && rec.ID != "" {
 			if rd := r[rec.ID]; rd.Gone {
 				rec.Result, rec.Deleted, rec.Gone = ImportRegistered, true, true // a duplicate delivery handled it
 			} else {
-				step.ended(rec, rd.State)
+				ended(rec, rd.State)
 			}
 		}
 		if rec.running() && (step.late || rec.ID == "") {
@@ -153,20 +155,24 @@ func DecideImports(m Message, r ImportReading, now time.Time, s Schedule) Import
 				rec.ErrorName = ImportNotAccepted
 			}
 		}
-		if !rec.running() {
+		if !rec.running() && !rec.retrying(step.late) {
 			rec.HardwareHash = nil
-			if !rec.Deleted && rec.ID != "" {
-				step.Delete = append(step.Delete, rec.ID)
-			}
+		}
+		if !rec.running() && !rec.Deleted && rec.ID != "" && (endedBefore || step.late) {
+			step.Delete = append(step.Delete, rec.ID)
 		}
 	}
 	step.message = next
 	return step
 }
 
-// ended records in rec how its import went, when its state says it has ended: a StorageError
-// not yet retried is imported once more (unless DEVICE_MAX_AGE has passed).
-func (step *ImportStep) ended(rec *ImportRecord, st graph.ImportState) {
+// retrying reports whether r failed with a StorageError that imports its device once more.
+func (r ImportRecord) retrying(late bool) bool {
+	return r.Result == ImportFailed && r.ErrorName == graph.ErrorNameStorageError && !r.Retried && !late
+}
+
+// ended records in rec how its import went, when its state says it has ended.
+func ended(rec *ImportRecord, st graph.ImportState) {
 	switch st.DeviceImportStatus {
 	case graph.ImportComplete:
 		rec.Result = ImportRegistered
@@ -181,20 +187,29 @@ func (step *ImportStep) ended(rec *ImportRecord, st graph.ImportState) {
 		return
 	}
 	rec.ErrorName, rec.ErrorCode = cleanText(st.DeviceErrorName, maxTextLength), st.DeviceErrorCode
-	switch {
-	case rec.Result == ImportFailed && st.DeviceErrorName == graph.ErrorNameAlreadyAssigned:
+	if rec.Result == ImportFailed && st.DeviceErrorName == graph.ErrorNameAlreadyAssigned {
 		rec.Result = ImportRegistered // 806: registered here already, followed as any other
-	case rec.Result == ImportFailed && st.DeviceErrorName == graph.ErrorNameStorageError && !rec.Retried && !step.late:
-		retry := *rec
-		retry.ID, retry.Result, retry.ErrorName, retry.ErrorCode, retry.Deleted = "", "", "", 0, false
-		step.Reimport = append(step.Reimport, retry)
 	}
+}
+
+// Reimports returns the devices to import once more now, once the check's deletes are done
+// (deleted): a StorageError whose record is gone.
+func (st ImportStep) Reimports(deleted []string) []ImportRecord {
+	var out []ImportRecord
+	for _, rec := range st.message.Import.Records {
+		if rec.retrying(st.late) && (rec.Deleted || slices.Contains(deleted, rec.ID)) {
+			retry := rec
+			retry.ID, retry.Result, retry.ErrorName, retry.ErrorCode, retry.Deleted = "", "", "", 0, false
+			out = append(out, retry)
+		}
+	}
+	return out
 }
 
 // ImportSettlement is what follows an import check: the next message after Delay, or, once
 // every import has ended and its record is gone (Ended), the sync (ToSync) or, when no device
 // registered, the report (ReportImports). Registered and Failed count the imports that ended at
-// this check (EMF DevicesImported, DeviceImportFailed).
+// this check for good (EMF DevicesImported, DeviceImportFailed).
 type ImportSettlement struct {
 	Next               Message
 	Delay              time.Duration
@@ -205,7 +220,8 @@ type ImportSettlement struct {
 // Settle returns what follows the check once its deletes and re-imports were done: deleted are
 // the ids now gone; reimported maps the serial of each device imported once more to its new
 // record id ("" when that import failed: the device fails with its StorageError). Past
-// DEVICE_MAX_AGE a record that could not be deleted is left (the caller logs it).
+// DEVICE_MAX_AGE a record that could not be deleted is left (the caller logs it). While records
+// wait to be deleted or imported again, and nothing runs, the next check comes in a second.
 func (st ImportStep) Settle(deleted []string, reimported map[string]string, s Schedule) ImportSettlement {
 	m := st.message
 	for i := range m.Import.Records {
@@ -214,22 +230,20 @@ func (st ImportStep) Settle(deleted []string, reimported map[string]string, s Sc
 			rec.Deleted = true
 		}
 		newID, ok := reimported[rec.SerialNumber]
-		if !ok || rec.ErrorName != graph.ErrorNameStorageError || rec.Retried {
+		if !ok || !rec.retrying(st.late) {
 			continue
 		}
 		rec.Retried = true
 		if newID != "" {
-			for _, x := range st.Reimport {
-				if x.SerialNumber == rec.SerialNumber {
-					rec.HardwareHash = x.HardwareHash
-				}
-			}
 			rec.ID, rec.Result, rec.ErrorName, rec.ErrorCode, rec.Deleted = newID, "", "", 0, false
+		} else {
+			rec.HardwareHash = nil
 		}
 	}
 	out := ImportSettlement{}
 	for i, rec := range m.Import.Records {
-		if st.before.Import.Records[i].running() && !rec.running() {
+		was := st.before.Import.Records[i]
+		if (was.running() || was.retrying(st.late)) && !rec.running() && !rec.retrying(st.late) {
 			if rec.Result == ImportRegistered {
 				out.Registered++
 			} else {
@@ -237,16 +251,23 @@ func (st ImportStep) Settle(deleted []string, reimported map[string]string, s Sc
 			}
 		}
 	}
+	running, waiting := false, false
 	for _, rec := range m.Import.Records {
-		if rec.running() || !rec.Deleted && rec.ID != "" {
-			delay := min(after(m.Attempt), s.DeviceCheckInterval, m.RequestedAt.Add(s.DeviceMaxAge).Sub(st.now))
-			m.Attempt = min(m.Attempt+1, maxAttempt)
-			out.Next, out.Delay = m, queueDelay(delay)
-			return out
-		}
+		running = running || rec.running()
+		waiting = waiting || !rec.running() && !rec.Deleted && rec.ID != "" || rec.retrying(st.late)
 	}
-	m.Import.Ended = true
-	out.Next, out.Ended = m, true
+	switch {
+	case running:
+		delay := min(after(m.Attempt), s.DeviceCheckInterval, m.RequestedAt.Add(s.DeviceMaxAge).Sub(st.now))
+		m.Attempt = min(m.Attempt+1, maxAttempt)
+		out.Next, out.Delay = m, queueDelay(delay)
+	case waiting:
+		m.Attempt = min(m.Attempt+1, maxAttempt)
+		out.Next, out.Delay = m, queueDelay(0)
+	default:
+		m.Import.Ended = true
+		out.Next, out.Ended = m, true
+	}
 	return out
 }
 

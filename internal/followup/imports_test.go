@@ -44,14 +44,14 @@ func TestDecideImports(t *testing.T) {
 	}{
 		{name: "both still pending", r: ImportReading{"r-A1": status(graph.ImportPending, "", 0), "r-B2": status(graph.ImportUnknown, "", 0)}, now: 60,
 			wantResult: []string{"", ""}, wantName: []string{"", ""}},
-		{name: "complete, and 808", r: ImportReading{"r-A1": status(graph.ImportComplete, "", 0), "r-B2": status(graph.ImportError, graph.ErrorNameAssignedToOtherTenant, 808)}, now: 60,
-			wantResult: []string{ImportRegistered, ImportFailed}, wantName: []string{"", graph.ErrorNameAssignedToOtherTenant}, wantDelete: []string{"r-A1", "r-B2"}},
+		{name: "complete, and 808: deleted at the next check", r: ImportReading{"r-A1": status(graph.ImportComplete, "", 0), "r-B2": status(graph.ImportError, graph.ErrorNameAssignedToOtherTenant, 808)}, now: 60,
+			wantResult: []string{ImportRegistered, ImportFailed}, wantName: []string{"", graph.ErrorNameAssignedToOtherTenant}},
 		{name: "806 is registered", r: ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameAlreadyAssigned, 806), "r-B2": status(graph.ImportPending, "", 0)}, now: 60,
-			wantResult: []string{ImportRegistered, ""}, wantName: []string{graph.ErrorNameAlreadyAssigned, ""}, wantDelete: []string{"r-A1"}},
+			wantResult: []string{ImportRegistered, ""}, wantName: []string{graph.ErrorNameAlreadyAssigned, ""}},
 		{name: "partial with or without a registration", r: ImportReading{"r-A1": {State: graph.ImportState{DeviceImportStatus: graph.ImportPartial, DeviceRegistrationID: "d1"}}, "r-B2": status(graph.ImportPartial, "", 0)}, now: 60,
-			wantResult: []string{ImportRegistered, ImportFailed}, wantName: []string{"", ""}, wantDelete: []string{"r-A1", "r-B2"}},
-		{name: "StorageError: imported once more", r: ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameStorageError, 0), "r-B2": status(graph.ImportPending, "", 0)}, now: 60,
-			wantResult: []string{ImportFailed, ""}, wantName: []string{graph.ErrorNameStorageError, ""}, wantDelete: []string{"r-A1"}, wantRetried: []string{"A1"}},
+			wantResult: []string{ImportRegistered, ImportFailed}, wantName: []string{"", ""}},
+		{name: "StorageError: kept to import once more", r: ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameStorageError, 0), "r-B2": status(graph.ImportPending, "", 0)}, now: 60,
+			wantResult: []string{ImportFailed, ""}, wantName: []string{graph.ErrorNameStorageError, ""}, wantRetried: []string{"A1"}},
 		{name: "gone: a duplicate delivery handled it", r: ImportReading{"r-A1": {Gone: true}, "r-B2": status(graph.ImportPending, "", 0)}, now: 60,
 			wantResult: []string{ImportRegistered, ""}, wantName: []string{"", ""}},
 		{name: "a value Graph adds later is not an end", r: ImportReading{"r-A1": status("queued", "", 0), "r-B2": status(graph.ImportPending, "", 0)}, now: 60,
@@ -75,12 +75,12 @@ func TestDecideImports(t *testing.T) {
 			var results, names []string
 			for _, r := range step.message.Import.Records {
 				results, names = append(results, r.Result), append(names, r.ErrorName)
-				if !r.running() && len(r.HardwareHash) > 0 {
+				if !r.running() && !r.retrying(false) && len(r.HardwareHash) > 0 {
 					t.Errorf("%s: the hash is kept after its import ended", r.SerialNumber)
 				}
 			}
 			var retried []string
-			for _, r := range step.Reimport {
+			for _, r := range step.Reimports([]string{"r-A1", "r-B2"}) {
 				retried = append(retried, r.SerialNumber)
 				if len(r.HardwareHash) == 0 || r.ID != "" {
 					t.Errorf("re-import of %s without its hash, or with an id", r.SerialNumber)
@@ -98,48 +98,70 @@ func TestDecideImports(t *testing.T) {
 	}
 }
 
-// TestImportSettle: what follows a check once its deletes and re-imports were done.
+// TestImportSettle: what follows a check once its deletes and re-imports were done: the records
+// that ended are deleted at the next check (a second later when nothing runs), a StorageError's
+// device is imported again once its record is gone.
 func TestImportSettle(t *testing.T) {
 	t.Parallel()
 	s := DefaultSchedule()
 	m := importing("A1", "B2")
 	done := ImportReading{"r-A1": status(graph.ImportComplete, "", 0), "r-B2": status(graph.ImportError, graph.ErrorNameAssignedToOtherTenant, 808)}
 
-	out := DecideImports(m, done, at(60), s).Settle([]string{"r-A1", "r-B2"}, nil, s)
-	if !out.Ended || out.Registered != 1 || out.Failed != 1 || !out.Next.Registered() {
-		t.Fatalf("settled %+v, want ended with 1 registered and 1 failed", out)
+	step := DecideImports(m, done, at(60), s)
+	out := step.Settle(step.Delete, nil, s)
+	if out.Ended || out.Delay != time.Second || out.Registered != 1 || out.Failed != 1 || len(out.Next.Running()) != 0 {
+		t.Fatalf("settled %+v, want the deletes in a second, 1 registered and 1 failed counted", out)
+	}
+	// A copy of that check delivered again reads the records as it did: the same next message.
+	again := DecideImports(m, done, at(61), s)
+	if out2 := again.Settle(again.Delete, nil, s); cmp.Diff(out.Next, out2.Next) != "" {
+		t.Errorf("a repeated check decides otherwise (-first +again):\n%s", cmp.Diff(out.Next, out2.Next))
+	}
+	del := DecideImports(out.Next, ImportReading{}, at(61), s)
+	if diff := cmp.Diff([]string{"r-A1", "r-B2"}, del.Delete); diff != "" {
+		t.Fatalf("the next check's deletes (-want +got):\n%s", diff)
+	}
+	// One delete fails: tried again a second later, nothing counted twice.
+	out = del.Settle([]string{"r-A1"}, nil, s)
+	if out.Ended || out.Delay != time.Second || out.Registered != 0 || out.Failed != 0 {
+		t.Fatalf("settled %+v, want the other delete again in a second", out)
+	}
+	last := DecideImports(out.Next, ImportReading{}, at(62), s)
+	if out = last.Settle(last.Delete, nil, s); !out.Ended || !out.Next.Registered() {
+		t.Fatalf("settled %+v, want ended", out)
 	}
 	if _, err := out.Next.Encode(); err != nil {
 		t.Fatal(err)
 	}
-	// A delete that failed is tried at the next check, which reads nothing.
-	out = DecideImports(m, done, at(60), s).Settle([]string{"r-A1"}, nil, s)
-	if out.Ended || out.Delay != time.Minute || len(out.Next.Running()) != 0 {
-		t.Fatalf("settled %+v, want the next check in 60 s for the delete only", out)
-	}
-	again := DecideImports(out.Next, ImportReading{}, at(120), s)
-	if diff := cmp.Diff([]string{"r-B2"}, again.Delete); diff != "" || again.Retry {
-		t.Fatalf("the next check's deletes (-want +got):\n%s", diff)
-	}
-	if out := again.Settle([]string{"r-B2"}, nil, s); !out.Ended || out.Registered != 0 || out.Failed != 0 {
-		t.Errorf("settled %+v, want ended, nothing counted twice", out)
-	}
 
-	// StorageError: imported once more under a new record, which then fails again for good.
+	// StorageError: its record deleted at the next check, then imported once more under a new
+	// record, which then fails again for good.
 	storage := ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameStorageError, 0), "r-B2": status(graph.ImportComplete, "", 0)}
-	step := DecideImports(m, storage, at(60), s)
+	step = DecideImports(m, storage, at(60), s)
+	if len(step.Reimports(nil)) != 0 {
+		t.Fatal("imported again before its record was deleted")
+	}
+	out = step.Settle(step.Delete, nil, s)
+	if out.Failed != 0 || out.Registered != 1 {
+		t.Fatalf("settled %+v: a StorageError to import again counted as failed", out)
+	}
+	step = DecideImports(out.Next, ImportReading{}, at(61), s)
+	re := step.Reimports(step.Delete)
+	if len(re) != 1 || re[0].SerialNumber != "A1" || len(re[0].HardwareHash) == 0 || re[0].ID != "" {
+		t.Fatalf("re-imports %+v, want A1 with its hash", re)
+	}
 	out = step.Settle(step.Delete, map[string]string{"A1": "r-A1-2"}, s)
 	rec := out.Next.Import.Records[0]
 	if out.Ended || rec.ID != "r-A1-2" || !rec.Retried || !rec.running() || len(rec.HardwareHash) == 0 || out.Failed != 0 {
 		t.Fatalf("after the re-import: %+v, settled %+v", rec, out)
 	}
 	step = DecideImports(out.Next, ImportReading{"r-A1-2": status(graph.ImportError, graph.ErrorNameStorageError, 0)}, at(120), s)
-	if len(step.Reimport) != 0 {
-		t.Fatalf("a second StorageError imported again: %+v", step.Reimport)
+	if len(step.Reimports([]string{"r-A1-2"})) != 0 {
+		t.Fatal("a second StorageError imported again")
 	}
 	out = step.Settle(step.Delete, nil, s)
-	if !out.Ended || out.Failed != 1 || out.Next.Import.Records[0].ErrorName != graph.ErrorNameStorageError {
-		t.Fatalf("settled %+v, want ended with the StorageError reported", out)
+	if out.Ended || out.Failed != 1 || out.Next.Import.Records[0].ErrorName != graph.ErrorNameStorageError || len(out.Next.Import.Records[0].HardwareHash) != 0 {
+		t.Fatalf("settled %+v, want the StorageError reported, its hash dropped, its record still to delete", out)
 	}
 }
 
@@ -150,8 +172,7 @@ func TestImportsToSyncAndReport(t *testing.T) {
 	t.Parallel()
 	s := DefaultSchedule()
 	m := importing("A1", "B2")
-	step := DecideImports(m, ImportReading{"r-A1": status(graph.ImportComplete, "", 0), "r-B2": status(graph.ImportError, graph.ErrorNameAssignedToOtherTenant, 808)}, at(60), s)
-	ended := step.Settle(step.Delete, nil, s).Next
+	ended := settleAll(t, m, ImportReading{"r-A1": status(graph.ImportComplete, "", 0), "r-B2": status(graph.ImportError, graph.ErrorNameAssignedToOtherTenant, 808)}, s)
 	w := ToSync(ended, at(-600))
 	b, err := w.Encode()
 	if err != nil {
@@ -178,8 +199,7 @@ func TestImportsToSyncAndReport(t *testing.T) {
 		t.Fatalf("outcome %+v, want not ready: A1 assigned, B2 importFailed 808", p.Outcome)
 	}
 
-	none := DecideImports(m, ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameInvalidHardwareHash, 802), "r-B2": status(graph.ImportError, graph.ErrorNameDuplicated, 0)}, at(60), s)
-	ended = none.Settle(none.Delete, nil, s).Next
+	ended = settleAll(t, m, ImportReading{"r-A1": status(graph.ImportError, graph.ErrorNameInvalidHardwareHash, 802), "r-B2": status(graph.ImportError, graph.ErrorNameDuplicated, 0)}, s)
 	if ended.Registered() {
 		t.Fatal("registered, with every import failed")
 	}
@@ -201,15 +221,30 @@ func TestImportHandledElsewhere(t *testing.T) {
 	t.Parallel()
 	s := DefaultSchedule()
 	m := importing("A1", "B2")
-	step := DecideImports(m, ImportReading{"r-A1": {Gone: true}, "r-B2": status(graph.ImportComplete, "", 0)}, at(60), s)
-	out := step.Settle(step.Delete, nil, s)
-	if rec := out.Next.Import.Records[0]; !rec.Gone || !rec.Deleted || rec.Result != ImportRegistered {
+	m = settleAll(t, m, ImportReading{"r-A1": {Gone: true}, "r-B2": status(graph.ImportComplete, "", 0)}, s)
+	if rec := m.Import.Records[0]; !rec.Gone || !rec.Deleted || rec.Result != ImportRegistered {
 		t.Fatalf("record %+v, want registered, deleted, gone", rec)
 	}
-	m = out.Next
 	m.Devices = &DeviceChecks{SyncResult: autopilot.Completed}
 	p := DecideDevices(m, DeviceReading{Readiness: []autopilot.Readiness{state("A1", autopilot.StateNotRegistered), state("B2", autopilot.StateAssigned)}}, at(5*3600), s)
 	if p.Outcome == nil || p.Outcome.Devices[0].Note != autopilot.NoteImportElsewhere || p.Outcome.Devices[1].Note != "" {
 		t.Fatalf("outcome %+v, want A1 noted, B2 not", p.Outcome)
 	}
 }
+
+// settleAll runs the checks of m, reading r at the first, every delete succeeding, until its
+// imports have ended.
+func settleAll(t *testing.T, m Message, r ImportReading, s Schedule) Message {
+	t.Helper()
+	for i := range 5 {
+		step := DecideImports(m, r, at(60+i), s)
+		out := step.Settle(step.Delete, nil, s)
+		if out.Ended {
+			return out.Next
+		}
+		m, r = out.Next, ImportReading{}
+	}
+	t.Fatal("the imports did not end in 5 checks")
+	return m
+}
+
