@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/autopilot-sync/autopilot-sync/internal/api"
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -21,10 +23,12 @@ import (
 // ready_test.go (its follow-up queue a local SQS seen through the recorder, Graph the emulator,
 // callbacks really delivered to a receiver on a host of the test's own). A POST /sync with
 // "devices" is checked before any Graph call, imported once (202 importing); its import checks
-// read the records until each import has ended, delete them all (the emulator counts GETs and
-// DELETEs), import a StorageError once more; then the request waits for a sync after that
-// moment (a deferral), follows the registered devices to ready, and reports once, every device
-// of the request listed.
+// read the records until each import has ended; the check that sees an import end writes its
+// result into the next message (one second later), and that next check deletes the record (the
+// emulator counts GETs and DELETEs) and, for a StorageError, imports the device once more; once
+// nothing runs and nothing waits to be deleted, the request waits for a sync after that moment
+// (a deferral), follows the registered devices to ready, and reports once, every device of the
+// request listed.
 //
 // Time: as in ready_test.go. Imports end as scripted, importAfter after the import on the
 // emulator's clock; a test moves that clock past their end before the check that is to see them
@@ -201,9 +205,10 @@ func (r *readyRig) importing(t *testing.T, devices []importDevice, size int) imp
 }
 
 // importCheck hands the function body as a due import check (record id rec) and checks what it
-// did: outcome importing while an import runs, imported once every one has ended with a device
-// registered; DevicesImported and DeviceImportFailed the imports that ended at it; no device or
-// sync figure, no read of device identities, nothing told; a next message.
+// did: outcome importing while an import runs or a record waits to be deleted, imported once
+// every one has ended and is deleted with a device registered; DevicesImported and
+// DeviceImportFailed the imports that ended for good at it; no device or sync figure, no read of
+// device identities, nothing told; a next message.
 func (r *readyRig) importCheck(t *testing.T, req importRequest, what, rec, body, outcome string, imported, failed float64) readyCheck {
 	t.Helper()
 	c := r.check(t, req.id, rec, body)
@@ -220,6 +225,17 @@ func (r *readyRig) importCheck(t *testing.T, req importRequest, what, rec, body,
 		t.Fatalf("%s: no next message", what)
 	}
 	return c
+}
+
+// wantImportCounts checks the emulator's counts of the seeded tenant's import requests (pages of
+// device identities not compared).
+func wantImportCounts(t *testing.T, r *readyRig, what string, want emulator.DeviceCounts) {
+	t.Helper()
+	got := importCounts(r.e)
+	got.Lists = 0
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: import requests (-want +got):\n%s", what, diff)
+	}
 }
 
 // wantRecords checks that the emulator holds exactly the imported records ids, in any order.
@@ -250,6 +266,33 @@ func wantImportsRunning(t *testing.T, what string, next *sentMessage, delay int3
 		if ok && (rec.ID != id || rec.Result != "" || len(rec.HardwareHash) == 0) {
 			t.Errorf("%s: %s record %s result %q with a %d-byte hash, want %s running with its hash (kept for a re-import)", what, rec.SerialNumber, rec.ID, rec.Result, len(rec.HardwareHash), id)
 		}
+	}
+	return m
+}
+
+// wantToDelete checks the next message of an import check after which nothing runs and records
+// wait to be deleted: one second later, attempt attempt, each device's result as want says
+// ("serial=result/errorName"), the record of each serial of ids still under that id and not
+// deleted (the next check deletes it), every other one deleted, and each hash dropped unless a
+// StorageError imports the device once more (kept for that import).
+func wantToDelete(t *testing.T, what string, next *sentMessage, attempt int, ids map[string]string, want []string) followup.Message {
+	t.Helper()
+	m := decodeMessage(t, next.MessageBody)
+	if next.DelaySeconds != 1 || m.Attempt != attempt || m.Import == nil || m.Import.Ended || m.Deferred != nil || m.TriggeredAt != nil || m.Devices != nil {
+		t.Fatalf("%s: next after %d s, attempt %d, deferred %+v; want attempt %d after 1 s, the records to delete", what, next.DelaySeconds, m.Attempt, m.Deferred, attempt)
+	}
+	var got []string
+	for _, rec := range m.Import.Records {
+		got = append(got, rec.SerialNumber+"="+rec.Result+"/"+rec.ErrorName)
+		id, toDelete := ids[rec.SerialNumber]
+		retry := rec.ErrorName == "StorageError" && !rec.Retried
+		if (toDelete && rec.ID != id) || rec.Deleted == toDelete || rec.Gone || (len(rec.HardwareHash) != 0) != retry {
+			t.Errorf("%s: %s record %s deleted %v gone %v with a %d-byte hash; want it deleted %v (%s), its hash kept %v",
+				what, rec.SerialNumber, rec.ID, rec.Deleted, rec.Gone, len(rec.HardwareHash), !toDelete, id, retry)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: imports %q, want %q", what, got, want)
 	}
 	return m
 }
@@ -376,9 +419,10 @@ func logCallback(t *testing.T, p receivedPost) {
 
 // TestImportToReady: POST /sync with two devices and a callbackUrl (one hash unpadded, which the
 // function re-encodes padded as Graph wants it). Their imports run at the first check (importing,
-// nothing deleted), then end: complete for both (imported, DevicesImported 2), or, for the first
-// device asked, ZtdDeviceAssignedToOtherTenant (808: DevicesImported 1, DeviceImportFailed 1).
-// Every record is deleted; the wait for a sync after the imports starts it; the sync ends (told
+// nothing deleted), then end: complete for both (DevicesImported 2), or, for the first device
+// asked, ZtdDeviceAssignedToOtherTenant (808: DevicesImported 1, DeviceImportFailed 1); that check
+// deletes nothing and writes the results into the next message, one second later, which deletes
+// both records (imported). The wait for a sync after the imports starts it; the sync ends (told
 // to no one) and the registered device(s) are assigned: one callback, signed, lists both devices
 // in the order asked: autopilot.devices.ready, or notReady with the 808 one importFailed with its
 // name, code and meaning, not followed (no device read of it).
@@ -424,19 +468,22 @@ func TestImportToReady(t *testing.T) {
 			// The imports run: read, nothing deleted, the next check after 60 s.
 			c := r.importCheck(t, req, "the check while the imports run", "imports-1", req.first.MessageBody, "importing", 0, 0)
 			wantImportsRunning(t, "the check while the imports run", c.next, 60, 2, map[string]string{devices[0].serial: req.importIDs[0], devices[1].serial: req.importIDs[1]})
-			if n := importCounts(r.e); n.ImportedReads != 2 || n.ImportedDeletes != 0 {
-				t.Errorf("the check while the imports run: %d record reads, %d deletes; want 2, none", n.ImportedReads, n.ImportedDeletes)
-			}
+			wantImportCounts(t, r, "the check while the imports run", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2})
 			wantRecords(t, r, "while the imports run", req.importIDs...)
 
-			// The imports end: both records read and deleted, the wait for a sync next.
+			// The imports end: both records read, their results written into the next message,
+			// one second later; nothing deleted yet.
 			r.e.clock.Advance(importAfter + 10*time.Second)
-			c = r.importCheck(t, req, "the check that sees the imports end", "imports-2", c.next.MessageBody, "imported", tt.imported, tt.failed)
-			wantToSync(t, "the check that sees the imports end", c.next, tt.toSync)
-			if n := importCounts(r.e); n.ImportedReads != 4 || n.ImportedDeletes != 2 || n.RecordsDeleted != 2 {
-				t.Errorf("after the imports ended: %d record reads, %d deletes (%d records deleted); want 4, 2 (2)", n.ImportedReads, n.ImportedDeletes, n.RecordsDeleted)
-			}
-			wantRecords(t, r, "after the imports ended")
+			c = r.importCheck(t, req, "the check that sees the imports end", "imports-2", c.next.MessageBody, "importing", tt.imported, tt.failed)
+			wantToDelete(t, "the check that sees the imports end", c.next, 3, map[string]string{devices[0].serial: req.importIDs[0], devices[1].serial: req.importIDs[1]}, tt.toSync)
+			wantImportCounts(t, r, "the check that sees the imports end", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4})
+			wantRecords(t, r, "after the imports ended", req.importIDs...)
+
+			// The next check deletes both records, reads none, and the wait for a sync follows.
+			c = r.importCheck(t, req, "the check that deletes the records", "imports-3", c.next.MessageBody, "imported", 0, 0)
+			wantToSync(t, "the check that deletes the records", c.next, tt.toSync)
+			wantImportCounts(t, r, "the check that deletes the records", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4, ImportedDeletes: 2, RecordsDeleted: 2})
+			wantRecords(t, r, "after the records were deleted")
 
 			// The sync, then the devices: assigned 5 s after the sync registered them.
 			due := r.deferredCheck(t, req, c.next.MessageBody, false)
@@ -456,9 +503,7 @@ func TestImportToReady(t *testing.T) {
 			if n := r.e.emu.Counts().Graph["POST sync"]; n != 1 {
 				t.Errorf("%d Graph sync calls, want 1", n)
 			}
-			if n := importCounts(r.e); n.Imports != 1 || n.RecordsDeleted != 2 {
-				t.Errorf("%d import calls, %d records deleted; want 1, 2", n.Imports, n.RecordsDeleted)
-			}
+			wantImportCounts(t, r, "at the report", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4, ImportedDeletes: 2, RecordsDeleted: 2})
 		})
 	}
 }
@@ -466,10 +511,13 @@ func TestImportToReady(t *testing.T) {
 // TestImportAlreadyRegisteredAndStorageError: the first device is registered in the tenant
 // already (806, ZtdDeviceAlreadyAssigned): followed as registered, its record deleted, and, when a
 // groupTag was asked, the report notes that it was not applied. The second's import fails with
-// StorageError: its record is deleted and the device imported once more (a second import POST
-// of it alone, a new record id); that second import completes (followed to ready) or fails with
-// StorageError again (importFailed, reported by name, code and meaning, not imported a third
-// time). Every record is deleted.
+// StorageError. The check that sees both end deletes nothing and imports nothing; the next one,
+// a second later, deletes both records and then imports the StorageError's device once more (a
+// second import POST of it alone, a new record id), never before its old record is gone: when
+// that record's DELETE fails (500), the device waits for the check after, which deletes it and
+// then imports. The second import completes (followed to ready) or fails with StorageError again
+// (importFailed, reported by name, code and meaning, not imported a third time); its record is
+// deleted by the check after the one that read it. Every record is deleted.
 func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 	t.Parallel()
 	s := startSQS(t)
@@ -477,6 +525,8 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 		name     string
 		groupTag string // asked for the 806 device
 		retry    string // the error of the second import of the StorageError device, "" for none
+		// deleteFails: the first DELETE of the StorageError's record answers 500.
+		deleteFails bool
 		// imported and failed are the figures of the check that sees the retry end.
 		imported, failed float64
 		toSync           []string
@@ -489,7 +539,7 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 			want: "5CG806AAA=assigned(ready true) [{5CG806AAA} assignedInSync/none Kiosk]; PF-STOR1=importFailed(ready false)",
 			errors: "5CG806AAA: note " + autopilot.NoteNotApplied +
 				fmt.Sprintf("; PF-STOR1: error StorageError %d %q", emulator.CodeStorageError, autopilot.ImportMeaning("StorageError", emulator.CodeStorageError))},
-		{name: "no groupTag, StorageError then complete", imported: 1,
+		{name: "no groupTag, StorageError then complete, a DELETE failing once", deleteFails: true, imported: 1,
 			toSync:  []string{"5CG806AAA=registered/ZtdDeviceAlreadyAssigned", "PF-STOR1=registered/"},
 			outcome: "devicesReady", typ: "autopilot.devices.ready",
 			want:   "5CG806AAA=assigned(ready true) [{5CG806AAA} assignedInSync/none Kiosk]; PF-STOR1=assigned(ready true) [{PF-STOR1} assignedUnkownSyncState/none ]",
@@ -508,27 +558,58 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 			r.e.emu.ScriptImport(emulator.SeedTenantID, emulator.ImportMatch{HardwareHash: devices[1].hash}, importOutcome("StorageError"), importOutcome(tt.retry))
 			req := r.importing(t, devices, 0)
 
-			// Both end: 806 registered; StorageError imported once more, under a new id.
+			// Both end: 806 registered, StorageError to import once more; both records kept for the
+			// next check, the StorageError's hash with them.
 			r.e.clock.Advance(importAfter + 10*time.Second)
 			c := r.importCheck(t, req, "the check that sees 806 and StorageError", "imports-1", req.first.MessageBody, "importing", 1, 0)
-			recs := r.e.emu.ImportedRecords(emulator.SeedTenantID)
-			if len(recs) != 1 || recs[0].SerialNumber != "PF-STOR1" || recs[0].ID == req.importIDs[1] || !bytes.Equal(recs[0].HardwareIdentifier, devices[1].hash) {
-				t.Fatalf("after the StorageError: records %+v, want one new record of PF-STOR1 with its hash", recs)
-			}
-			retried := recs[0].ID
-			wantImportsRunning(t, "the check that sees 806 and StorageError", c.next, 60, 2, map[string]string{"PF-STOR1": retried})
-			if n := importCounts(r.e); n.Imports != 2 || n.RecordsImported != 3 || n.ImportedDeletes != 2 || n.RecordsDeleted != 2 {
-				t.Errorf("after the StorageError: %d import calls (%d records), %d deletes (%d records); want 2 (3), 2 (2)", n.Imports, n.RecordsImported, n.ImportedDeletes, n.RecordsDeleted)
+			wantToDelete(t, "the check that sees 806 and StorageError", c.next, 2, map[string]string{"5CG806AAA": req.importIDs[0], "PF-STOR1": req.importIDs[1]},
+				[]string{"5CG806AAA=registered/ZtdDeviceAlreadyAssigned", "PF-STOR1=failed/StorageError"})
+			wantImportCounts(t, r, "the check that sees 806 and StorageError", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2})
+			wantRecords(t, r, "after the check that sees 806 and StorageError", req.importIDs...)
+
+			attempt := 3
+			if tt.deleteFails {
+				// The StorageError's record is not deleted (the emulator counts a faulted request in
+				// Counts.Graph only): its device is not imported again yet.
+				r.e.emu.AddFault(emulator.Fault{Service: emulator.Graph, Method: "DELETE", PathContains: req.importIDs[1], Status: 500, Times: 1})
+				c = r.importCheck(t, req, "the check whose DELETE fails", "imports-2", c.next.MessageBody, "importing", 0, 0)
+				if c.line["recordsNotDeleted"] != 1.0 {
+					t.Errorf("the check whose DELETE fails: recordsNotDeleted %v, want 1", c.line["recordsNotDeleted"])
+				}
+				wantToDelete(t, "the check whose DELETE fails", c.next, 3, map[string]string{"PF-STOR1": req.importIDs[1]},
+					[]string{"5CG806AAA=registered/ZtdDeviceAlreadyAssigned", "PF-STOR1=failed/StorageError"})
+				wantImportCounts(t, r, "the check whose DELETE fails", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2, ImportedDeletes: 1, RecordsDeleted: 1})
+				wantRecords(t, r, "after the check whose DELETE fails", req.importIDs[1])
+				attempt = 4
 			}
 
-			// The second import ends; its record is deleted; nothing is imported a third time.
-			r.e.clock.Advance(importAfter + 10*time.Second)
-			c = r.importCheck(t, req, "the check that sees the retry end", "imports-2", c.next.MessageBody, "imported", tt.imported, tt.failed)
-			wantToSync(t, "the check that sees the retry end", c.next, tt.toSync)
-			wantRecords(t, r, "after the retry ended")
-			if n := importCounts(r.e); n.Imports != 2 || n.ImportedReads != 3 || n.RecordsDeleted != 3 {
-				t.Errorf("after the retry ended: %d import calls, %d record reads, %d records deleted; want 2, 3, 3", n.Imports, n.ImportedReads, n.RecordsDeleted)
+			// The records are deleted, then PF-STOR1 imported once more, under a new id.
+			what := "the check that deletes and imports once more"
+			c = r.importCheck(t, req, what, "imports-3", c.next.MessageBody, "importing", 0, 0)
+			recs := r.e.emu.ImportedRecords(emulator.SeedTenantID)
+			if len(recs) != 1 || recs[0].SerialNumber != "PF-STOR1" || recs[0].ID == req.importIDs[1] || !bytes.Equal(recs[0].HardwareIdentifier, devices[1].hash) {
+				var got []string
+				for _, rec := range recs {
+					got = append(got, fmt.Sprintf("%s %s (its hash as asked: %v)", rec.SerialNumber, rec.ID, bytes.Equal(rec.HardwareIdentifier, devices[1].hash)))
+				}
+				t.Fatalf("%s: records %q, want one new record of PF-STOR1 with its hash", what, got)
 			}
+			retried := recs[0].ID
+			// The backoff goes on from the message's attempt: 120 s, or 240 s after a failed DELETE.
+			wantImportsRunning(t, what, c.next, int32(60<<(attempt-2)), attempt, map[string]string{"PF-STOR1": retried})
+			wantImportCounts(t, r, what, emulator.DeviceCounts{Imports: 2, RecordsImported: 3, ImportedReads: 2, ImportedDeletes: 2, RecordsDeleted: 2})
+
+			// The second import ends: read, its result carried, nothing imported a third time;
+			// the next check deletes its record.
+			r.e.clock.Advance(importAfter + 10*time.Second)
+			what = "the check that sees the retry end"
+			c = r.importCheck(t, req, what, "imports-4", c.next.MessageBody, "importing", tt.imported, tt.failed)
+			wantToDelete(t, what, c.next, attempt+1, map[string]string{"PF-STOR1": retried}, tt.toSync)
+			wantRecords(t, r, "after the retry ended", retried)
+			c = r.importCheck(t, req, "the check that deletes the retry's record", "imports-5", c.next.MessageBody, "imported", 0, 0)
+			wantToSync(t, "the check that deletes the retry's record", c.next, tt.toSync)
+			wantRecords(t, r, "after the retry's record was deleted")
+			wantImportCounts(t, r, "after the retry's record was deleted", emulator.DeviceCounts{Imports: 2, RecordsImported: 3, ImportedReads: 3, ImportedDeletes: 3, RecordsDeleted: 3})
 
 			due := r.deferredCheck(t, req, c.next.MessageBody, false)
 			r.e.clock.Advance(readySyncDuration + 10*time.Second)
@@ -548,8 +629,9 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 // TestImportNear64KiB: ten devices with hashes of about 4.7 KiB (6.3 KB of base64, a real 4K
 // hash's size; half of them unpadded) in a body of exactly 64 KiB (padded by a member the
 // function does not read) are imported: 202 importing, each record's hash as sent, one message
-// holding the ten hashes; the import check deletes all ten records and drops the hashes. The
-// same body one byte longer is 413 payloadTooLarge, with no Graph call and no message.
+// holding the ten hashes; the check that sees the ten imports end drops the hashes, and the next
+// one deletes all ten records. The same body one byte longer is 413 payloadTooLarge, with no
+// Graph call and no message.
 func TestImportNear64KiB(t *testing.T) {
 	t.Parallel()
 	r := newReadyRig(t, startSQS(t), false, nil)
@@ -577,133 +659,127 @@ func TestImportNear64KiB(t *testing.T) {
 		api.MaxBodyBytes, len(devices[0].hash), len(devices[9].hash), len(devices[0].field()["hardwareHash"].(string)),
 		len(devices[9].field()["hardwareHash"].(string)), len(req.first.MessageBody))
 	r.e.clock.Advance(importAfter + 10*time.Second)
-	c := r.importCheck(t, req, "the check of ten imports", "imports-1", req.first.MessageBody, "imported", 10, 0)
+	c := r.importCheck(t, req, "the check of ten imports", "imports-1", req.first.MessageBody, "importing", 10, 0)
 	var want []string
-	for _, d := range devices {
+	ids := map[string]string{}
+	for i, d := range devices {
 		want = append(want, d.serial+"=registered/")
+		ids[d.serial] = req.importIDs[i]
 	}
-	wantToSync(t, "the check of ten imports", c.next, want)
-	wantRecords(t, r, "after ten imports ended")
-	if n := importCounts(r.e); n.Imports != 1 || n.ImportedReads != 10 || n.ImportedDeletes != 10 || n.RecordsDeleted != 10 {
-		t.Errorf("%d import calls, %d record reads, %d deletes (%d records); want 1, 10, 10 (10)", n.Imports, n.ImportedReads, n.ImportedDeletes, n.RecordsDeleted)
-	}
+	wantToDelete(t, "the check of ten imports", c.next, 2, ids, want)
 	if len(c.next.MessageBody) >= len(req.first.MessageBody)/10 {
 		t.Errorf("the message after the imports is %d bytes, the first %d: want the hashes dropped", len(c.next.MessageBody), len(req.first.MessageBody))
 	}
+	wantImportCounts(t, r, "the check of ten imports", emulator.DeviceCounts{Imports: 1, RecordsImported: 10, ImportedReads: 10})
+	c = r.importCheck(t, req, "the check that deletes ten records", "imports-2", c.next.MessageBody, "imported", 0, 0)
+	wantToSync(t, "the check that deletes ten records", c.next, want)
+	wantRecords(t, r, "after ten records were deleted")
+	wantImportCounts(t, r, "the check that deletes ten records", emulator.DeviceCounts{Imports: 1, RecordsImported: 10, ImportedReads: 10, ImportedDeletes: 10, RecordsDeleted: 10})
 }
 
 // TestImportCheckDeliveredTwice: SQS delivers a message at least once. The import check that
-// sees the imports end, delivered twice (the same record again, after the first delivery deleted
-// the records): the second reads 404 for each record (no DELETE: 404 means a delivery handled
-// it), counts each device imported, "followed by serial", and sends its own wait for the sync,
-// which merges into the sync the first one starts. Each fork reports once, with the same
-// webhook-id. Both devices complete: the two reports are the same. One device ZtdDeviceAssignedTo
-// OtherTenant: the first fork reports it importFailed (808) as soon as the other is assigned; the
-// second fork, which cannot know the 808, follows it by serial and reports it notRegistered once
-// DEVICE_MAX_AGE has passed (its other device assigned): later than the first report, with the
-// same webhook-id, so a receiver that drops repeats keeps the first.
+// sees the imports end, delivered twice: the record is deleted only by the check after it, so the
+// second delivery reads the same records (200, not 404) and decides the same: the same figures
+// and a next message equal byte for byte, nothing deleted or imported. The two equal messages
+// are the check that deletes, delivered twice: the first deletes both records, the second's
+// DELETEs find them gone (404, deleted all the same), and both send the same wait for the sync,
+// one of which starts it while the other merges into it. Each reports once under the follow-up's
+// webhook-id, and the two reports say the same of every device: both complete (ready), or one
+// device ZtdDeviceAssignedToOtherTenant, importFailed with its name, code and meaning in both
+// (no note that another report tells how its import went).
 func TestImportCheckDeliveredTwice(t *testing.T) {
 	t.Parallel()
 	s := startSQS(t)
 	tests := []struct {
 		name  string
 		first string // the error of the first device's import, "" for none; the second completes
-		// imported and failed are the figures of the first delivery.
+		// imported and failed are the figures of each delivery of the check that sees the end.
 		imported, failed float64
-		toSync           []string // of the first delivery
-		// report1 and report2 are the two reports: readinessSummary, ids as {serial}, and type.
-		report1, report2 string
-		typ              string
+		toSync           []string
+		report           string // readinessSummary, ids as {serial}
+		errors           string // importSummary
+		outcome, typ     string
 	}{
 		{name: "both complete", imported: 2,
 			toSync:  []string{"PF-2AB3C=registered/", "5CG1234XYZ=registered/"},
-			report1: "PF-2AB3C=assigned(ready true) [{PF-2AB3C} assignedUnkownSyncState/none ]; 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
-			report2: "PF-2AB3C=assigned(ready true) [{PF-2AB3C} assignedUnkownSyncState/none ]; 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
-			typ:     "autopilot.devices.ready"},
+			report:  "PF-2AB3C=assigned(ready true) [{PF-2AB3C} assignedUnkownSyncState/none ]; 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
+			errors:  "PF-2AB3C: -; 5CG1234XYZ: -",
+			outcome: "devicesReady", typ: "autopilot.devices.ready"},
 		{name: "808 for one", first: "ZtdDeviceAssignedToOtherTenant", imported: 1, failed: 1,
-			toSync:  []string{"PF-2AB3C=failed/ZtdDeviceAssignedToOtherTenant", "5CG1234XYZ=registered/"},
-			report1: "PF-2AB3C=importFailed(ready false); 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
-			report2: "PF-2AB3C=notRegistered(ready false); 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
-			typ:     "autopilot.devices.notReady"},
+			toSync: []string{"PF-2AB3C=failed/ZtdDeviceAssignedToOtherTenant", "5CG1234XYZ=registered/"},
+			report: "PF-2AB3C=importFailed(ready false); 5CG1234XYZ=assigned(ready true) [{5CG1234XYZ} assignedUnkownSyncState/none ]",
+			errors: fmt.Sprintf("PF-2AB3C: error ZtdDeviceAssignedToOtherTenant 808 %q; 5CG1234XYZ: -",
+				autopilot.ImportMeaning("ZtdDeviceAssignedToOtherTenant", 808)),
+			outcome: "devicesNotReady", typ: "autopilot.devices.notReady"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newReadyRig(t, s, true, map[string]string{"DEVICE_MAX_AGE": "1m"})
+			r := newReadyRig(t, s, true, nil)
 			devices := []importDevice{{serial: "PF-2AB3C", hash: hardwareHash(4001)}, {serial: "5CG1234XYZ", hash: hardwareHash(4000)}}
 			r.e.emu.ScriptImport(emulator.SeedTenantID, emulator.ImportMatch{SerialNumber: devices[0].serial}, importOutcome(tt.first))
 			r.e.emu.ScriptImport(emulator.SeedTenantID, emulator.ImportMatch{SerialNumber: devices[1].serial}, importOutcome(""))
 			req := r.importing(t, devices, 0)
 			r.e.clock.Advance(importAfter + 10*time.Second)
+			ids := map[string]string{devices[0].serial: req.importIDs[0], devices[1].serial: req.importIDs[1]}
 
-			c := r.importCheck(t, req, "the first delivery", "imports-1", req.first.MessageBody, "imported", tt.imported, tt.failed)
-			wantToSync(t, "the first delivery", c.next, tt.toSync)
-			fork1 := *c.next
-			before := importCounts(r.e)
-			c = r.importCheck(t, req, "the second delivery", "imports-1", req.first.MessageBody, "imported", 2, 0)
-			wantToSync(t, "the second delivery", c.next, []string{"PF-2AB3C=registered/", "5CG1234XYZ=registered/"})
-			fork2 := *c.next
-			if n := importCounts(r.e); n.ImportedReads-before.ImportedReads != 2 || n.ImportedDeletes != before.ImportedDeletes || n.Imports != 1 {
-				t.Errorf("the second delivery: %d record reads, %d deletes, %d import calls in all; want 2 reads (404), no delete, 1 import call",
-					n.ImportedReads-before.ImportedReads, n.ImportedDeletes-before.ImportedDeletes, n.Imports)
+			// The check that sees the imports end, twice: the same reads, the same decisions.
+			var forks [2]sentMessage
+			for i, what := range []string{"the first delivery", "the second delivery"} {
+				c := r.importCheck(t, req, what, "imports-1", req.first.MessageBody, "importing", tt.imported, tt.failed)
+				wantToDelete(t, what, c.next, 2, ids, tt.toSync)
+				wantImportCounts(t, r, what, emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2 * (i + 1)})
+				wantRecords(t, r, what, req.importIDs...)
+				forks[i] = *c.next
 			}
-			// The second delivery found the records gone: it marks them so (the report's note, if
-			// such a device never registers); otherwise both send the same wait for the sync.
-			m2 := decodeMessage(t, fork2.MessageBody)
-			for i, rec := range m2.Import.Records {
-				if !rec.Gone {
-					t.Errorf("the second delivery: record %d not marked gone", i)
-				}
-				m2.Import.Records[i].Gone = false
-			}
-			if tt.failed == 0 && string(encode(t, m2)) != fork1.MessageBody {
-				t.Errorf("both complete: the two deliveries sent different waits for the sync:\n%s\n%s", fork1.MessageBody, fork2.MessageBody)
+			if forks[0] != forks[1] {
+				t.Fatalf("the two deliveries sent different messages:\n%+v\n%+v", forks[0], forks[1])
 			}
 
-			// One sync: the first fork starts it, the second merges into it.
-			due1 := r.deferredCheck(t, req, fork1.MessageBody, false)
-			due2 := r.deferredCheck(t, req, fork2.MessageBody, true)
+			// The check that deletes, twice (the two equal messages): the second finds the records
+			// gone; both hand the same wait for the sync on.
+			for i, what := range []string{"the first delete check", "the second delete check"} {
+				c := r.importCheck(t, req, what, fmt.Sprintf("imports-2-%d", i), forks[i].MessageBody, "imported", 0, 0)
+				wantToSync(t, what, c.next, tt.toSync)
+				wantImportCounts(t, r, what, emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4, ImportedDeletes: 2 * (i + 1), RecordsDeleted: 2})
+				wantRecords(t, r, what)
+				forks[i] = *c.next
+			}
+			if forks[0] != forks[1] {
+				t.Fatalf("the two delete checks sent different waits for the sync:\n%+v\n%+v", forks[0], forks[1])
+			}
+
+			// One sync: the first fork starts it, the second merges into it; then each fork's
+			// device check finds the registered device assigned and reports.
+			due1 := r.deferredCheck(t, req, forks[0].MessageBody, false)
+			due2 := r.deferredCheck(t, req, forks[1].MessageBody, true)
 			r.e.clock.Advance(readySyncDuration + 10*time.Second)
 			due1 = r.syncEnd(t, req, due1.MessageBody)
 			due2 = r.syncEnd(t, req, due2.MessageBody)
 			if n := r.e.emu.Counts().Graph["POST sync"]; n != 1 {
 				t.Errorf("%d Graph sync calls, want 1", n)
 			}
-
-			if tt.failed > 0 {
-				// The second fork follows the 808 device by serial: never registered here, it waits.
-				c = r.check(t, req.id, "devices-fork2", due2.MessageBody)
-				if c.next == nil {
-					t.Fatalf("the second fork's device check: outcome %v, no next check", c.line["outcome"])
-				}
-				wantWaitingCheck(t, r, "the second fork's device check", c, c.next.DelaySeconds, []string{"5CG1234XYZ"})
-				// Its next check as it reads once DEVICE_MAX_AGE has passed.
-				m := decodeMessage(t, c.next.MessageBody)
-				m.RequestedAt = m.RequestedAt.Add(-time.Minute)
-				triggered := m.TriggeredAt.Add(-time.Minute)
-				m.TriggeredAt = &triggered
-				due2.MessageBody = string(encode(t, m))
-			}
-			c = r.check(t, req.id, "devices-fork1", due1.MessageBody)
-			outcome := map[string]string{"autopilot.devices.ready": "devicesReady", "autopilot.devices.notReady": "devicesNotReady"}[tt.typ]
-			wantReport(t, r, req.readyRequest, c, outcome, tt.typ, withIDs(r, tt.report1), req.requestedAt)
+			c := r.check(t, req.id, "devices-fork1", due1.MessageBody)
+			wantReport(t, r, req.readyRequest, c, tt.outcome, tt.typ, withIDs(r, tt.report), req.requestedAt)
 			c = r.check(t, req.id, "devices-fork2", due2.MessageBody)
-			if c.line["outcome"] != outcome || len(c.failed) != 0 || c.next != nil {
-				t.Errorf("the second fork's report: outcome %v, batchItemFailures %v, next %v; want %s, nothing next", c.line["outcome"], c.failed, c.next, outcome)
+			if c.line["outcome"] != tt.outcome || len(c.failed) != 0 || c.next != nil {
+				t.Errorf("the second fork's report: outcome %v, batchItemFailures %v, next %v; want %s, nothing next", c.line["outcome"], c.failed, c.next, tt.outcome)
 			}
 			events := r.callbacks(t, req.readyRequest) // each checked: webhook-id is the follow-up's id
 			if len(events) != 2 {
 				t.Fatalf("the receiver got %d callbacks, want 2 (one per fork)", len(events))
 			}
-			if events[1].Type != tt.typ || readinessSummary(events[1].Data.Devices) != withIDs(r, tt.report2) {
-				t.Errorf("the second fork's callback %s: %s\nwant %s: %s", events[1].Type, readinessSummary(events[1].Data.Devices), tt.typ, withIDs(r, tt.report2))
+			if events[1].Type != events[0].Type {
+				t.Errorf("the two reports are of types %s and %s, want one", events[0].Type, events[1].Type)
 			}
-			if tt.failed > 0 && events[1].Data.Devices[0].Note != autopilot.NoteImportElsewhere {
-				t.Errorf("the second fork's report of the 808 device: note %q, want that another delivery handled its import", events[1].Data.Devices[0].Note)
+			if diff := cmp.Diff(events[0].Data, events[1].Data); diff != "" {
+				t.Errorf("the two reports differ (-first +second):\n%s", diff)
 			}
-			for _, p := range r.rcv.posts() {
-				logCallback(t, p)
+			if got := importSummary(events[1].Data.Devices); got != tt.errors {
+				t.Errorf("the second report's errors and notes\n got %s\nwant %s", got, tt.errors)
 			}
+			wantImportCounts(t, r, "at the reports", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4, ImportedDeletes: 4, RecordsDeleted: 2})
+			logCallback(t, r.rcv.posts()[1])
 		})
 	}
 }
