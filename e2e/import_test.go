@@ -475,7 +475,7 @@ func TestImportToReady(t *testing.T) {
 			// one second later; nothing deleted yet.
 			r.e.clock.Advance(importAfter + 10*time.Second)
 			c = r.importCheck(t, req, "the check that sees the imports end", "imports-2", c.next.MessageBody, "importing", tt.imported, tt.failed)
-			wantToDelete(t, "the check that sees the imports end", c.next, 3, map[string]string{devices[0].serial: req.importIDs[0], devices[1].serial: req.importIDs[1]}, tt.toSync)
+			wantToDelete(t, "the check that sees the imports end", c.next, 2, map[string]string{devices[0].serial: req.importIDs[0], devices[1].serial: req.importIDs[1]}, tt.toSync)
 			wantImportCounts(t, r, "the check that sees the imports end", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 4})
 			wantRecords(t, r, "after the imports ended", req.importIDs...)
 
@@ -562,12 +562,11 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 			// next check, the StorageError's hash with them.
 			r.e.clock.Advance(importAfter + 10*time.Second)
 			c := r.importCheck(t, req, "the check that sees 806 and StorageError", "imports-1", req.first.MessageBody, "importing", 1, 0)
-			wantToDelete(t, "the check that sees 806 and StorageError", c.next, 2, map[string]string{"5CG806AAA": req.importIDs[0], "PF-STOR1": req.importIDs[1]},
+			wantToDelete(t, "the check that sees 806 and StorageError", c.next, 1, map[string]string{"5CG806AAA": req.importIDs[0], "PF-STOR1": req.importIDs[1]},
 				[]string{"5CG806AAA=registered/ZtdDeviceAlreadyAssigned", "PF-STOR1=failed/StorageError"})
 			wantImportCounts(t, r, "the check that sees 806 and StorageError", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2})
 			wantRecords(t, r, "after the check that sees 806 and StorageError", req.importIDs...)
 
-			attempt := 3
 			if tt.deleteFails {
 				// The StorageError's record is not deleted (the emulator counts a faulted request in
 				// Counts.Graph only): its device is not imported again yet.
@@ -576,11 +575,10 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 				if c.line["recordsNotDeleted"] != 1.0 {
 					t.Errorf("the check whose DELETE fails: recordsNotDeleted %v, want 1", c.line["recordsNotDeleted"])
 				}
-				wantToDelete(t, "the check whose DELETE fails", c.next, 3, map[string]string{"PF-STOR1": req.importIDs[1]},
+				wantToDelete(t, "the check whose DELETE fails", c.next, 1, map[string]string{"PF-STOR1": req.importIDs[1]},
 					[]string{"5CG806AAA=registered/ZtdDeviceAlreadyAssigned", "PF-STOR1=failed/StorageError"})
 				wantImportCounts(t, r, "the check whose DELETE fails", emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2, ImportedDeletes: 1, RecordsDeleted: 1})
 				wantRecords(t, r, "after the check whose DELETE fails", req.importIDs[1])
-				attempt = 4
 			}
 
 			// The records are deleted, then PF-STOR1 imported once more, under a new id.
@@ -595,8 +593,9 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 				t.Fatalf("%s: records %q, want one new record of PF-STOR1 with its hash", what, got)
 			}
 			retried := recs[0].ID
-			// The backoff goes on from the message's attempt: 120 s, or 240 s after a failed DELETE.
-			wantImportsRunning(t, what, c.next, int32(60<<(attempt-2)), attempt, map[string]string{"PF-STOR1": retried})
+			// The checks that only delete or import again do not grow the reads' backoff: the
+			// re-imported record is read 60 s later, a failed DELETE or not.
+			wantImportsRunning(t, what, c.next, 60, 2, map[string]string{"PF-STOR1": retried})
 			wantImportCounts(t, r, what, emulator.DeviceCounts{Imports: 2, RecordsImported: 3, ImportedReads: 2, ImportedDeletes: 2, RecordsDeleted: 2})
 
 			// The second import ends: read, its result carried, nothing imported a third time;
@@ -604,7 +603,7 @@ func TestImportAlreadyRegisteredAndStorageError(t *testing.T) {
 			r.e.clock.Advance(importAfter + 10*time.Second)
 			what = "the check that sees the retry end"
 			c = r.importCheck(t, req, what, "imports-4", c.next.MessageBody, "importing", tt.imported, tt.failed)
-			wantToDelete(t, what, c.next, attempt+1, map[string]string{"PF-STOR1": retried}, tt.toSync)
+			wantToDelete(t, what, c.next, 2, map[string]string{"PF-STOR1": retried}, tt.toSync)
 			wantRecords(t, r, "after the retry ended", retried)
 			c = r.importCheck(t, req, "the check that deletes the retry's record", "imports-5", c.next.MessageBody, "imported", 0, 0)
 			wantToSync(t, "the check that deletes the retry's record", c.next, tt.toSync)
@@ -666,7 +665,7 @@ func TestImportNear64KiB(t *testing.T) {
 		want = append(want, d.serial+"=registered/")
 		ids[d.serial] = req.importIDs[i]
 	}
-	wantToDelete(t, "the check of ten imports", c.next, 2, ids, want)
+	wantToDelete(t, "the check of ten imports", c.next, 1, ids, want)
 	if len(c.next.MessageBody) >= len(req.first.MessageBody)/10 {
 		t.Errorf("the message after the imports is %d bytes, the first %d: want the hashes dropped", len(c.next.MessageBody), len(req.first.MessageBody))
 	}
@@ -727,7 +726,7 @@ func TestImportCheckDeliveredTwice(t *testing.T) {
 			var forks [2]sentMessage
 			for i, what := range []string{"the first delivery", "the second delivery"} {
 				c := r.importCheck(t, req, what, "imports-1", req.first.MessageBody, "importing", tt.imported, tt.failed)
-				wantToDelete(t, what, c.next, 2, ids, tt.toSync)
+				wantToDelete(t, what, c.next, 1, ids, tt.toSync)
 				wantImportCounts(t, r, what, emulator.DeviceCounts{Imports: 1, RecordsImported: 2, ImportedReads: 2 * (i + 1)})
 				wantRecords(t, r, what, req.importIDs...)
 				forks[i] = *c.next

@@ -402,7 +402,7 @@ func TestImportDuplicateChecks(t *testing.T) {
 		return m.Import != nil && !m.Import.Ended && m.Deferred == nil && m.Devices == nil
 	}
 	// endedCheck is the first import check after the imports ended (2 min): it reads their final
-	// state and deletes the records.
+	// state; the check after it deletes the records.
 	endedCheck := func(r flowtest.Record, m followup.Message) bool {
 		return importCheck(r, m) && !r.Due.Before(flowtest.DefaultStart.Add(2*time.Minute))
 	}
@@ -434,18 +434,15 @@ func TestImportDuplicateChecks(t *testing.T) {
 		together   []bool // the copies handed at once (true), one after the other (false)
 	}{
 		{name: "an import check", stage: importCheck, imports: []int{1}, wantStates: ready, together: both},
-		// Both copies read the StorageError and each imports the device once more (3 calls); or
-		// the second reads the record the first deleted (404: handled by a duplicate) and follows
-		// the serial without importing it (2).
+		// Both copies read the StorageError and carry it; their next checks each delete the
+		// record (one of them meets a 404, taken as deleted) and import the device once more:
+		// 3 import calls, each record read and deleted.
 		{name: "the check that imports once more", stage: importCheck, script: storage, imports: []int{2, 3}, wantStates: ready, together: both},
 		{name: "the check after the one that imported once more", stage: reimportedCheck, script: storage, imports: []int{2}, wantStates: ready, together: both},
-		// The second copy reads the record the first deleted: 404, taken as registered (SPEC
-		// §17), so it follows a serial that never registers and reports notRegistered at
-		// DEVICE_MAX_AGE, 4 h after the first copy reported importFailed under the same
-		// webhook-id. Handed at once, the copies race: the same happens when one deletes before
-		// the other reads.
+		// A record is deleted by the check after the one that read its end: the second copy reads
+		// the 808 as the first did, and both report it importFailed.
 		{name: "the check that reads an 808", stage: endedCheck, script: otherTenant, imports: []int{1},
-			wantStates: []string{"5CG0000AAA=assigned", "5CG0000BBB=importFailed"}, together: []bool{false}},
+			wantStates: []string{"5CG0000AAA=assigned", "5CG0000BBB=importFailed"}, together: both},
 		{name: "the check that syncs", stage: deferredCheck, imports: []int{1}, wantStates: ready, together: both},
 		{name: "a device check", stage: deviceCheck, imports: []int{1}, wantStates: ready, together: both},
 	}

@@ -89,7 +89,7 @@ type ImportStep struct {
 	// Retry: a read failed for a transient reason; SQS delivers the record again.
 	Retry bool
 	// Code is a read that failed for good: the follow-up ends with error (ReportImportError).
-	Code     problem.Code
+	Code   problem.Code
 	Delete []string // record ids
 
 	message, before Message
@@ -261,8 +261,7 @@ func (st ImportStep) Settle(deleted []string, reimported map[string]string, s Sc
 		delay := min(after(m.Attempt), s.DeviceCheckInterval, m.RequestedAt.Add(s.DeviceMaxAge).Sub(st.now))
 		m.Attempt = min(m.Attempt+1, maxAttempt)
 		out.Next, out.Delay = m, queueDelay(delay)
-	case waiting:
-		m.Attempt = min(m.Attempt+1, maxAttempt)
+	case waiting: // deletes and re-imports only: the backoff of the reads does not grow
 		out.Next, out.Delay = m, queueDelay(0)
 	default:
 		m.Import.Ended = true

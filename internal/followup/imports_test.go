@@ -247,4 +247,3 @@ func settleAll(t *testing.T, m Message, r ImportReading, s Schedule) Message {
 	t.Fatal("the imports did not end in 5 checks")
 	return m
 }
-
