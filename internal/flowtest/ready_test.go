@@ -334,6 +334,7 @@ func TestSerialsRefused(t *testing.T) {
 		{name: "a serial of punctuation", body: `{"serials":["--"]}`},
 		{name: "a serial of 65 characters", body: `{"serials":["` + strings.Repeat("A", 65) + `"]}`},
 		{name: "not a list", body: `{"serials":"5CG1234XYZ"}`},
+		{name: "serials and devices", body: `{"serials":["5CG1234XYZ"],"devices":[{"serialNumber":"5CG1234XYZ","hardwareHash":"AAAA"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
