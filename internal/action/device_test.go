@@ -3,7 +3,6 @@ package action
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -54,35 +53,10 @@ func TestCheckSerials(t *testing.T) {
 	}
 }
 
-// deviceGraph answers windowsAutopilotDeviceIdentities from a list, as Graph's contains() does,
-// and fails the searches for terms in fail.
-type deviceGraph struct {
-	devices []graph.DeviceIdentity
-	fail    map[string]*graph.Error
-}
-
-func (g deviceGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	filter := r.URL.Query().Get("$filter")
-	term := strings.TrimSuffix(strings.TrimPrefix(filter, "contains(serialNumber,'"), "')")
-	if e := g.fail[term]; e != nil {
-		graphtest.WriteError(w, e)
-		return
-	}
-	page := struct {
-		Value []graph.DeviceIdentity `json:"value"`
-	}{Value: []graph.DeviceIdentity{}}
-	for _, d := range g.devices {
-		if strings.Contains(strings.ToLower(d.SerialNumber), strings.ToLower(term)) {
-			page.Value = append(page.Value, d)
-		}
-	}
-	graphtest.WriteJSON(w, page)
-}
-
 func TestReadiness(t *testing.T) {
 	t.Parallel()
 	assigned := time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)
-	g := deviceGraph{devices: []graph.DeviceIdentity{
+	g := &graphtest.Devices{List: []graph.DeviceIdentity{
 		{ID: "d1", SerialNumber: "5CG1234XYZ", GroupTag: "Sales", Manufacturer: "HP", Model: "EliteBook 840", DeploymentProfileAssignmentStatus: "assignedInSync", DeploymentProfileAssignedDateTime: assigned, EnrollmentState: "notContacted"},
 		{ID: "d2", SerialNumber: "5CG1234XYZ9", DeploymentProfileAssignmentStatus: "assignedInSync"}, // a substring neighbour
 		{ID: "d3", SerialNumber: "PF-2AB3C", DeploymentProfileAssignmentStatus: "notAssigned"},
@@ -90,7 +64,7 @@ func TestReadiness(t *testing.T) {
 		{ID: "d5", SerialNumber: "TWICE1", DeploymentProfileAssignmentStatus: "failed"},
 		{ID: "d6", SerialNumber: "twice1", DeploymentProfileAssignmentStatus: "assignedUnkownSyncState"},
 		{ID: "d7", SerialNumber: "FUTURE1", DeploymentProfileAssignmentStatus: "assignedSomeNewWay"},
-	}, fail: map[string]*graph.Error{"BROKEN1": {StatusCode: 503, Code: "ServiceUnavailable"}}}
+	}, Fail: map[string]*graph.Error{"BROKEN1": {StatusCode: 503, Code: "ServiceUnavailable"}}}
 	a := New(autopilot.FunctionStatus, Deps{Intune: &graphtest.Tenant{Graph: g}})
 	req := &Request{}
 	serials.Set(req, []string{"5cg1234xyz", "PF-2AB3C", "TPMLESS1", "TWICE1", "FUTURE1", "NOPE1", "BROKEN1"})
@@ -158,7 +132,7 @@ func TestDeviceChatWords(t *testing.T) {
 	for i := range words {
 		words[i] = "SERIAL-NUMBER-" + strings.Repeat("X", 30) + string(rune('A'+i))
 	}
-	a := New(autopilot.FunctionSync, Deps{Intune: &graphtest.Tenant{Graph: deviceGraph{}}})
+	a := New(autopilot.FunctionSync, Deps{Intune: &graphtest.Tenant{Graph: &graphtest.Devices{}}})
 	req := &Request{}
 	deviceWords.Set(req, words)
 	res := readDevices(a, context.Background(), req)

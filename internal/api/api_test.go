@@ -39,7 +39,7 @@ type fakeIntune struct {
 	// what another caller's sync made of them meanwhile.
 	afterSync *graph.Settings
 	// devices, when set, answers the device searches (GETs of windowsAutopilotDeviceIdentities).
-	devices *devicesGraph
+	devices *graphtest.Devices
 }
 
 // erred reports whether the fake gave an error.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,27 +16,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/graph/graphtest"
 )
 
-// devicesGraph answers device searches from a list as Graph's contains() does, and counts them.
-type devicesGraph struct {
-	devices  []graph.DeviceIdentity
-	searches atomic.Int64
-}
-
-func (g *devicesGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.searches.Add(1)
-	term := strings.TrimSuffix(strings.TrimPrefix(r.URL.Query().Get("$filter"), "contains(serialNumber,'"), "')")
-	page := struct {
-		Value []graph.DeviceIdentity `json:"value"`
-	}{Value: []graph.DeviceIdentity{}}
-	for _, d := range g.devices {
-		if strings.Contains(strings.ToLower(d.SerialNumber), strings.ToLower(term)) {
-			page.Value = append(page.Value, d)
-		}
-	}
-	graphtest.WriteJSON(w, page)
-}
-
-func newDevicesFunction(fn autopilot.Function, g *devicesGraph, log *bytes.Buffer) *Function {
+func newDevicesFunction(fn autopilot.Function, g *graphtest.Devices, log *bytes.Buffer) *Function {
 	d := Deps{Deps: action.Deps{Intune: &graphtest.Tenant{Graph: g}, Now: func() time.Time { return now }}, AllowUnauthenticated: true}
 	if log != nil {
 		d.Log = slog.New(slog.NewJSONHandler(log, nil))
@@ -55,7 +34,7 @@ var testDevices = []graph.DeviceIdentity{
 // (exact matches only: a substring neighbour is not reported); the invocation line says device.
 func TestDevicesOverHTTP(t *testing.T) {
 	t.Parallel()
-	g := &devicesGraph{devices: testDevices}
+	g := &graphtest.Devices{List: testDevices}
 	var log bytes.Buffer
 	got := do(t, newDevicesFunction(autopilot.FunctionStatus, g, &log), http.MethodGet, "/status?serial=pf-2ab3c,5CG1234XYZ,NOPE1", "", "")
 	if got.status != 200 {
@@ -88,12 +67,12 @@ func TestDeviceRequestsRefused(t *testing.T) {
 		{http.MethodGet, "/status?serial=A1%3Bdrop", "", "", "item 1 is not a serial number"},
 		{http.MethodPatch, "/status?serial=A1", "application/json", `{"syncStatus":"completed"}`, "serial is not taken by PATCH"},
 	} {
-		g := &devicesGraph{devices: testDevices}
+		g := &graphtest.Devices{List: testDevices}
 		got := do(t, newDevicesFunction(autopilot.FunctionStatus, g, nil), tt.method, tt.target, tt.contentType, tt.body)
 		if detail, _ := got.body["detail"].(string); got.status != 400 || !strings.Contains(detail, tt.detail) {
 			t.Errorf("%s %s: %d %v, want 400 with %q", tt.method, tt.target, got.status, got.body, tt.detail)
 		}
-		if n := g.searches.Load(); n != 0 {
+		if n := g.Searches(); n != 0 {
 			t.Errorf("%s %s: %d Graph calls", tt.method, tt.target, n)
 		}
 	}
@@ -104,7 +83,7 @@ func TestDeviceRequestsRefused(t *testing.T) {
 func TestDevicesDirectAndChat(t *testing.T) {
 	t.Parallel()
 	for _, fn := range []autopilot.Function{autopilot.FunctionSync, autopilot.FunctionStatus} {
-		g := &devicesGraph{devices: testDevices}
+		g := &graphtest.Devices{List: testDevices}
 		out, err := newDevicesFunction(fn, g, nil).Invoke(context.Background(), json.RawMessage(`{"action":"device","serials":["5CG1234XYZ","PF-2AB3C"]}`))
 		var doc struct {
 			Devices []struct{ State string } `json:"devices"`

@@ -13,6 +13,7 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 	"github.com/autopilot-sync/autopilot-sync/internal/followup"
 	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+	"github.com/autopilot-sync/autopilot-sync/internal/graph/graphtest"
 	"github.com/autopilot-sync/autopilot-sync/internal/notify"
 )
 
@@ -125,13 +126,13 @@ func TestDeviceChecks(t *testing.T) {
 		{name: "the sync has ended: logged, told to no one, devices next", m: first, at: 2 * time.Minute,
 			intune:      &fakeIntune{settings: graph.Settings{SyncStatus: graph.SyncStatusCompleted, LastSyncDateTime: requested.Add(time.Minute)}},
 			wantOutcome: "completed", wantNext: true, wantMetric: map[string]float64{"SyncOutcomeCompleted": 1}},
-		{name: "all assigned: ready", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &devicesGraph{devices: assigned}},
+		{name: "all assigned: ready", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &graphtest.Devices{List: assigned}},
 			wantOutcome: "devicesReady", wantNotices: 3, wantType: "autopilot.devices.ready", wantMetric: map[string]float64{"DevicesReady": 1, "DevicesNotReady": 0, "DeviceWaitSeconds": 180}},
-		{name: "one pending: the next check", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &devicesGraph{devices: pending}},
+		{name: "one pending: the next check", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &graphtest.Devices{List: pending}},
 			wantOutcome: "pending", wantNext: true, wantMetric: map[string]float64{"DevicesReady": 0, "DevicesNotReady": 0}},
-		{name: "one failed: not ready", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &devicesGraph{devices: failed}},
+		{name: "one failed: not ready", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{devices: &graphtest.Devices{List: failed}},
 			wantOutcome: "devicesNotReady", wantNotices: 3, wantType: "autopilot.devices.notReady", wantMetric: map[string]float64{"DevicesNotReady": 1}},
-		{name: "DEVICE_MAX_AGE passed: not ready", m: devicePhase, at: 4 * time.Hour, intune: &fakeIntune{devices: &devicesGraph{devices: pending}},
+		{name: "DEVICE_MAX_AGE passed: not ready", m: devicePhase, at: 4 * time.Hour, intune: &fakeIntune{devices: &graphtest.Devices{List: pending}},
 			wantOutcome: "devicesNotReady", wantNotices: 2, wantType: "autopilot.devices.notReady"}, // Slack's 30 min are over
 		{name: "graph 503 during a readiness check: redelivered", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 503}}, wantRetry: true},
 		{name: "permission removed: error", m: devicePhase, at: 3 * time.Minute, intune: &fakeIntune{getErr: &graph.Error{StatusCode: 403}},

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -124,3 +126,34 @@ func WriteError(w http.ResponseWriter, e *graph.Error) {
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "innerError": inner}})
 }
+
+// Devices answers searches of windowsAutopilotDeviceIdentities from List as Graph's contains()
+// does (case ignored), in one page, and counts them; a search term in Fail is answered with
+// that error instead.
+type Devices struct {
+	List     []graph.DeviceIdentity
+	Fail     map[string]*graph.Error
+	searches atomic.Int64
+}
+
+// ServeHTTP answers one search.
+func (g *Devices) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.searches.Add(1)
+	term := strings.TrimSuffix(strings.TrimPrefix(r.URL.Query().Get("$filter"), "contains(serialNumber,'"), "')")
+	if e := g.Fail[term]; e != nil {
+		WriteError(w, e)
+		return
+	}
+	page := struct {
+		Value []graph.DeviceIdentity `json:"value"`
+	}{Value: []graph.DeviceIdentity{}}
+	for _, d := range g.List {
+		if strings.Contains(strings.ToLower(d.SerialNumber), strings.ToLower(term)) {
+			page.Value = append(page.Value, d)
+		}
+	}
+	WriteJSON(w, page)
+}
+
+// Searches is how many searches g answered.
+func (g *Devices) Searches() int64 { return g.searches.Load() }
