@@ -27,6 +27,7 @@ func (b banner) print(w io.Writer) {
 	if b.emu != nil {
 		fmt.Fprintf(w, "Using the embedded emulator of Entra ID, Key Vault and Microsoft Graph at %s.\n", b.emu.URL())
 		fmt.Fprintln(w, "Caller checks are off on the emulator; it listens on loopback only.")
+		printSeededDevices(w)
 	} else {
 		fmt.Fprintln(w, "Using the real services configured in the environment; caller checks apply.")
 	}

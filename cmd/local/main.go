@@ -79,7 +79,7 @@ type local struct {
 	ready chan<- string
 	// emu, when non-nil and KEY_VAULT_URL is unset, is used instead of an emulator of its own:
 	// tests pass one to count what reaches Entra ID, Key Vault and Graph. The caller owns it (run
-	// seeds it and never closes it); -sync-duration and -speed do not apply to it, nor to the
+	// seeds it, its devices included, and never closes it); -sync-duration and -speed do not apply to it, nor to the
 	// functions' clock and the queue's delays (now and queueDelay set those).
 	emu      *emulator.Emulator
 	timeouts timeouts
@@ -159,6 +159,7 @@ func (l local) run(ctx context.Context, args []string) error {
 		}
 		emulated = e
 		seeded := e.Seed()
+		seedDevices(e) // seed.go: serial numbers to follow and import
 		seeded["ALLOW_UNAUTHENTICATED"] = "true"
 		outer := getenv
 		getenv = func(k string) string {
