@@ -95,23 +95,29 @@ func printWalkThrough(w io.Writer, base string, deferWhenBusy bool) {
 Once it has ended (the receiver prints the outcome FOLLOWUP_FIRST_CHECK, 60s by default, after the sync, or at a later check):
   curl -i -X POST %[2]s   # 429 syncThrottled until 10 minutes after the last
   curl -i -X PATCH -H 'Content-Type: application/json' -d '{"lastManualSyncTriggerDateTime":"2020-01-01T00:00:00Z"}' %[1]s/status   # 200 completed; the emulator's 10-minute wait is over: start again from the first curl
-Deferred syncs wait for Intune's 10 minutes: go run ./cmd/local -speed 20 runs the clock 20× as fast and walks through them in under a minute.
+Deferred syncs and devices followed to ready wait for Intune's 10 minutes: go run ./cmd/local -speed 20 runs the clock 20× as fast and walks through them in about a minute.
 `, base, refused)
 }
 
-// printDeferralWalkThrough prints the walk-through of deferred syncs (SPEC §16) on a clock that
-// runs speed (> 1) times as fast: a sync, then two requests deferred to the next sync, with
-// their outcomes sent to the receiver. The next sync is allowed 10 minutes after the first; then
-// one request's check triggers it and the other's merges into it. TestWalkThroughDeferred does
-// what the lines say.
+// printDeferralWalkThrough prints the walk-through of deferred syncs (SPEC §16) and of devices
+// followed to ready (SPEC §15, §17) on a clock that runs speed (> 1) times as fast: a sync, then
+// two requests deferred to the next sync with their outcomes sent to the receiver, a request with
+// a seeded serial number and an import of two seeded serial numbers (seed.go). The next sync is
+// allowed 10 minutes after the first; then one waiting request's check triggers it and the
+// others merge into it. The serial, registered by the first sync, is then ready; the imported
+// device that completes is registered by that second sync and assigned a few minutes later, the
+// other is registered to another tenant. TestWalkThroughDeferred does what the lines say.
 func printDeferralWalkThrough(w io.Writer, base string, speed int) {
-	fmt.Fprintf(w, `Try deferred syncs, in this order:
+	fmt.Fprintf(w, `Try deferred syncs and devices, in this order:
   go run ./cmd/local -receive 127.0.0.1:9000   # in another terminal: it prints each outcome
   curl -i -X POST %[1]s/sync   # 202 started
   curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/a"}' '%[1]s/sync?defer=true'   # 202 deferred to the next sync; syncAt says when it looks again
   curl -i -X POST -d '{"callbackUrl":"http://127.0.0.1:9000/b"}' '%[1]s/sync?defer=true'   # 202 deferred as well
-Then, %[2]s after the first sync (10 emulated minutes), the log shows one deferred request's check start the next sync ("action":"followUp" with "outcome":"started") and the other's merge into it ("outcome":"merged"); once that sync has ended, the receiver prints its completed outcome twice, to /a and to /b.
-`, base, realTime(10*time.Minute, speed))
+  curl -i -X POST -d '{"serials":["%[3]s"],"callbackUrl":"http://127.0.0.1:9000/ready"}' %[1]s/sync   # 202 deferred: serials wait for the next sync, then are followed to ready
+  curl -i -X POST -d '{"devices":[{"serialNumber":"%[4]s","hardwareHash":"%[6]s"},{"serialNumber":"%[5]s","hardwareHash":"%[7]s"}],"callbackUrl":"http://127.0.0.1:9000/import"}' %[1]s/sync   # 202 importing: imported, then synced, then followed to ready
+Then, %[2]s after the first sync (10 emulated minutes), the log shows one waiting request's check start the next sync ("action":"followUp" with "outcome":"started") and the others' merge into it ("outcome":"merged"); once that sync has ended, the receiver prints its completed outcome twice, to /a and to /b, and autopilot.devices.ready to /ready (%[3]s, registered by the first sync, has its profile).
+Within %[8]s of the first sync (20 emulated minutes), the receiver prints autopilot.devices.notReady to /import: %[4]s assigned (imported, registered by the second sync), %[5]s importFailed (808 ZtdDeviceAssignedToOtherTenant).
+`, base, realTime(10*time.Minute, speed), serialSyncThenAssigned, serialImportOK, serialOtherTenant, demoHashes[0], demoHashes[1], realTime(20*time.Minute, speed))
 }
 
 // printSigningHelp shows how to sign a test request for each configured caller check (SPEC §6).

@@ -33,6 +33,11 @@ const (
 	serialStorageError      = "STORAGE-ERROR-1"
 )
 
+// demoHashes are hardware hashes for the banner's import: any base64 will do, as the imports of
+// the seeded serial numbers end as scripted; two, as one hash twice in an import is
+// ZtdDeviceDuplicated. They are base64 of "hash-1" and "hash-2".
+var demoHashes = [2]string{"aGFzaC0x", "aGFzaC0y"}
+
 // seedSerial is one serial number the embedded emulator knows, what it does (as the banner tells it)
 // and how it is seeded.
 type seedSerial struct {

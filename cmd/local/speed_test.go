@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/contract"
 )
 
 // TestSpeedFlag: -speed takes a whole number from 1 to 600, and, as -sync-duration, only on the
@@ -131,16 +135,23 @@ func acceptedSync(t *testing.T, u, body string) syncAnswer {
 	return a
 }
 
-// TestWalkThroughDeferred: the deferral walk-through that cmd/local prints with -speed does what
-// it says, its lines run as printed: a sync, then two requests deferred to the next sync with
-// their callbacks at /a and /b; then one's check triggers the next sync and the other's merges
-// into it, and the receiver gets that one sync's completed outcome twice, at /a and /b, within a
-// minute at -speed 20 (20 emulated minutes after the first sync). The test runs at -speed 200
-// (the lines to paste are those of -speed 20; only the real times of the prose differ) with
-// -sync-duration 3m (under a real second, too), for the reason TestSpeedServesDeferralFast gives.
+// TestWalkThroughDeferred: the walk-through that cmd/local prints with -speed does what it says,
+// its lines run as printed: a sync, then two requests deferred to the next sync with their
+// callbacks at /a and /b, a request with the seeded serial SYNC-THEN-ASSIGNED-1 (callback /ready)
+// and an import of IMPORT-OK-1 and OTHER-TENANT-1 (callback /import). Then one waiting request's
+// check triggers the next sync and the others merge into it; the receiver gets that one sync's
+// completed outcome twice, at /a and /b, and autopilot.devices.ready at /ready (the serial
+// assigned), within a minute at -speed 20 (20 emulated minutes after the first sync); and
+// autopilot.devices.notReady at /import, IMPORT-OK-1 assigned and OTHER-TENANT-1 importFailed
+// with 808 ZtdDeviceAssignedToOtherTenant, within 20 emulated minutes as well (more by as much as
+// the test's syncs are longer than -sync-duration's default). Every callback is one that
+// openapi.yaml documents. The test runs at -speed 200 (the lines to paste are those of -speed 20;
+// only the real times of the prose differ) with -sync-duration 3m (under a real second, too), for
+// the reason TestSpeedServesDeferralFast gives: 20 emulated minutes take 6 real seconds.
 func TestWalkThroughDeferred(t *testing.T) {
 	t.Parallel()
-	base, stdout, stderr, stop := startLocalWith(t, local{timeouts: defaultTimeouts}, "-speed", "200", "-sync-duration", "3m")
+	const syncDuration = 3 * time.Minute
+	base, stdout, stderr, stop := startLocalWith(t, local{timeouts: defaultTimeouts}, "-speed", "200", "-sync-duration", syncDuration.String())
 	t.Cleanup(stop)
 	steps := readWalkThrough(t, stdout.String(), "Try deferred syncs")
 	var at20 strings.Builder
@@ -153,8 +164,8 @@ func TestWalkThroughDeferred(t *testing.T) {
 		received *lockedBuffer
 		address  = strings.NewReplacer()
 		first    time.Time             // requestedAt of the sync that starts
-		deferred = map[string]string{} // callback path → followUp.id
-		waited   bool
+		waiting  = map[string]string{} // callback path → followUp.id, of each request that waits for the next sync
+		waits    []string              // the prose lines waited on
 	)
 	for _, s := range steps {
 		switch {
@@ -168,39 +179,37 @@ func TestWalkThroughDeferred(t *testing.T) {
 			switch a.Result {
 			case "started":
 				first = a.RequestedAt
-			case "deferred":
-				deferred[callbackPath(t, s)] = a.FollowUp.ID
+			case "deferred", "importing":
+				waiting[callbackPath(t, s)] = a.FollowUp.ID
 			}
 		case strings.HasPrefix(s.prose, "Then, "):
-			waited = true
-			checkDeferralsServed(t, received, stderr, first, deferred)
+			waits = append(waits, "Then")
+			checkDeferralsServed(t, received, stderr, first, waiting)
+		case strings.HasPrefix(s.prose, "Within "):
+			waits = append(waits, "Within")
+			want := []string{serialImportOK + " assigned", serialOtherTenant + " importFailed 808 ZtdDeviceAssignedToOtherTenant"}
+			checkDevicesTold(t, received, "/import", "autopilot.devices.notReady", want, first, 20*time.Minute+syncDuration-time.Minute)
 		default:
 			t.Fatalf("a walk-through line the test does not know: %q", s.line)
 		}
 	}
-	if !waited || first.IsZero() || len(deferred) != 2 {
-		t.Fatalf("the walk-through should start a sync, defer two requests and say what then comes; it has %d deferred, a started sync: %v, the wait: %v",
-			len(deferred), !first.IsZero(), waited)
+	want := []string{"/a", "/b", "/import", "/ready"}
+	if diff := cmp.Diff(want, slices.Sorted(maps.Keys(waiting))); diff != "" || first.IsZero() || !slices.Equal(waits, []string{"Then", "Within"}) {
+		t.Fatalf("the walk-through should start a sync, send four requests that wait for the next (-want +got callback paths:\n%s), and say what then comes, and what next; a started sync: %v, the waits: %v",
+			diff, !first.IsZero(), waits)
 	}
 }
 
-// checkDeferralsServed waits for the receiver to print the outcome of each deferred request
-// (callback path → follow-up id), and checks what the walk-through says: one check started the
-// next sync and the other merged into it, both outcomes are that sync's completion, within 20
-// emulated minutes of the first sync (a minute at -speed 20).
-func checkDeferralsServed(t *testing.T, received, stderr *lockedBuffer, first time.Time, deferred map[string]string) {
+// checkDeferralsServed waits for the receiver to print the outcomes at /a, /b and /ready, and
+// checks what the walk-through says: one waiting request's check started the next sync and the
+// others (waiting: callback path → follow-up id) merged into it; /a and /b are told that sync's
+// completion, within 20 emulated minutes of the first sync (a minute at -speed 20); /ready is
+// told autopilot.devices.ready, the seeded serial assigned, within those 20 minutes as well.
+func checkDeferralsServed(t *testing.T, received, stderr *lockedBuffer, first time.Time, waiting map[string]string) {
 	t.Helper()
-	out := received.waitFor(t, "both outcomes", func(out string) bool {
-		got := printedRequests(out)
-		// The receiver prints a request line by line, its body last.
-		return len(got) >= len(deferred) && json.Valid(got[len(got)-1].body)
-	})
-	var (
-		paths     []string
-		lastSyncs = map[time.Time]bool{}
-	)
-	for _, c := range printedRequests(out) {
-		paths = append(paths, c.path)
+	told := waitForCallbacks(t, received, "/a", "/b", "/ready")
+	lastSyncs := map[time.Time]bool{}
+	for _, path := range []string{"/a", "/b"} {
 		var event struct {
 			Type      string    `json:"type"`
 			Timestamp time.Time `json:"timestamp"`
@@ -209,33 +218,100 @@ func checkDeferralsServed(t *testing.T, received, stderr *lockedBuffer, first ti
 				LastSyncDateTime time.Time `json:"lastSyncDateTime"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(c.body, &event); err != nil {
-			t.Fatalf("%s: %v", c.body, err)
+		if err := json.Unmarshal(told[path].body, &event); err != nil {
+			t.Fatalf("%s: %v", told[path].body, err)
 		}
 		lastSyncs[event.Data.LastSyncDateTime] = true
 		if event.Type != "autopilot.sync.completed" || event.Data.Result != "completed" ||
 			event.Data.LastSyncDateTime.Before(first.Add(10*time.Minute)) || event.Timestamp.After(first.Add(20*time.Minute)) {
-			t.Errorf("the outcome at %s: %s; want completed, by a sync 10 minutes or more after the first (%v), told within 20 minutes of it", c.path, c.body, first)
+			t.Errorf("the outcome at %s: %s; want completed, by a sync 10 minutes or more after the first (%v), told within 20 minutes of it", path, told[path].body, first)
 		}
-	}
-	slices.Sort(paths)
-	if diff := cmp.Diff([]string{"/a", "/b"}, paths); diff != "" {
-		t.Errorf("the receiver's requests (-want +got):\n%s", diff)
 	}
 	if len(lastSyncs) != 1 {
 		t.Errorf("the outcomes are of %d syncs, want one: %v", len(lastSyncs), lastSyncs)
 	}
-	var how []string // each request's way to its sync: started or merged
-	for _, id := range deferred {
+	checkDevicesTold(t, received, "/ready", "autopilot.devices.ready", []string{serialSyncThenAssigned + " assigned"}, first, 20*time.Minute)
+	var how []string // each waiting request's way to its sync: started or merged
+	for _, id := range waiting {
 		line := waitForLine(t, stderr, id, "the check that started or merged", func(l map[string]any) bool {
 			return l["outcome"] == "started" || l["outcome"] == "merged"
 		})
 		how = append(how, line["outcome"].(string))
 	}
 	slices.Sort(how)
-	if diff := cmp.Diff([]string{"merged", "started"}, how); diff != "" {
-		t.Errorf("how the deferred requests came to their sync (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"merged", "merged", "merged", "started"}, how); diff != "" {
+		t.Errorf("how the waiting requests came to their sync (-want +got):\n%s", diff)
 	}
+}
+
+// checkDevicesTold waits for the receiver to print the callback at path, and checks that it is
+// the event typ, its sync completed, its devices as want says ("SERIAL state", with "code name"
+// for an import error), told within the emulated time within of first.
+func checkDevicesTold(t *testing.T, received *lockedBuffer, path, typ string, want []string, first time.Time, within time.Duration) {
+	t.Helper()
+	c := waitForCallbacks(t, received, path)[path]
+	var event struct {
+		Type      string    `json:"type"`
+		Timestamp time.Time `json:"timestamp"`
+		Data      struct {
+			SyncResult *string `json:"syncResult"`
+			Devices    []struct {
+				SerialNumber string `json:"serialNumber"`
+				State        string `json:"state"`
+				Error        *struct {
+					Name string `json:"name"`
+					Code int    `json:"code"`
+				} `json:"error"`
+			} `json:"devices"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(c.body, &event); err != nil {
+		t.Fatalf("%s: %v", c.body, err)
+	}
+	var got []string
+	for _, d := range event.Data.Devices {
+		s := d.SerialNumber + " " + d.State
+		if d.Error != nil {
+			s += fmt.Sprintf(" %d %s", d.Error.Code, d.Error.Name)
+		}
+		got = append(got, s)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the devices told at %s (-want +got):\n%s\n%s", path, diff, c.body)
+	}
+	after := event.Timestamp.Sub(first)
+	if event.Type != typ || event.Data.SyncResult == nil || *event.Data.SyncResult != "completed" || after > within {
+		t.Errorf("the callback at %s: %s; want %s, its sync completed, told within %v of the first sync (%v)", path, c.body, typ, within, first)
+	}
+	t.Logf("%s told %v (emulated) after the first sync", path, after)
+}
+
+// waitForCallbacks waits until the receiver has printed a whole request to each path and returns
+// the first to each; it checks each against openapi.yaml's webhooks, from what the receiver
+// printed of it.
+func waitForCallbacks(t *testing.T, received *lockedBuffer, paths ...string) map[string]callback {
+	t.Helper()
+	told := map[string]callback{}
+	received.waitFor(t, "the callbacks to "+strings.Join(paths, ", "), func(out string) bool {
+		clear(told)
+		for _, c := range printedRequests(out) {
+			if _, seen := told[c.path]; !seen && json.Valid(c.body) {
+				told[c.path] = c
+			}
+		}
+		for _, p := range paths {
+			if _, ok := told[p]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for _, p := range paths {
+		if err := contract.CheckCallback(told[p].header, told[p].body); err != nil {
+			t.Errorf("the callback to %s: %v", p, err)
+		}
+	}
+	return told
 }
 
 // commandLines returns the lines of steps to paste: the commands, not the prose.
@@ -269,15 +345,20 @@ func callbackPath(t *testing.T, s walkStep) string {
 }
 
 // printedRequests reads the receiver's output: each request's path (the line "TIME METHOD
-// PATH") and body (the last indented line after it; the last request's may not be printed yet).
+// PATH"), the headers it printed and its body (the last indented line after it; the last
+// request's may not be printed yet, and what looks like its body may be a header until then).
 func printedRequests(out string) []callback {
 	var got []callback
 	for _, line := range strings.Split(out, "\n") {
 		switch fields := strings.Fields(line); {
 		case strings.HasPrefix(line, "  ") && len(got) > 0:
-			got[len(got)-1].body = []byte(strings.TrimSpace(line))
+			c := &got[len(got)-1]
+			if name, value, ok := strings.Cut(string(c.body), ": "); ok && !json.Valid(c.body) {
+				c.header.Add(name, value) // the line before was a header
+			}
+			c.body = []byte(strings.TrimSpace(line))
 		case len(fields) == 3 && strings.HasPrefix(fields[2], "/"):
-			got = append(got, callback{path: fields[2]})
+			got = append(got, callback{path: fields[2], header: http.Header{}})
 		}
 	}
 	return got
