@@ -54,6 +54,11 @@ var docSessions = map[string]sessionOptions{
 	}},
 	// Deferred syncs on the local server at -speed 600: Intune's 10 minutes in a real second.
 	"deferred": {realClock: true},
+	// A seeded serial followed to ready on the local server at -speed 600 (cmd/local/seed.go).
+	"devices-followed": {realClock: true},
+	// An import of two seeded serials at -speed 600: one completes, one is registered to another
+	// tenant.
+	"import": {realClock: true},
 	// Diagnose on the emulator as it starts.
 	"diagnose": {},
 	// Diagnose with the Graph app's permission removed.
