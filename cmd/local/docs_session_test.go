@@ -9,11 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/docs"
 	"github.com/autopilot-sync/autopilot-sync/internal/emulator"
@@ -30,6 +33,8 @@ type docSession struct {
 	// server and receiver are the output of the last server and receiver started.
 	serverOut, serverErr, receiver *lockedBuffer
 	receiverShown                  int
+	// speed is the highest -speed of the servers started (0 before the first).
+	speed int
 }
 
 func newDocSession(t *testing.T, opts sessionOptions) *docSession {
@@ -49,6 +54,42 @@ func (s *docSession) close() {
 // run runs one block and returns what the product printed, in the block's shape.
 func (s *docSession) run(t *testing.T, b docs.Block) string {
 	t.Helper()
+	got := s.output(t, b)
+	if s.speed > 1 {
+		got = secondsNear(b.Text, got)
+	}
+	return got
+}
+
+// secondsMember is a member of an answer, a callback or a log line that counts seconds.
+var secondsMember = regexp.MustCompile(`("[A-Za-z]*Seconds":)(\d+)`)
+
+// secondsNear returns got with each count of seconds (secondsMember) that is within a second of
+// the page's count at the same place replaced by the page's. At -speed N every real millisecond
+// is N/1000 emulated seconds, so a duration measured across a Graph call (the syncDurationSeconds
+// of a sync that a follow-up check triggered counts from before the call) may be a second longer
+// from one run to the next.
+func secondsNear(page, got string) string {
+	want := secondsMember.FindAllStringSubmatch(page, -1)
+	i := 0
+	return secondsMember.ReplaceAllStringFunc(got, func(m string) string {
+		defer func() { i++ }()
+		g := secondsMember.FindStringSubmatch(m)
+		if i >= len(want) || g[1] != want[i][1] {
+			return m
+		}
+		gn, _ := strconv.Atoi(g[2])
+		wn, _ := strconv.Atoi(want[i][2])
+		if gn-wn >= -1 && gn-wn <= 1 {
+			return want[i][0]
+		}
+		return m
+	})
+}
+
+// output runs one block and returns what the product printed, in the block's shape.
+func (s *docSession) output(t *testing.T, b docs.Block) string {
+	t.Helper()
 	switch shows := b.Shows(); {
 	case shows == "":
 		steps := docs.ParseTranscript(b.Text)
@@ -66,11 +107,23 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 		if strings.TrimSpace(b.Text) == "" && !*updateDocs {
 			t.Fatalf("%s: an empty block; -update fills it", b.Where())
 		}
-		out := s.receiver.waitFor(t, "the receiver's output of "+b.Where(), func(out string) bool {
-			return strings.TrimSpace(b.Text) != "" && docs.Matches(b.Text, out[s.receiverShown:]) || printedRequest(out[s.receiverShown:])
+		// The block shows the requests printed since the last one, as many as it shows (one
+		// when empty): requests that come together are shown by the blocks that follow.
+		want := max(len(requestEnds(b.Text)), 1)
+		var got string
+		s.receiver.waitFor(t, "the receiver's output of "+b.Where(), func(out string) bool {
+			rest := out[s.receiverShown:]
+			if strings.TrimSpace(b.Text) != "" && docs.Matches(b.Text, rest) {
+				got = rest
+				return true
+			}
+			if ends := requestEnds(rest); len(ends) >= want {
+				got = rest[:ends[want-1]]
+				return true
+			}
+			return false
 		})
-		got := out[s.receiverShown:]
-		s.receiverShown = len(out)
+		s.receiverShown += len(got)
 		return s.toPage(got)
 	case strings.HasPrefix(shows, "log "):
 		if s.serverErr == nil {
@@ -89,11 +142,25 @@ func (s *docSession) run(t *testing.T, b docs.Block) string {
 	}
 }
 
-// printedRequest reports whether the receiver's output ends with a whole request: its last line
-// is the body, a JSON document. Then the block is compared (or rewritten) at once.
-func printedRequest(out string) bool {
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	return strings.HasSuffix(out, "\n") && strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "{")
+// requestEnds returns where each whole request the receiver printed in out ends: after its body,
+// an indented JSON document on the lines after "TIME METHOD PATH" (a request whose body is not
+// printed yet is not whole).
+func requestEnds(out string) []int {
+	var (
+		ends []int
+		open bool // a request line came, its body not yet
+		at   int
+	)
+	for _, line := range strings.SplitAfter(out, "\n") {
+		at += len(line)
+		switch fields := strings.Fields(line); {
+		case !strings.HasPrefix(line, " ") && len(fields) == 3 && strings.HasPrefix(fields[2], "/"):
+			open = true
+		case open && strings.HasSuffix(line, "\n") && strings.HasPrefix(strings.TrimSpace(line), "{"):
+			ends, open = append(ends, at), false
+		}
+	}
+	return ends
 }
 
 // logLine is the last invocation line of action in a server's log that is no pending check.
@@ -177,6 +244,7 @@ func (s *docSession) local(t *testing.T, b docs.Block, env map[string]string, ar
 	}
 	queueDelay := s.queueDelay()
 	var scaled *scaledClock
+	s.speed = max(s.speed, speed)
 	if speed > 1 {
 		// As cmd/local does with its own emulator: one clock N× as fast for the emulator and the
 		// functions, the queue waiting each delay ÷ N.
@@ -375,4 +443,55 @@ func curlEscape(s string) string {
 		b.WriteString("%" + strings.ToUpper(strconv.FormatInt(int64(c)|0x100, 16)[1:]))
 	}
 	return b.String()
+}
+
+// TestRequestEnds: a receiver block takes the whole requests printed, one by one, however close
+// together they came.
+func TestRequestEnds(t *testing.T) {
+	t.Parallel()
+	const (
+		one     = "2026-12-07T13:00:20Z POST /done\n  Content-Type: application/json\n  Webhook-Id: a\n  {\"type\":\"x\"}\n"
+		headers = "2026-12-07T13:00:21Z POST /b\n  Content-Type: application/json\n"
+	)
+	tests := []struct {
+		name, out string
+		want      []int
+	}{
+		{"nothing", "", nil},
+		{"the receiver's first line", "receiving on http://127.0.0.1:9000: every request is printed and answered 204; Ctrl-C stops\n", nil},
+		{"one", one, []int{len(one)}},
+		{"two together", one + one, []int{len(one), 2 * len(one)}},
+		{"the second's body not yet", one + headers, []int{len(one)}},
+		{"a body not ended", one + headers + "  {\"type\"", []int{len(one)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, requestEnds(tt.out)); diff != "" {
+				t.Errorf("requestEnds (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSecondsNear: at -speed N a count of seconds within one of the page's is the page's; any
+// other difference stays.
+func TestSecondsNear(t *testing.T) {
+	t.Parallel()
+	const page = `{"syncDurationSeconds":60,"waitSeconds":5}`
+	tests := []struct{ name, got, want string }{
+		{"equal", page, page},
+		{"a second longer", `{"syncDurationSeconds":61,"waitSeconds":4}`, page},
+		{"two seconds longer", `{"syncDurationSeconds":62,"waitSeconds":5}`, `{"syncDurationSeconds":62,"waitSeconds":5}`},
+		{"another member", `{"otherSeconds":61,"waitSeconds":5}`, `{"otherSeconds":61,"waitSeconds":5}`},
+		{"more than the page", `{"syncDurationSeconds":60,"waitSeconds":5,"moreSeconds":1}`, `{"syncDurationSeconds":60,"waitSeconds":5,"moreSeconds":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := secondsNear(page, tt.got); got != tt.want {
+				t.Errorf("secondsNear = %s, want %s", got, tt.want)
+			}
+		})
+	}
 }
