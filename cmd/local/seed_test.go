@@ -50,7 +50,7 @@ func TestSeededDevices(t *testing.T) {
 	requests := []struct {
 		path, result string
 		body         map[string]any
-		want         []string // each device told: "SERIAL state [detail]"
+		want         []string // each device told (devicesEvent.told)
 	}{
 		{"/serials", "started", map[string]any{"serials": []string{serialSyncThenAssigned, serialSyncThenNoTPM}}, []string{
 			serialSyncThenAssigned + " assigned",
@@ -82,37 +82,8 @@ func TestSeededDevices(t *testing.T) {
 		if err := contract.CheckCallback(c.header, c.body); err != nil {
 			t.Errorf("the callback to %s: %v", req.path, err)
 		}
-		var event struct {
-			Type string `json:"type"`
-			Data struct {
-				Devices []struct {
-					SerialNumber string `json:"serialNumber"`
-					State        string `json:"state"`
-					Error        *struct {
-						Name string `json:"name"`
-						Code int    `json:"code"`
-					} `json:"error"`
-					Devices []struct {
-						Detailed string `json:"deploymentProfileAssignmentDetailedStatus"`
-					} `json:"devices"`
-				} `json:"devices"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(c.body, &event); err != nil {
-			t.Fatalf("the callback to %s: %v: %s", req.path, err, c.body)
-		}
-		var got []string
-		for _, d := range event.Data.Devices {
-			s := d.SerialNumber + " " + d.State
-			switch {
-			case d.Error != nil:
-				s += fmt.Sprintf(" %d %s", d.Error.Code, d.Error.Name)
-			case d.State == "failed" && len(d.Devices) > 0:
-				s += " " + d.Devices[0].Detailed
-			}
-			got = append(got, s)
-		}
-		if diff := cmp.Diff(req.want, got); diff != "" || event.Type != "autopilot.devices.notReady" {
+		event := readDevicesEvent(t, c)
+		if diff := cmp.Diff(req.want, event.told()); diff != "" || event.Type != "autopilot.devices.notReady" {
 			t.Errorf("the callback to %s: %s, want autopilot.devices.notReady; its devices (-want +got):\n%s", req.path, event.Type, diff)
 		}
 	}

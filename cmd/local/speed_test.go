@@ -245,38 +245,13 @@ func checkDeferralsServed(t *testing.T, received, stderr *lockedBuffer, first ti
 }
 
 // checkDevicesTold waits for the receiver to print the callback at path, and checks that it is
-// the event typ, its sync completed, its devices as want says ("SERIAL state", with "code name"
-// for an import error), told within the emulated time within of first.
+// the event typ, its sync completed, its devices as want says (devicesEvent.told), told within
+// the emulated time within of first.
 func checkDevicesTold(t *testing.T, received *lockedBuffer, path, typ string, want []string, first time.Time, within time.Duration) {
 	t.Helper()
 	c := waitForCallbacks(t, received, path)[path]
-	var event struct {
-		Type      string    `json:"type"`
-		Timestamp time.Time `json:"timestamp"`
-		Data      struct {
-			SyncResult *string `json:"syncResult"`
-			Devices    []struct {
-				SerialNumber string `json:"serialNumber"`
-				State        string `json:"state"`
-				Error        *struct {
-					Name string `json:"name"`
-					Code int    `json:"code"`
-				} `json:"error"`
-			} `json:"devices"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(c.body, &event); err != nil {
-		t.Fatalf("%s: %v", c.body, err)
-	}
-	var got []string
-	for _, d := range event.Data.Devices {
-		s := d.SerialNumber + " " + d.State
-		if d.Error != nil {
-			s += fmt.Sprintf(" %d %s", d.Error.Code, d.Error.Name)
-		}
-		got = append(got, s)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	event := readDevicesEvent(t, c)
+	if diff := cmp.Diff(want, event.told()); diff != "" {
 		t.Errorf("the devices told at %s (-want +got):\n%s\n%s", path, diff, c.body)
 	}
 	after := event.Timestamp.Sub(first)
@@ -284,6 +259,53 @@ func checkDevicesTold(t *testing.T, received *lockedBuffer, path, typ string, wa
 		t.Errorf("the callback at %s: %s; want %s, its sync completed, told within %v of the first sync (%v)", path, c.body, typ, within, first)
 	}
 	t.Logf("%s told %v (emulated) after the first sync", path, after)
+}
+
+// devicesEvent is what the tests read of an autopilot.devices.* callback.
+type devicesEvent struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      struct {
+		SyncResult *string `json:"syncResult"`
+		Devices    []struct {
+			SerialNumber string `json:"serialNumber"`
+			State        string `json:"state"`
+			Error        *struct {
+				Name string `json:"name"`
+				Code int    `json:"code"`
+			} `json:"error"`
+			Devices []struct {
+				DetailedStatus string `json:"deploymentProfileAssignmentDetailedStatus"`
+			} `json:"devices"`
+		} `json:"devices"`
+	} `json:"data"`
+}
+
+// readDevicesEvent reads the body of callback c as an autopilot.devices.* event.
+func readDevicesEvent(t *testing.T, c callback) devicesEvent {
+	t.Helper()
+	var event devicesEvent
+	if err := json.Unmarshal(c.body, &event); err != nil {
+		t.Fatalf("the callback to %s: %v: %s", c.path, err, c.body)
+	}
+	return event
+}
+
+// told returns each device the event tells, as "SERIAL state", with "code name" for an import
+// error and the detailed status of a failed profile assignment.
+func (e devicesEvent) told() []string {
+	var got []string
+	for _, d := range e.Data.Devices {
+		s := d.SerialNumber + " " + d.State
+		switch {
+		case d.Error != nil:
+			s += fmt.Sprintf(" %d %s", d.Error.Code, d.Error.Name)
+		case d.State == "failed" && len(d.Devices) > 0:
+			s += " " + d.Devices[0].DetailedStatus
+		}
+		got = append(got, s)
+	}
+	return got
 }
 
 // waitForCallbacks waits until the receiver has printed a whole request to each path and returns
