@@ -269,52 +269,64 @@ func TestFollowToReadyDuplicateChecks(t *testing.T) {
 	}
 }
 
-// TestFollowToReadyGraphUnavailable: a device check whose read Graph answers 503 (with a
-// Retry-After longer than the invocation has: not retried within it) is listed in
-// batchItemFailures, received again 30 s later, and the follow-up ends as it would have.
+// TestFollowToReadyGraphUnavailable: a device check whose read Graph answers 503, or 429 (a
+// Graph still throttling reads), with a Retry-After longer than the invocation has (not retried
+// within it) is listed in batchItemFailures, received again 30 s later, and the follow-up ends as
+// it would have: a throttled read is not the end of a follow-up.
 func TestFollowToReadyGraphUnavailable(t *testing.T) {
 	t.Parallel()
-	f := flowtest.Start(t, flowtest.Options{})
-	f.Emulator().AddPendingDevice(tenantID, emulator.Device{ID: "d-a", SerialNumber: "5CG0000AAA"}, assigned)
-	f.Emulator().AddFault(emulator.Fault{Service: emulator.Graph, Method: http.MethodGet, PathContains: "windowsAutopilotDeviceIdentities",
-		Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"3600"}}, Times: 1})
-	s := post(t, f, "", serialsBody(f, "5CG0000AAA"))
-	if err := f.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var failedChecks []flowtest.Delivery
-	for _, d := range f.Deliveries() {
-		if d.Failed {
-			failedChecks = append(failedChecks, d)
-		}
-	}
-	c := f.Counts()
-	if len(failedChecks) != 1 || c.Redelivered != 1 || c.DeadLetters != 0 {
-		t.Fatalf("failed deliveries %d, redelivered %d, dead letters %d; want 1, 1, 0", len(failedChecks), c.Redelivered, c.DeadLetters)
-	}
-	again := false
-	for _, d := range f.Deliveries() {
-		again = again || d.ID == failedChecks[0].ID && d.Receive == 2 && d.At.Equal(failedChecks[0].At.Add(flowtest.DefaultRedeliverAfter))
-	}
-	if !again {
-		t.Errorf("the failed device check was not received again 30 s later, receive 2")
-	}
-	if n := f.CountCalls(flowtest.FromCheck, "GET windowsAutopilotDeviceIdentities", http.StatusServiceUnavailable); n != 1 {
-		t.Errorf("%d reads answered 503, want 1 (no retry past the Retry-After)", n)
-	}
-	ev, n := outcome(t, f, s.FollowUp.ID)
-	checkReport(t, ev, "autopilot.devices.ready", []string{"5CG0000AAA=assigned"})
-	if n != 1 {
-		t.Errorf("told %d times, want once", n)
-	}
-	var codes []string
-	for _, l := range linesOf(f, s.FollowUp.ID) {
-		if l["outcome"] == "pending" && l["code"] != "ok" {
-			codes = append(codes, fmt.Sprint(l["code"]))
-		}
-	}
-	if diff := cmp.Diff([]string{"graphUnavailable"}, codes); diff != "" {
-		t.Errorf("codes of the failed check's line (-want +got):\n%s", diff)
+	for _, tt := range []struct {
+		status int
+		code   string
+	}{
+		{http.StatusServiceUnavailable, "graphUnavailable"},
+		{http.StatusTooManyRequests, "syncThrottled"},
+	} {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			t.Parallel()
+			f := flowtest.Start(t, flowtest.Options{})
+			f.Emulator().AddPendingDevice(tenantID, emulator.Device{ID: "d-a", SerialNumber: "5CG0000AAA"}, assigned)
+			f.Emulator().AddFault(emulator.Fault{Service: emulator.Graph, Method: http.MethodGet, PathContains: "windowsAutopilotDeviceIdentities",
+				Status: tt.status, Header: http.Header{"Retry-After": {"3600"}}, Times: 1})
+			s := post(t, f, "", serialsBody(f, "5CG0000AAA"))
+			if err := f.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			var failedChecks []flowtest.Delivery
+			for _, d := range f.Deliveries() {
+				if d.Failed {
+					failedChecks = append(failedChecks, d)
+				}
+			}
+			c := f.Counts()
+			if len(failedChecks) != 1 || c.Redelivered != 1 || c.DeadLetters != 0 {
+				t.Fatalf("failed deliveries %d, redelivered %d, dead letters %d; want 1, 1, 0", len(failedChecks), c.Redelivered, c.DeadLetters)
+			}
+			again := false
+			for _, d := range f.Deliveries() {
+				again = again || d.ID == failedChecks[0].ID && d.Receive == 2 && d.At.Equal(failedChecks[0].At.Add(flowtest.DefaultRedeliverAfter))
+			}
+			if !again {
+				t.Errorf("the failed device check was not received again 30 s later, receive 2")
+			}
+			if n := f.CountCalls(flowtest.FromCheck, "GET windowsAutopilotDeviceIdentities", tt.status); n != 1 {
+				t.Errorf("%d reads answered %d, want 1 (no retry past the Retry-After)", n, tt.status)
+			}
+			ev, n := outcome(t, f, s.FollowUp.ID)
+			checkReport(t, ev, "autopilot.devices.ready", []string{"5CG0000AAA=assigned"})
+			if n != 1 {
+				t.Errorf("told %d times, want once", n)
+			}
+			var codes []string
+			for _, l := range linesOf(f, s.FollowUp.ID) {
+				if l["outcome"] == "pending" && l["code"] != "ok" {
+					codes = append(codes, fmt.Sprint(l["code"]))
+				}
+			}
+			if diff := cmp.Diff([]string{tt.code}, codes); diff != "" {
+				t.Errorf("codes of the failed check's line (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

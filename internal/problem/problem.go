@@ -76,10 +76,13 @@ func (c Code) Status() int {
 	return http.StatusInternalServerError
 }
 
-// Transient reports whether a retry later may succeed without anyone changing anything.
+// Transient reports whether a retry later may succeed without anyone changing anything. A
+// throttled Graph call is: a follow-up's read of the settings, a device or an imported record
+// that Graph still throttles after its retries is read again later, never ended as an error.
+// (A sync Graph refused with 429 is answered as such, not retried: §5, §16.)
 func (c Code) Transient() bool {
 	switch c {
-	case GraphUnavailable, SecretStoreUnavailable, UpstreamTimeout, QueueUnavailable:
+	case GraphUnavailable, SecretStoreUnavailable, UpstreamTimeout, QueueUnavailable, SyncThrottled:
 		return true
 	}
 	return false
