@@ -70,7 +70,7 @@ func (a *Actions) toSync(ctx context.Context, in Intune, req *Request, m followu
 		if !res.Problem.Code.Transient() {
 			return a.carryOut(ctx, followup.ReportImportError(m, res.Problem.Code, now), res)
 		}
-		return a.sendNext(ctx, m, followup.RecheckAfter, res)
+		return res // SQS delivers the record again: the check reads again (sending m too forked the follow-up)
 	}
 	res.Result = autopilot.Imported
 	return a.sendNext(ctx, followup.ToSync(m, settings.LastManualSyncTriggerDateTime.UTC()), time.Second, res)

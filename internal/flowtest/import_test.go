@@ -522,16 +522,25 @@ func TestImportGraphFailures(t *testing.T) {
 		}
 		t.Logf("answered %d %s", a.Status, p.Code)
 	})
-	for _, tt := range []struct{ name, method, path string }{
-		{name: "a record read answered 503", method: http.MethodGet, path: "importedWindowsAutopilotDeviceIdentities/"},
-		{name: "a record delete answered 503", method: http.MethodDelete, path: "importedWindowsAutopilotDeviceIdentities/"},
+	// A 429 is Graph still throttling after its retries: tried again later, as a 503 is.
+	for _, tt := range []struct {
+		name, method, path string // path: in the faulty call's URL
+		resource           string // the call, as flowtest names it
+		status             int
+	}{
+		{name: "a record read answered 503", method: http.MethodGet, path: "importedWindowsAutopilotDeviceIdentities/", resource: "importedWindowsAutopilotDeviceIdentities/{id}", status: http.StatusServiceUnavailable},
+		{name: "a record delete answered 503", method: http.MethodDelete, path: "importedWindowsAutopilotDeviceIdentities/", resource: "importedWindowsAutopilotDeviceIdentities/{id}", status: http.StatusServiceUnavailable},
+		{name: "a record read answered 429", method: http.MethodGet, path: "importedWindowsAutopilotDeviceIdentities/", resource: "importedWindowsAutopilotDeviceIdentities/{id}", status: http.StatusTooManyRequests},
+		{name: "a record delete answered 429", method: http.MethodDelete, path: "importedWindowsAutopilotDeviceIdentities/", resource: "importedWindowsAutopilotDeviceIdentities/{id}", status: http.StatusTooManyRequests},
+		{name: "the settings read before the sync answered 503", method: http.MethodGet, path: "windowsAutopilotSettings", resource: "settings", status: http.StatusServiceUnavailable},
+		{name: "the settings read before the sync answered 429", method: http.MethodGet, path: "windowsAutopilotSettings", resource: "settings", status: http.StatusTooManyRequests},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := flowtest.Start(t, flowtest.Options{})
 			// The first read (60 s, the import runs 2 min) or delete (once it has ended).
 			f.Emulator().AddFault(emulator.Fault{Service: emulator.Graph, Method: tt.method, PathContains: tt.path,
-				Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"3600"}}, Times: 1})
+				Status: tt.status, Header: http.Header{"Retry-After": {"3600"}}, Times: 1})
 			im := startImport(t, f, deviceOf("5CG0000AAA"))
 			if err := f.Run(t.Context()); err != nil {
 				t.Fatal(err)
@@ -541,8 +550,14 @@ func TestImportGraphFailures(t *testing.T) {
 			if n != 1 {
 				t.Errorf("told %d times, want once", n)
 			}
-			if got := f.CountCalls(flowtest.FromCheck, tt.method+" importedWindowsAutopilotDeviceIdentities/{id}", http.StatusServiceUnavailable); got != 1 {
-				t.Errorf("%d calls answered 503, want 1", got)
+			answered := 0
+			for _, c := range f.Calls() {
+				if c.Origin == flowtest.FromCheck && c.Status == tt.status && c.Method == tt.method && c.Resource == tt.resource {
+					answered++
+				}
+			}
+			if answered != 1 {
+				t.Errorf("%d checks' calls answered %d, want 1", answered, tt.status)
 			}
 			checkRecordsDeleted(t, f, 1)
 			c := f.Counts()
