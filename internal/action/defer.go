@@ -56,7 +56,7 @@ func (a *Actions) deferProblem(req *Request) *problem.Problem {
 }
 
 // deferRequest defers the request whose sync Graph refused (r): one follow-up message, delayed
-// until the next sync is allowed (after a 409, RecheckAfter), that keeps the trigger time the
+// until the next sync is allowed (after a 409, RecheckAfter) by followup.DeferDelay, that keeps the trigger time the
 // deferral saw. A message that cannot be sent is a transient failure: nothing waits.
 func (a *Actions) deferRequest(ctx context.Context, in Intune, req *Request, r Refused, targets followup.Targets, note chatNote) Result {
 	now := a.d.Now().UTC()
@@ -78,7 +78,7 @@ func (a *Actions) deferRequest(ctx context.Context, in Intune, req *Request, r R
 	m := withSerials(followup.NewDeferred(followup.NewID(), req.TenantName, r.requestedAt, before, targets), req)
 	body, err := m.Encode()
 	if err == nil {
-		err = fu.Queue.Send(ctx, body, min(max(syncAt.Sub(now), time.Second)+followup.Spread(m.ID), followup.MaxDelay))
+		err = fu.Queue.Send(ctx, body, followup.DeferDelay(m, now, syncAt, followup.MinDefer, fu.Schedule))
 	}
 	if err != nil {
 		p := problem.New(problem.QueueUnavailable, "The sync could not be deferred (its wait in the follow-up queue was not sent); try again later.")

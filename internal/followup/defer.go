@@ -17,7 +17,10 @@ import (
 const (
 	// RecheckAfter is how long a deferred request waits after a 409, or while a sync runs.
 	RecheckAfter = 60 * time.Second
-	// MinRedefer is the least a re-deferral after a refused sync waits.
+	// MinDefer is the least the deferral of a request waits (SPEC §16: DelaySeconds 1-900 s).
+	MinDefer = time.Second
+	// MinRedefer is the least a re-deferral after a check's own refused sync waits (SPEC §16:
+	// never less than 30 s from now).
 	MinRedefer = 30 * time.Second
 	// MaxSpread bounds Spread: a check comes at most 19 s after its time.
 	MaxSpread = 20 * time.Second
@@ -31,6 +34,16 @@ func Spread(id string) time.Duration {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
 	return time.Duration(h.Sum32()%uint32(MaxSpread/time.Second)) * time.Second
+}
+
+// DeferDelay is how long the deferred request m waits at now for the sync allowed at syncAt
+// (after a 409: now + RecheckAfter), SPEC §16: until syncAt, never less than least (MinDefer for
+// the request's deferral, MinRedefer for a check's own refused sync), then its Spread; never past
+// FOLLOWUP_MAX_AGE from the request (its check then ends timedOut on time); in whole seconds, 1 to
+// MaxDelay. The deferral of a request and every check that defers it again wait by it.
+func DeferDelay(m Message, now, syncAt time.Time, least time.Duration, s Schedule) time.Duration {
+	deadline := m.RequestedAt.Add(s.maxAge(m))
+	return queueDelay(min(max(syncAt.Sub(now), least)+Spread(m.ID), deadline.Sub(now)))
 }
 
 // Step is what a check of a deferred request does.
@@ -107,7 +120,8 @@ func Triggered(m Message, now time.Time, s Schedule) Plan {
 
 // Refused is what follows Graph's 409 (conflict) or 429 to a deferred request's sync, given r, a
 // read after it: a trigger later than Before now visible merges; otherwise the request waits
-// until nextAllowed (after a 409, RecheckAfter), never less than MinRedefer, and its Spread.
+// until nextAllowed (after a 409, or a 429 that named no time: RecheckAfter), never less than
+// MinRedefer (DeferDelay).
 func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s Schedule) Deferral {
 	now = now.UTC()
 	if r.Code == "" {
@@ -115,11 +129,11 @@ func Refused(m Message, r Reading, now, nextAllowed time.Time, conflict bool, s 
 			return Deferral{Step: StepMerge, Message: merged}
 		}
 	}
-	delay := RecheckAfter
-	if !conflict && nextAllowed.After(now) {
-		delay = nextAllowed.Sub(now)
+	syncAt := now.Add(RecheckAfter)
+	if !conflict && !nextAllowed.IsZero() {
+		syncAt = nextAllowed
 	}
-	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.maxAge(m)), max(delay, MinRedefer)+Spread(m.ID))}
+	return Deferral{Step: StepWait, Plan: waiting(m, now, m.RequestedAt.Add(s.maxAge(m)), DeferDelay(m, now, syncAt, MinRedefer, s))}
 }
 
 // merge returns m as the follow-up of a sync triggered after its deferral saw Before: the one

@@ -123,6 +123,56 @@ func TestTriggeredIsFollowedFromItsTrigger(t *testing.T) {
 	}
 }
 
+// TestDeferDelay: the deferral of a request (action's, after Graph refused the request's sync)
+// and a check's re-deferral (Refused) wait by the same rule, SPEC §16: until the sync allowed,
+// never less than MinDefer (1 s) or MinRedefer (30 s), then the spread; never past the max age.
+func TestDeferDelay(t *testing.T) {
+	t.Parallel()
+	m := deferredAt(at(-300), Targets{Callback: callbackURL})
+	withSerials := m
+	withSerials.Serials = []string{"SN-1"}
+	short := DefaultSchedule()
+	short.MaxAge = 5 * time.Minute
+	spread := Spread(m.ID)
+	tests := []struct {
+		name   string
+		m      Message
+		now    time.Time
+		syncAt time.Time
+		least  time.Duration
+		s      Schedule
+		want   time.Duration
+	}{
+		{name: "deferral after a 409: 60 s", m: m, now: at(0), syncAt: at(60), least: MinDefer, want: 60*time.Second + spread},
+		{name: "deferral after a 429 allowing one in 5 s: 5 s", m: m, now: at(0), syncAt: at(5), least: MinDefer, want: 5*time.Second + spread},
+		{name: "deferral after a 429 allowing one in 9 min", m: m, now: at(0), syncAt: at(540), least: MinDefer, want: 540*time.Second + spread},
+		{name: "deferral after a 429 allowing one already: 1 s", m: m, now: at(0), syncAt: at(-3), least: MinDefer, want: time.Second + spread},
+		{name: "deferral, a fraction counts as a whole second", m: m, now: at(0).Add(400 * time.Millisecond), syncAt: at(5), least: MinDefer, want: 5*time.Second + spread},
+		{name: "deferral past the max age: up to it", m: m, now: at(0), syncAt: at(540), least: MinDefer, s: short, want: 300 * time.Second},
+		{name: "deferral with serials: DEVICE_MAX_AGE, not FOLLOWUP_MAX_AGE", m: withSerials, now: at(0), syncAt: at(540), least: MinDefer, s: short, want: 540*time.Second + spread},
+		{name: "deferral at the max age: 1 s", m: m, now: at(300), syncAt: at(540), least: MinDefer, s: short, want: time.Second},
+		{name: "deferral never over SQS's 900 s", m: m, now: at(0), syncAt: at(900), least: MinDefer, want: MaxDelay},
+		{name: "re-deferral after a 409: 60 s", m: m, now: at(300), syncAt: at(360), least: MinRedefer, want: 60*time.Second + spread},
+		{name: "re-deferral after a 429 allowing one in 5 s: 30 s", m: m, now: at(300), syncAt: at(305), least: MinRedefer, want: MinRedefer + spread},
+		{name: "re-deferral after a 429 allowing one in 9 min", m: m, now: at(300), syncAt: at(840), least: MinRedefer, want: 540*time.Second + spread},
+		{name: "re-deferral after a 429 allowing one already: 30 s", m: m, now: at(300), syncAt: at(290), least: MinRedefer, want: MinRedefer + spread},
+		{name: "re-deferral near the max age: up to it", m: m, now: at(3580), syncAt: at(3640), least: MinRedefer, want: 20 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := tt.s
+			if s == (Schedule{}) {
+				s = DefaultSchedule()
+			}
+			got := DeferDelay(tt.m, tt.now, tt.syncAt, tt.least, s)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DeferDelay (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRefusedDefersAgain(t *testing.T) {
 	t.Parallel()
 	m := deferredAt(at(-300), Targets{Callback: callbackURL})
@@ -139,6 +189,8 @@ func TestRefusedDefersAgain(t *testing.T) {
 		{name: "409, a trigger now visible: merge", r: settings(graph.SyncStatusInProgress, 299, -3600), conflict: true, want: StepMerge},
 		{name: "429: the next allowed time", r: settings(graph.SyncStatusCompleted, -300, -200), nextAllowed: at(540), want: StepWait, delay: 240 * time.Second},
 		{name: "429 allowing one in 5 s: 30 s", r: settings(graph.SyncStatusCompleted, -300, -200), nextAllowed: at(305), want: StepWait, delay: MinRedefer},
+		{name: "429 allowing one already: 30 s", r: settings(graph.SyncStatusCompleted, -300, -200), nextAllowed: at(290), want: StepWait, delay: MinRedefer},
+		{name: "429 naming no time: 60 s", r: settings(graph.SyncStatusCompleted, -300, -200), want: StepWait, delay: RecheckAfter},
 		{name: "429, a trigger now visible: merge", r: settings(graph.SyncStatusInProgress, 298, -200), nextAllowed: at(898), want: StepMerge},
 		{name: "429, no reading: the next allowed time", r: Reading{Code: problem.GraphUnavailable}, nextAllowed: at(420), want: StepWait, delay: 120 * time.Second},
 		{name: "429 past the max age: up to the max age", r: settings(graph.SyncStatusCompleted, -300, -200), nextAllowed: at(4000), want: StepWait, delay: 3300 * time.Second},
