@@ -186,7 +186,13 @@ func ended(rec *ImportRecord, st graph.ImportState) {
 	default: // unknown, pending, or a value Graph adds later: not ended
 		return
 	}
-	rec.ErrorName, rec.ErrorCode = cleanText(st.DeviceErrorName, maxTextLength), st.DeviceErrorCode
+	// A name that is no identifier is left out (the code and its meaning still say why): the
+	// message keeps only names it can carry, so that a check never fails to send what it read.
+	// The code is Graph's Int32 as it is, negative (an HRESULT) included.
+	rec.ErrorName, rec.ErrorCode = st.DeviceErrorName, st.DeviceErrorCode
+	if !validName(rec.ErrorName, maxTextLength, "") {
+		rec.ErrorName = ""
+	}
 	if rec.Result == ImportFailed && st.DeviceErrorName == graph.ErrorNameAlreadyAssigned {
 		rec.Result = ImportRegistered // 806: registered here already, followed as any other
 	}
@@ -375,8 +381,8 @@ func (m Message) validImports() error {
 			return errors.New("import.records[] has a groupTag or assignedUser too long or not printable")
 		case r.Result != "" && r.Result != ImportRegistered && r.Result != ImportFailed:
 			return errors.New("import.records[].result is unknown")
-		case !validName(r.ErrorName, maxTextLength, "") || r.ErrorCode < 0:
-			return errors.New("import.records[] has a bad errorName or errorCode")
+		case !validName(r.ErrorName, maxTextLength, ""):
+			return errors.New("import.records[] has a bad errorName")
 		case r.running() && r.Deleted:
 			return errors.New("import.records[]: a running import has no deleted record")
 		}

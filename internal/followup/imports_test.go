@@ -1,6 +1,7 @@
 package followup
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -246,4 +247,47 @@ func settleAll(t *testing.T, m Message, r ImportReading, s Schedule) Message {
 	}
 	t.Fatal("the imports did not end in 5 checks")
 	return m
+}
+
+// TestImportOddErrorsAreCarried: whatever name and code Graph gives an import that failed, the
+// next message is sent and reports it: a name that is no identifier is left out (the code says
+// why), a negative code (an HRESULT) is kept. Encoding it failed once, so the check was delivered
+// again and again, reading the same, until the dead-letter queue.
+func TestImportOddErrorsAreCarried(t *testing.T) {
+	t.Parallel()
+	s := DefaultSchedule()
+	tests := []struct {
+		name     string
+		reading  RecordReading
+		wantName string
+		wantCode int
+	}{
+		{name: "a name with a space and an underscore", reading: status(graph.ImportError, "Ztd_Device Error", 807), wantCode: 807},
+		{name: "a negative code", reading: status(graph.ImportError, "ZtdSomethingNew", -2147024809), wantName: "ZtdSomethingNew", wantCode: -2147024809},
+		{name: "a name too long, with control characters", reading: status(graph.ImportError, strings.Repeat("Ztd\n", 100), 1), wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := importing("A1")
+			step := DecideImports(m, ImportReading{"r-A1": tt.reading}, at(60), s)
+			next := step.Settle(nil, nil, s).Next
+			body, err := next.Encode()
+			if err != nil {
+				t.Fatalf("the next message: %v", err)
+			}
+			back, err := Decode(body, at(61))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			rec := back.Import.Records[0]
+			if rec.Result != ImportFailed || rec.ErrorName != tt.wantName || rec.ErrorCode != tt.wantCode {
+				t.Errorf("record %s %q %d, want %s %q %d", rec.Result, rec.ErrorName, rec.ErrorCode, ImportFailed, tt.wantName, tt.wantCode)
+			}
+			got := back.importReadiness("A1")
+			if got.Error == nil || got.Error.Code != tt.wantCode || got.Error.Meaning == "" {
+				t.Errorf("readiness error %+v, want code %d with a meaning", got.Error, tt.wantCode)
+			}
+		})
+	}
 }
