@@ -205,9 +205,13 @@ func owe(owed, from Targets, t Target) Targets {
 	return owed
 }
 
-// withOutcome returns m carrying outcome o, at its first delivery round.
+// withOutcome returns m carrying outcome o, at its first delivery round. The serials decided
+// before are in o now: the message does not carry them twice.
 func withOutcome(m Message, o Outcome) Message {
 	m.Outcome, m.Attempt = &o, 1
+	if m.Devices != nil {
+		m.Devices = &DeviceChecks{SyncResult: m.Devices.SyncResult}
+	}
 	return m
 }
 

@@ -183,7 +183,8 @@ func TestDeviceSlackNotice(t *testing.T) {
 
 // TestCompactKeepsMessagesSmall: twenty serials of the longest, each with many devices of long
 // texts, fit a message: each keeps three devices (the one that decided first) with texts clipped
-// to printable characters.
+// to printable characters. Texts of quotes, the characters JSON escapes, fit too: pending, and at
+// the delivery round, which carries the readiness once (in the outcome).
 func TestCompactKeepsMessagesSmall(t *testing.T) {
 	t.Parallel()
 	var serials []string
@@ -198,7 +199,7 @@ func TestCompactKeepsMessagesSmall(t *testing.T) {
 				status = graph.ProfileAssignedInSync
 			}
 			ds = append(ds, graph.DeviceIdentity{ID: strings.Repeat("i", 300), SerialNumber: serial, GroupTag: strings.Repeat("ü", 200) + "\x00\n",
-				Manufacturer: strings.Repeat("m", 300), Model: "\xff" + strings.Repeat("m", 300), DeploymentProfileAssignmentStatus: status})
+				Manufacturer: strings.Repeat(`"`, 300), Model: "\xff" + strings.Repeat(`<\`, 150), DeploymentProfileAssignmentStatus: status})
 		}
 		r := compact(autopilot.ReadinessOf(serial, ds))
 		if len(r.Devices) != maxDevicesKept || r.Devices[r.Shown()].DeploymentProfileAssignmentStatus != string(graph.ProfileAssignedInSync) {
@@ -213,8 +214,15 @@ func TestCompactKeepsMessagesSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("20 serials × 3 devices of clipped texts: %d bytes (limit %d)", len(b), MaxMessageBytes)
 	if _, err := Decode(b, at(60)); err != nil {
 		t.Fatal(err)
 	}
+	delivery, err := withOutcome(m, Outcome{Result: autopilot.DevicesReady, At: at(60), Devices: final, SyncResult: autopilot.Completed}).Encode()
+	if err != nil {
+		t.Fatalf("the delivery round: %v", err)
+	}
+	if _, err := Decode(delivery, at(60)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("20 serials × 3 devices of clipped texts: %d bytes pending, %d at the delivery round (limit %d)", len(b), len(delivery), MaxMessageBytes)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/autopilot-sync/autopilot-sync/internal/autopilot"
+	"github.com/autopilot-sync/autopilot-sync/internal/jsonenc"
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
@@ -207,7 +208,7 @@ func (m Message) Encode() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(m)
+	b, err := jsonenc.Marshal(m) // texts of <, > and & take one byte each, not six
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
