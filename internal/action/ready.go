@@ -23,14 +23,19 @@ var syncWords = NewValue[[]string]()
 
 // syncFields reads the "serials" (SPEC §15) and "devices" (§17, import.go) of a POST /sync JSON
 // body. A body that is not a JSON object is acted on as before; "serials" that is not a list of
-// strings, or breaks §15's rules, is a 400, and so are both in one body.
+// strings, or breaks §15's rules, is a 400, and so are both in one body. Their names match as
+// callbackUrl's do (encoding/json's rule: "Devices" is "devices"), so that no spelling of them
+// is a plain sync.
 func syncFields(body json.RawMessage, req *Request) *problem.Problem {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
+	var fields struct {
+		Serials json.RawMessage `json:"serials"`
+		Devices json.RawMessage `json:"devices"`
+	}
+	if json.Unmarshal(body, &fields) != nil { // not JSON, or not an object
 		return nil
 	}
-	raw, ok := fields["serials"]
-	rawDevices, hasDevices := fields["devices"]
+	raw, ok := fields.Serials, fields.Serials != nil
+	rawDevices, hasDevices := fields.Devices, fields.Devices != nil
 	switch {
 	case ok && hasDevices:
 		return problem.New(problem.BadRequest, "serials and devices do not go together: the devices imported are followed to ready by their own serials.")

@@ -347,6 +347,10 @@ func TestSerialsRefused(t *testing.T) {
 		{name: "a serial of 65 characters", body: `{"serials":["` + strings.Repeat("A", 65) + `"]}`},
 		{name: "not a list", body: `{"serials":"5CG1234XYZ"}`},
 		{name: "serials and devices", body: `{"serials":["5CG1234XYZ"],"devices":[{"serialNumber":"5CG1234XYZ","hardwareHash":"AAAA"}]}`},
+		// Names match as callbackUrl's do: another case is the same field, never a plain sync.
+		{name: "Serials not a list", body: `{"Serials":"5CG1234XYZ"}`},
+		{name: "DEVICES empty", body: `{"DEVICES":[]}`},
+		{name: "Serials and Devices", body: `{"Serials":["5CG1234XYZ"],"Devices":[{"serialNumber":"5CG1234XYZ","hardwareHash":"AAAA"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
