@@ -83,9 +83,6 @@ func New(fn autopilot.Function, d Deps) *Actions {
 	return &Actions{fn: fn, d: d, allow: Allow(fn)}
 }
 
-// Function is the function the actions serve.
-func (a *Actions) Function() autopilot.Function { return a.fn }
-
 // Misconfigured is the configuration error found at cold start (nil when it loaded).
 func (a *Actions) Misconfigured() error { return a.d.Err }
 

@@ -80,19 +80,6 @@ func (t Targets) List() []Target {
 	return list
 }
 
-// Has reports whether target x is present.
-func (t Targets) Has(x Target) bool {
-	switch x {
-	case Slack:
-		return t.Slack != ""
-	case Teams:
-		return t.Teams
-	case Callback:
-		return t.Callback != ""
-	}
-	return false
-}
-
 // without returns t less target x.
 func (t Targets) without(x Target) Targets {
 	switch x {
@@ -216,15 +203,6 @@ func (m Message) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(b), MaxMessageBytes)
 	}
 	return b, nil
-}
-
-// IsFollowUp reports whether body is meant as a follow-up message (its kind says so), well
-// formed or not; other messages (a fleet's {"tenant":…}) are not.
-func IsFollowUp(body []byte) bool {
-	var probe struct {
-		Kind string `json:"kind"`
-	}
-	return json.Unmarshal(body, &probe) == nil && probe.Kind == Kind
 }
 
 // Decode reads a message received at now. Every error wraps ErrMalformed and names what is

@@ -53,9 +53,6 @@ func TestMessageRoundTrip(t *testing.T) {
 			if diff := cmp.Diff(m, got); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
-			if !IsFollowUp(b) {
-				t.Error("IsFollowUp = false")
-			}
 		})
 	}
 }
@@ -157,20 +154,5 @@ func TestDecodeMalformed(t *testing.T) {
 				t.Errorf("error quotes the message: %v", err)
 			}
 		})
-	}
-}
-
-func TestIsFollowUp(t *testing.T) {
-	t.Parallel()
-	for body, want := range map[string]bool{
-		`{"kind":"followUp"}`:  true,
-		`{"tenant":"contoso"}`: false,
-		`{"kind":"other"}`:     false,
-		`not json`:             false,
-		``:                     false,
-	} {
-		if got := IsFollowUp([]byte(body)); got != want {
-			t.Errorf("IsFollowUp(%q) = %v, want %v", body, got, want)
-		}
 	}
 }

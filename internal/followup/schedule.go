@@ -145,14 +145,6 @@ func (s Schedule) FirstDelay() time.Duration {
 	return queueDelay(min(s.FirstCheck, s.MaxAge))
 }
 
-// DelaySeconds is d as SQS's DelaySeconds: whole seconds, rounded up, 0 to 900.
-func DelaySeconds(d time.Duration) int32 {
-	if d >= MaxDelay {
-		return int32(MaxDelay / time.Second)
-	}
-	return int32(max((d+time.Second-1)/time.Second, 0))
-}
-
 // queueDelay rounds d up to whole seconds, at least 1 s and at most MaxDelay, so that a
 // message never comes back before its time and a check never loops without a pause.
 func queueDelay(d time.Duration) time.Duration {

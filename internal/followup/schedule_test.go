@@ -81,17 +81,6 @@ func TestParseDeviceSchedule(t *testing.T) {
 func TestDelays(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		d    time.Duration
-		want int32
-	}{
-		{-time.Second, 0}, {0, 0}, {time.Nanosecond, 1}, {time.Second, 1}, {1500 * time.Millisecond, 2},
-		{900 * time.Second, 900}, {901 * time.Second, 900}, {time.Duration(1<<63 - 1), 900},
-	} {
-		if got := DelaySeconds(tt.d); got != tt.want {
-			t.Errorf("DelaySeconds(%s) = %d, want %d", tt.d, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
 		s    Schedule
 		want time.Duration
 	}{

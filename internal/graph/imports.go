@@ -30,15 +30,6 @@ const (
 	ImportError    ImportStatus = "error"
 )
 
-// Known reports whether s is one of the documented values.
-func (s ImportStatus) Known() bool {
-	switch s {
-	case ImportUnknown, ImportPending, ImportPartial, ImportComplete, ImportError:
-		return true
-	}
-	return false
-}
-
 // The deviceErrorName values of the import errors SPEC §17 explains. Microsoft spells 808 both
 // ways. Their deviceErrorCode: 802 InvalidZtdHardwareHash, 806 ZtdDeviceAlreadyAssigned, 808
 // ZtdDeviceAssignedToOtherTenant; no public source gives the others'.

@@ -198,19 +198,6 @@ func (r Response) MarshalJSON() ([]byte, error) {
 	return []byte("null"), nil
 }
 
-// StatusCode is the answer's HTTP status (0 when no field is set).
-func (r Response) StatusCode() int {
-	switch {
-	case r.HTTPAPI != nil:
-		return r.HTTPAPI.StatusCode
-	case r.REST != nil:
-		return r.REST.StatusCode
-	case r.FunctionURL != nil:
-		return r.FunctionURL.StatusCode
-	}
-	return 0
-}
-
 // serve builds the request of p, runs h, and encodes what h wrote as the response type of src.
 func serve(ctx context.Context, h http.Handler, src Source, p parts) (Response, error) {
 	req, err := p.request(context.WithValue(ctx, sourceKey{}, src))
