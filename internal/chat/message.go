@@ -79,6 +79,10 @@ func TeamsReply(w Words, tenant string) TeamsMessage {
 	return TeamsMessage{Type: "message", Text: about(Teams, w, tenant).Text(Teams)}
 }
 
+// CardText is words as the text of an Adaptive Card TextBlock (a post to a Teams Workflows
+// webhook): the paragraphs, then the note. tenant as for SlackReply.
+func CardText(w Words, tenant string) string { return about(Card, w, tenant).Text(Card) }
+
 // Reply encodes words as the answer to a command from platform (autopilot.SourceSlack or
 // autopilot.SourceTeams). Its error is encoding's (a text that is not valid UTF-8 is replaced,
 // so in practice none).

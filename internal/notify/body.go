@@ -12,27 +12,32 @@ import (
 	"github.com/autopilot-sync/autopilot-sync/internal/problem"
 )
 
-// text is the plain-words report of n at now, in style st.
+// words are the plain-words report of n at now, in style st: one paragraph, without the tenant
+// word, which chat's reply builders put in front.
+func words(st chat.Style, n followup.Notice, now time.Time) chat.Words {
+	return chat.Words{Paragraphs: []string{text(st, n, now)}}
+}
+
+// text is words' one paragraph.
 func text(st chat.Style, n followup.Notice, now time.Time) string {
 	now = now.UTC()
 	status := st.Code("status")
 	if n.Tenant != "" {
 		status = st.Code("status " + st.Echo(n.Tenant))
 	}
-	var s string
 	o := n.Outcome
 	switch {
 	case len(n.Serials) > 0:
-		s = devicesText(st, n, now) // devices.go
+		return devicesText(st, n, now) // devices.go
 	case o == nil && n.Waiting:
-		s = fmt.Sprintf("No sync has started yet after %d min: Intune allowed none; I will keep trying, check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
+		return fmt.Sprintf("No sync has started yet after %d min: Intune allowed none; I will keep trying, check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
 	case o == nil:
-		s = fmt.Sprintf("Still running after %d min; check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
+		return fmt.Sprintf("Still running after %d min; check later with %s.", int(now.Sub(n.RequestedAt).Minutes()), status)
 	case n.Waiting && o.Result == autopilot.TimedOut:
-		s = fmt.Sprintf("The sync requested at %s could not start within %s: Intune allowed none (a sync kept running, or one ran every 10 minutes); ask again later.",
+		return fmt.Sprintf("The sync requested at %s could not start within %s: Intune allowed none (a sync kept running, or one ran every 10 minutes); ask again later.",
 			chat.Past(n.RequestedAt, now), chat.Took(o.At.Sub(n.RequestedAt)))
 	case n.Waiting: // autopilot.Error
-		s = fmt.Sprintf("The sync requested at %s did not start: %s.", chat.Past(n.RequestedAt, now), meaning(o.Code))
+		return fmt.Sprintf("The sync requested at %s did not start: %s.", chat.Past(n.RequestedAt, now), meaning(o.Code))
 	case o.Result == autopilot.Completed, o.Result == autopilot.Failed:
 		at, took := o.At, ""
 		if o.LastSyncDateTime != nil {
@@ -42,20 +47,15 @@ func text(st chat.Style, n followup.Notice, now time.Time) string {
 			took = ", " + chat.Took(time.Duration(*o.SyncDurationSeconds)*time.Second) + " after it was requested"
 		}
 		if o.Result == autopilot.Completed {
-			s = fmt.Sprintf("Sync completed at %s%s.", chat.Past(at, now), took)
-		} else {
-			s = fmt.Sprintf("Sync failed at %s%s: %s.", chat.Past(at, now), took, chat.IntuneHint)
+			return fmt.Sprintf("Sync completed at %s%s.", chat.Past(at, now), took)
 		}
+		return fmt.Sprintf("Sync failed at %s%s: %s.", chat.Past(at, now), took, chat.IntuneHint)
 	case o.Result == autopilot.TimedOut:
-		s = fmt.Sprintf("The sync requested at %s has not finished after %s; check later with %s.",
+		return fmt.Sprintf("The sync requested at %s has not finished after %s; check later with %s.",
 			chat.Past(n.RequestedAt, now), chat.Took(o.At.Sub(n.RequestedAt)), status)
-	default: // autopilot.Error
-		s = fmt.Sprintf("The outcome of the sync requested at %s is unknown: %s.", chat.Past(n.RequestedAt, now), meaning(o.Code))
 	}
-	if n.Tenant != "" {
-		s = st.Echo(n.Tenant) + ": " + s
-	}
-	return s
+	// autopilot.Error
+	return fmt.Sprintf("The outcome of the sync requested at %s is unknown: %s.", chat.Past(n.RequestedAt, now), meaning(o.Code))
 }
 
 // meaning is the plain meaning of the problem code that ended a follow-up: never an internal
@@ -76,18 +76,14 @@ func meaning(code problem.Code) string {
 	return "autopilot-sync could not read the settings; ask its operators to check the logs"
 }
 
-// SlackBody is the POST to a response_url reporting n at now: an ephemeral message that adds
-// to, and does not replace, the command's first answer
-// (https://api.slack.com/interactivity/handling#message_responses).
+// SlackBody is the POST to a response_url reporting n at now: chat's ephemeral answer about
+// n.Tenant (chat.SlackReply, within Block Kit's limits), set to add to, and not replace, the
+// command's first answer (https://api.slack.com/interactivity/handling#message_responses).
 func SlackBody(n followup.Notice, now time.Time) ([]byte, error) {
-	t := text(chat.Slack, n, now)
+	m := chat.SlackReply(words(chat.Slack, n, now), n.Tenant)
 	replace := false
-	return jsonenc.Marshal(chat.SlackMessage{
-		ResponseType:    "ephemeral",
-		ReplaceOriginal: &replace,
-		Text:            t,
-		Blocks:          []chat.SlackBlock{{Type: "section", Text: &chat.SlackText{Type: "mrkdwn", Text: t}}},
-	})
+	m.ReplaceOriginal = &replace
+	return jsonenc.Marshal(m)
 }
 
 // teamsMessage is what a Teams Workflows flow "When a Teams webhook request is received"
@@ -144,7 +140,7 @@ func TeamsBody(n followup.Notice, now time.Time) ([]byte, error) {
 				Version: "1.4",
 				Body: []teamsTextBlock{
 					{Type: "TextBlock", Text: title, Wrap: true, Weight: "bolder", Color: color},
-					{Type: "TextBlock", Text: text(chat.Card, n, now), Wrap: true},
+					{Type: "TextBlock", Text: chat.CardText(words(chat.Card, n, now), n.Tenant), Wrap: true},
 				},
 			},
 		}},
