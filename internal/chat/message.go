@@ -23,12 +23,9 @@ func (w Words) Text(st Style) string {
 	return text
 }
 
-// Block Kit's limits (https://docs.slack.dev/reference/block-kit/blocks): a section's or context
-// element's text holds at most 3,000 characters, a message at most 50 blocks.
-const (
-	SlackTextLimit   = 3000
-	SlackBlocksLimit = 50
-)
+// SlackTextLimit is Block Kit's limit (https://docs.slack.dev/reference/block-kit/blocks): a
+// section's or context element's text holds at most 3,000 characters.
+const SlackTextLimit = 3000
 
 // SlackMessage is a Slack message: the answer to a slash command
 // (https://api.slack.com/interactivity/slash-commands#responding_to_commands), or a post to its

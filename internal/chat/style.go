@@ -58,12 +58,11 @@ var (
 		echo:           teamsEscaper,
 		esc:            slackEscaper,
 	}
-	// Card is an Adaptive Card TextBlock, as posted to a Teams Workflows webhook.
+	// Card is an Adaptive Card TextBlock, as posted to a Teams Workflows webhook: a report, not
+	// an answer to a command, so it has no Deadline and no SyncExample.
 	Card = Style{
 		code:           func(w string) string { return "**" + w + "**" },
 		paragraphBreak: "\n\n",
-		deadline:       "the 5 seconds Teams allows",
-		syncExample:    "**@autopilot-sync sync**",
 		echo:           cardEscaper,
 		esc:            cardEscaper,
 	}
