@@ -159,7 +159,10 @@ func FuzzServeHTTP(f *testing.F) {
 		fn.ServeHTTP(w, r)
 
 		status := w.Code
-		if status >= 500 && !intune.erred() {
+		// A 504 is right once the deadline has passed: on a busy machine the 20 ms can run out
+		// before the fake answers (seen under -race with a load of 9 on 2 cores).
+		timedOut := status == http.StatusGatewayTimeout && ctx.Err() != nil
+		if status >= 500 && !intune.erred() && !timedOut {
 			t.Fatalf("%s %s?%s (%q, %q): %d without an upstream error: %s", method, path, query, contentType, body, status, w.Body)
 		}
 		if status == http.StatusNoContent {
