@@ -67,9 +67,10 @@ func (f Failure) Words(st chat.Style, now time.Time) chat.Words {
 func (f Failure) Lambda() (json.RawMessage, error) {
 	p := f.P
 	msg := p.Detail
-	if (p.Code == problem.Misconfigured || p.Code == problem.CredentialRejected) && p.Err != nil {
+	if (p.Code == problem.Misconfigured || p.Code == problem.CredentialRejected || p.Code == problem.QueueUnavailable) && p.Err != nil {
 		// A Lambda error reaches only operators (IAM protects direct invocations): it names what
-		// to fix (the variable, the secret, STS's advice), never a secret value.
+		// to fix (the variable, the secret, STS's advice, the queue's permission), never a
+		// secret value.
 		msg += " Cause: " + p.Err.Error()
 	}
 	if p.Tenant != "" {

@@ -154,8 +154,9 @@ func fanOut(a *Actions, ctx context.Context, _ *Request) Result {
 	}
 	n, err := a.d.Fleet.SendBatchNamed(ctx, bodies, names)
 	if err != nil {
-		// The queue's error names the queue and the permission it needs, never a credential.
-		p := problem.New(problem.QueueUnavailable, "Enqueueing the fleet's syncs failed: "+err.Error())
+		// The queue's error (the queue, the permission it needs) is the Lambda error's cause and
+		// the log line's error, never the problem's detail.
+		p := problem.New(problem.QueueUnavailable, "Enqueueing the fleet's syncs failed.")
 		p.Err = err
 		return failed(p)
 	}

@@ -29,7 +29,7 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (json.RawMes
 	case lambdaevent.HTTP:
 		resp, err := lambdahttp.ServeEvent(ctx, f, &ev.Event)
 		if err != nil {
-			return nil, f.badEvent(ctx, source, "malformed "+string(ev.Event.Source())+" event: "+err.Error())
+			return nil, f.badEvent(ctx, source, err.Error()) // "malformed API Gateway HTTP API (payload 2.0) event: …"
 		}
 		return jsonenc.Marshal(resp)
 	case lambdaevent.Schedule:
