@@ -126,9 +126,12 @@ func run(ctx context.Context, o options, command string) error {
 	if err != nil {
 		return err
 	}
-	deferrals, done, err := runDeferrals(ctx, o.deferral, o.out, root, command)
-	if err != nil || done {
-		return err
+	var deferrals string
+	if !o.net.readinessOnly { // -readiness-only reports the readiness figures alone
+		var done bool
+		if deferrals, done, err = runDeferrals(ctx, o.deferral, o.out, root, command); err != nil || done {
+			return err
+		}
 	}
 	work, err := os.MkdirTemp("", "autopilot-sync-bench-")
 	if err != nil {

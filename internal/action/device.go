@@ -37,7 +37,7 @@ var paramSerial = Param{Name: "serial", Read: func(v []string, req *Request) *pr
 		return nil
 	case len(v) != 1:
 		return problem.New(problem.BadRequest, "serial must be given once, as serial numbers separated by commas.")
-	case req.Tenant == "all":
+	case req.Tenant == autopilot.AllTenants:
 		return problem.New(problem.BadRequest, "serial names the devices of one tenant: it does not go with tenant=all.")
 	}
 	list, p := checkSerials("serial", strings.Split(v[0], ","))

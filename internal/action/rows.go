@@ -28,6 +28,8 @@ const (
 	NameChatHelp      Name = "chatHelp"
 	NameDiagnose      Name = "diagnose"
 	NameImport        Name = "import"
+	NameDevice        Name = "device"
+	NameChatDevice    Name = "chatDevice" // the device row's name in chat
 )
 
 // Table is the action table: every action, every way a source selects it, and its handler. A
@@ -63,7 +65,7 @@ var Table = []Row{
 		direct(BothFns, "status", true, `{"action":"status","tenants":"all"}`),
 	}, Run: fleetStatus},
 	{Name: NameUpdate, On: []Trigger{httpAt(StatusFn, http.MethodPatch, ParamTenant)}, Run: update},
-	{Name: "device", ChatName: "chatDevice", On: []Trigger{
+	{Name: NameDevice, ChatName: NameChatDevice, On: []Trigger{
 		httpAt(StatusFn, http.MethodGet, ParamTenant, paramSerial).when(hasSerials),
 		chatWord(BothFns, "device", deviceArgs, HelpLine{"device 5CG1234XYZ", "show whether devices (serial numbers) are registered in Windows Autopilot and have their deployment profile", "device contoso 5CG1234XYZ"}),
 		{Fns: BothFns, Via: ViaDirect, Action: "device", Fields: serialsField, Example: `{"action":"device","serials":["<serial>"]}`},

@@ -1,6 +1,10 @@
 package autopilot
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/graph"
+)
 
 // SPEC §17: the import errors of the Windows Autopilot Device Directory Service, by the
 // deviceErrorName an imported record reports, in plain words.
@@ -23,13 +27,13 @@ const NoteImportElsewhere = "its import was handled by another delivery of this 
 
 // importMeanings are the plain words of the names SPEC §17 explains, and of autopilot-sync's own.
 var importMeanings = map[string]string{
-	"ZtdDeviceAssignedToOtherTenant":   "registered in Windows Autopilot in another tenant, which must deregister it first",
-	"ZtdDeviceAssignedToAnotherTenant": "registered in Windows Autopilot in another tenant, which must deregister it first",
-	"ZtdDeviceDuplicated":              "the same hardware hash is in this import twice; import it once",
-	"InvalidZtdHardwareHash":           "the hardware hash is damaged or incomplete; capture it again on the device",
-	"StorageError":                     "the Windows Autopilot service failed to store it, twice; import it again later",
-	"importTimedOut":                   "the import had not ended when autopilot-sync stopped waiting (DEVICE_MAX_AGE)",
-	"importNotAccepted":                "Microsoft Graph's answer to the import did not list this device",
+	graph.ErrorNameAssignedToOtherTenant:   "registered in Windows Autopilot in another tenant, which must deregister it first",
+	graph.ErrorNameAssignedToAnotherTenant: "registered in Windows Autopilot in another tenant, which must deregister it first",
+	graph.ErrorNameDuplicated:              "the same hardware hash is in this import twice; import it once",
+	graph.ErrorNameInvalidHardwareHash:     "the hardware hash is damaged or incomplete; capture it again on the device",
+	graph.ErrorNameStorageError:            "the Windows Autopilot service failed to store it, twice; import it again later",
+	"importTimedOut":                       "the import had not ended when autopilot-sync stopped waiting (DEVICE_MAX_AGE)",
+	"importNotAccepted":                    "Microsoft Graph's answer to the import did not list this device",
 }
 
 // ImportMeaning is the plain meaning of an import error: SPEC §17's, or for a name it does not

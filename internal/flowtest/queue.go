@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/autopilot-sync/autopilot-sync/internal/awssqs"
 )
 
 // The SQS behaviour a Flow copies: a record listed in batchItemFailures (or of an invocation that
@@ -57,7 +59,7 @@ func (q *Queue) ARN() string { return QueueARN }
 // Send keeps body until its delay has passed on the clock. A delay SQS refuses (below 0, above
 // 15 minutes) is an error, as SQS gives.
 func (q *Queue) Send(_ context.Context, body []byte, delay time.Duration) error {
-	if delay < 0 || delay > 15*time.Minute {
+	if delay < 0 || delay > awssqs.MaxDelay {
 		return fmt.Errorf("flowtest queue: a delay of %v is not between 0 and 15m", delay)
 	}
 	seconds := time.Duration(math.Ceil(delay.Seconds())) * time.Second
