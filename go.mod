@@ -11,13 +11,10 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
+	github.com/yuin/goldmark v1.8.7
 	golang.org/x/sync v0.24.0
+	mvdan.cc/sh/v3 v3.14.1
 	software.sslmate.com/src/go-pkcs12 v0.7.4
-)
-
-require (
-	github.com/yuin/goldmark v1.8.7 // indirect
-	mvdan.cc/sh/v3 v3.14.1 // indirect
 )
 
 require (
