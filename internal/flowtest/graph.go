@@ -25,7 +25,8 @@ type originKey struct{}
 // Call is one Graph call the function made, as the Flow's transport saw it.
 type Call struct {
 	Origin Origin
-	// Method and Resource name the call as emulator.Counts.Graph does, ids as {id}: "POST sync",
+	// Method and Resource name the call as the function's graph.Client spells its paths (see
+	// resource; emulator.Counts.Graph names them otherwise), ids as {id}: "POST sync",
 	// "GET settings", "GET windowsAutopilotDeviceIdentities", "POST
 	// importedWindowsAutopilotDeviceIdentities/import", "GET
 	// importedWindowsAutopilotDeviceIdentities/{id}", …
