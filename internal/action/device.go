@@ -142,18 +142,41 @@ func readDevices(a *Actions, ctx context.Context, req *Request) Result {
 	return Devices{Devices: rs, problems: problems}
 }
 
-// readSerials reads the readiness of every serial of list at once: in list order, with the
-// problems of the reads that failed (for the log line). The first serial's Graph answer
-// identifies the action; every read adds its time.
+// readSerials reads the readiness of every serial of list at once, one search per search term
+// (serials of one term, as VMware's "VMware-56 4d …", share it): in list order, with the problems
+// of the searches that failed (for the log line). The first serial's Graph answer identifies the
+// action; every search adds its time.
 func readSerials(ctx context.Context, in Intune, req *Request, list []string) ([]autopilot.Readiness, []*problem.Problem) {
-	out := make([]autopilot.Readiness, len(list))
-	errs := make([]*problem.Problem, len(list))
-	calls := make([]Request, len(list))
+	var terms []string
+	groups := map[string][]string{}
+	for _, serial := range list {
+		t := strings.ToLower(graph.SearchTerm(serial)) // Graph's contains() ignores case
+		if _, ok := groups[t]; !ok {
+			terms = append(terms, t)
+		}
+		groups[t] = append(groups[t], serial)
+	}
+	read := make(map[string]autopilot.Readiness, len(list))
+	errs := make([]*problem.Problem, len(terms))
+	calls := make([]Request, len(terms))
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, serial := range list {
-		wg.Go(func() { out[i], errs[i] = readiness(ctx, in, &calls[i], serial) })
+	for i, t := range terms {
+		wg.Go(func() {
+			rs, p := readiness(ctx, in, &calls[i], groups[t])
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range rs {
+				read[r.SerialNumber] = r
+			}
+			errs[i] = p
+		})
 	}
 	wg.Wait()
+	out := make([]autopilot.Readiness, len(list))
+	for i, serial := range list {
+		out[i] = read[serial]
+	}
 	var problems []*problem.Problem
 	for i := range calls {
 		if i == 0 {
@@ -167,19 +190,27 @@ func readSerials(ctx context.Context, in Intune, req *Request, list []string) ([
 	return out, problems
 }
 
-// readiness reads one serial's device identities and says how ready it is; a failed read is
-// state error and its problem.
-func readiness(ctx context.Context, in Intune, req *Request, serial string) (autopilot.Readiness, *problem.Problem) {
-	var found []graph.DeviceIdentity
+// readiness reads the device identities of serials, which share a search term, in one search,
+// and says how ready each is; a failed search is each serial's error.
+func readiness(ctx context.Context, in Intune, req *Request, serials []string) ([]autopilot.Readiness, *problem.Problem) {
+	var found map[string][]graph.DeviceIdentity
 	err := call(ctx, in, req, true, func(c *graph.Client) (r *graph.Response, err error) {
-		found, r, err = c.DevicesBySerial(ctx, serial)
+		found, r, err = c.DevicesBySerials(ctx, serials)
 		return r, err
 	})
+	out := make([]autopilot.Readiness, len(serials))
+	var p *problem.Problem
 	if err != nil {
-		p := problem.Of(err)
-		return autopilot.ReadinessError(serial, p.Code), p
+		p = problem.Of(err)
 	}
-	return autopilot.ReadinessOf(serial, found), nil
+	for i, serial := range serials {
+		if p != nil {
+			out[i] = autopilot.ReadinessError(serial, p.Code)
+		} else {
+			out[i] = autopilot.ReadinessOf(serial, found[serial])
+		}
+	}
+	return out, p
 }
 
 // Devices is the answer of the device row: each serial's readiness, in the order asked.

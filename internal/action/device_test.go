@@ -64,10 +64,14 @@ func TestReadiness(t *testing.T) {
 		{ID: "d5", SerialNumber: "TWICE1", DeploymentProfileAssignmentStatus: "failed"},
 		{ID: "d6", SerialNumber: "twice1", DeploymentProfileAssignmentStatus: "assignedUnkownSyncState"},
 		{ID: "d7", SerialNumber: "FUTURE1", DeploymentProfileAssignmentStatus: "assignedSomeNewWay"},
+		// VMware's serials share their search term, "VMware": one search serves both.
+		{ID: "d8", SerialNumber: "VMware-56 4d 1a", DeploymentProfileAssignmentStatus: "assignedInSync"},
+		{ID: "d9", SerialNumber: "VMware-56 4d 2b", DeploymentProfileAssignmentStatus: "notAssigned"},
+		{ID: "d10", SerialNumber: "VMware-99 ff", DeploymentProfileAssignmentStatus: "assignedInSync"},
 	}, Fail: map[string]*graph.Error{"BROKEN1": {StatusCode: 503, Code: "ServiceUnavailable"}}}
 	a := New(autopilot.FunctionStatus, Deps{Intune: &graphtest.Tenant{Graph: g}})
 	req := &Request{}
-	serials.Set(req, []string{"5cg1234xyz", "PF-2AB3C", "TPMLESS1", "TWICE1", "FUTURE1", "NOPE1", "BROKEN1"})
+	serials.Set(req, []string{"5cg1234xyz", "PF-2AB3C", "TPMLESS1", "TWICE1", "FUTURE1", "NOPE1", "BROKEN1", "VMware-56 4d 1a", "vmware-56 4d 2b"})
 	res := readDevices(a, context.Background(), req)
 	d, ok := res.(Devices)
 	if !ok {
@@ -95,9 +99,14 @@ func TestReadiness(t *testing.T) {
 		{"FUTURE1", "assigned", true, []string{"d7"}, ""},
 		{"NOPE1", "notRegistered", false, nil, ""},
 		{"BROKEN1", "error", false, nil, "graphUnavailable"},
+		{"VMware-56 4d 1a", "assigned", true, []string{"d8"}, ""},
+		{"vmware-56 4d 2b", "registered", false, []string{"d9"}, ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("readiness (-want +got):\n%s", diff)
+	}
+	if n := g.Searches(); n != 8 {
+		t.Errorf("%d searches for 9 serials of 8 search terms, want 8", n)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(d.HTTP().Body, &doc); err != nil {
@@ -114,7 +123,7 @@ func TestReadiness(t *testing.T) {
 	}
 	w := d.Words(chat.Slack, time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC))
 	text := strings.Join(w.Paragraphs, "\n")
-	for _, s := range []string{"3 of 7 ready.", "• `5cg1234xyz`: ready: deployment profile assigned (HP EliteBook 840, group tag Sales).",
+	for _, s := range []string{"4 of 9 ready.", "• `5cg1234xyz`: ready: deployment profile assigned (HP EliteBook 840, group tag Sales).",
 		"• `TPMLESS1`: not ready: the deployment profile could not be assigned (hardwareRequirementsNotMet).",
 		"• `PF-2AB3C`: registered in Windows Autopilot, deployment profile not assigned yet.", "• `NOPE1`: not registered in Windows Autopilot.",
 		"• `BROKEN1`: could not be read: Microsoft Graph is not answering right now; try again in a few minutes."} {

@@ -14,14 +14,14 @@ import (
 
 const (
 	devicesPath = "/deviceManagement/windowsAutopilotDeviceIdentities"
-	// MaxDevicePages is the most pages DevicesBySerial reads for one serial (SPEC §15).
+	// MaxDevicePages is the most pages DevicesBySerials reads for one search (SPEC §15).
 	MaxDevicePages = 10
 	// maxPageBytes bounds one page of a list: Graph's pages are undocumented in size, and a
 	// device identity is about 1.3 KB of JSON.
 	maxPageBytes = 4 << 20
 )
 
-// ErrTooManyPages is returned by DevicesBySerial when the devices whose serial holds the search
+// ErrTooManyPages is returned by DevicesBySerials when the devices whose serial holds the search
 // term run past MaxDevicePages pages. Its problem is graphError.
 var ErrTooManyPages error = tooManyPages{}
 
@@ -33,7 +33,7 @@ func (tooManyPages) Problem() *problem.Problem {
 	return problem.New(problem.GraphError, fmt.Sprintf("More Windows Autopilot devices match the serial number than %d pages of Graph's answer hold.", MaxDevicePages))
 }
 
-// ErrUnsearchableSerial is returned by DevicesBySerial for a serial without an ASCII letter or
+// ErrUnsearchableSerial is returned by DevicesBySerials for a serial without an ASCII letter or
 // digit: there is nothing Graph can be asked to filter on.
 var ErrUnsearchableSerial = errors.New("serial has no ASCII letter or digit")
 
@@ -89,27 +89,38 @@ type devicePage struct {
 	NextLink string           `json:"@odata.nextLink"`
 }
 
-// DevicesBySerial returns the Windows Autopilot device identities whose serial number is serial,
-// compared without regard to ASCII case (Graph may hold one device more than once). Graph refuses
-// `eq` on serialNumber and fails a contains() value with a hyphen or a space, so the call filters
-// on contains(serialNumber,'<term>'), term being the longest run of ASCII letters and digits of
-// serial (the first of equal runs), follows @odata.nextLink for at most MaxDevicePages pages and
-// keeps the exact matches itself. Needs DeviceManagementServiceConfig.Read.All.
+// DevicesBySerials returns, keyed by each serial as given, the Windows Autopilot device
+// identities whose serial number is that serial, compared without regard to ASCII case (Graph may
+// hold one device more than once). Graph refuses `eq` on serialNumber and fails a contains()
+// value with a hyphen or a space, so the call filters on contains(serialNumber,'<term>'), term
+// being SearchTerm of the serials, follows @odata.nextLink for at most MaxDevicePages pages and
+// keeps the exact matches itself. One search serves every serial of one term (VMware's
+// "VMware-56 4d …" share "VMware"). Needs DeviceManagementServiceConfig.Read.All.
 //
 // The Response is the last page's, its Duration that of every page. Errors: ErrUnsearchableSerial
-// (no request is sent), ErrTooManyPages (wrapped), *Error for a Graph answer, ErrMalformedAnswer
-// (wrapped) for a page that is not Graph's JSON or whose nextLink leaves the Graph host, or the
-// transport or context error. Reads are retried as Get's are.
+// for serials without a term or of several terms (no request is sent), ErrTooManyPages (wrapped),
+// *Error for a Graph answer, ErrMalformedAnswer (wrapped) for a page that is not Graph's JSON or
+// whose nextLink leaves the Graph host, or the transport or context error. Reads are retried as
+// Get's are.
 //
 // https://learn.microsoft.com/graph/api/intune-enrollment-windowsautopilotdeviceidentity-list?view=graph-rest-beta
-func (c *Client) DevicesBySerial(ctx context.Context, serial string) ([]DeviceIdentity, *Response, error) {
-	term := searchTerm(serial)
+func (c *Client) DevicesBySerials(ctx context.Context, serials []string) (map[string][]DeviceIdentity, *Response, error) {
+	what := strings.Join(serials, ", ")
+	term := ""
+	for i, serial := range serials {
+		if t := SearchTerm(serial); i == 0 {
+			term = t
+		} else if !equalFoldASCII(t, term) { // Graph's contains() ignores case
+			term = ""
+			break
+		}
+	}
 	if term == "" {
-		return nil, &Response{}, fmt.Errorf("graph: devices of serial %q: %w", serial, ErrUnsearchableSerial)
+		return nil, &Response{}, fmt.Errorf("graph: devices of serial %q: %w", what, ErrUnsearchableSerial)
 	}
 	next := c.root.String() + devicesPath + "?$filter=" + url.QueryEscape("contains(serialNumber,'"+term+"')")
 	var (
-		found []DeviceIdentity
+		found = make(map[string][]DeviceIdentity, len(serials))
 		resp  *Response
 		spent time.Duration
 	)
@@ -122,15 +133,17 @@ func (c *Client) DevicesBySerial(ctx context.Context, serial string) ([]DeviceId
 			return nil, resp, err
 		}
 		for _, d := range p.Value {
-			if equalFoldASCII(d.SerialNumber, serial) {
-				found = append(found, d)
+			for _, serial := range serials {
+				if equalFoldASCII(d.SerialNumber, serial) {
+					found[serial] = append(found[serial], d)
+				}
 			}
 		}
 		switch {
 		case p.NextLink == "":
 			return found, resp, nil
 		case pages == MaxDevicePages:
-			return nil, resp, fmt.Errorf("graph: devices of serial %q: %w: more than %d", serial, ErrTooManyPages, MaxDevicePages)
+			return nil, resp, fmt.Errorf("graph: devices of serial %q: %w: more than %d", what, ErrTooManyPages, MaxDevicePages)
 		}
 		if err := c.sameOrigin(p.NextLink); err != nil {
 			return nil, resp, err
@@ -148,9 +161,9 @@ func (c *Client) sameOrigin(link string) error {
 	return nil
 }
 
-// searchTerm returns the longest run of ASCII letters and digits of serial, the first of equal
-// runs; "" when it has none.
-func searchTerm(serial string) string {
+// SearchTerm returns the longest run of ASCII letters and digits of serial, the first of equal
+// runs; "" when it has none: what a device search asks Graph to filter on, case ignored.
+func SearchTerm(serial string) string {
 	best, start := "", -1
 	for i := 0; i <= len(serial); i++ {
 		if i < len(serial) && isASCIIAlnum(serial[i]) {

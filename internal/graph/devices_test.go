@@ -39,6 +39,12 @@ func serialsOf(ds []graph.DeviceIdentity) []string {
 	return out
 }
 
+// devicesOf is one serial's devices, read alone.
+func devicesOf(c *graph.Client, ctx context.Context, serial string) ([]graph.DeviceIdentity, *graph.Response, error) {
+	found, resp, err := c.DevicesBySerials(ctx, []string{serial})
+	return found[serial], resp, err
+}
+
 func TestDevicesBySerial(t *testing.T) {
 	t.Parallel()
 	_, _, c := setupWith(t, emulator.Options{Devices: seedDevices(
@@ -60,7 +66,7 @@ func TestDevicesBySerial(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, resp, err := c.DevicesBySerial(context.Background(), tc.serial)
+			got, resp, err := devicesOf(c, context.Background(), tc.serial)
 			if err != nil {
 				t.Fatalf("DevicesBySerial(%q): %v", tc.serial, err)
 			}
@@ -83,7 +89,7 @@ func TestDeviceIdentityFields(t *testing.T) {
 		DeploymentProfileAssignmentStatus: "assignedUnkownSyncState", DeploymentProfileAssignedDateTime: assigned,
 		EnrollmentState: "someFutureState", DeploymentProfileAssignmentDetailedStatus: "someFutureDetail",
 	})
-	got, _, err := c.DevicesBySerial(context.Background(), "5CG1234XYZ")
+	got, _, err := devicesOf(c, context.Background(), "5CG1234XYZ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +135,7 @@ func TestDevicesBySerialPaging(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e, _, c := setupWith(t, emulator.Options{DevicePageSize: tc.pageSize, Devices: seedDevices(tc.serials...)})
-			got, _, err := c.DevicesBySerial(context.Background(), "sn42")
+			got, _, err := devicesOf(c, context.Background(), "sn42")
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -171,7 +177,7 @@ func TestDevicesBySerialFailures(t *testing.T) {
 			t.Parallel()
 			e, _, c := setupWith(t, emulator.Options{Devices: seedDevices("SN42")})
 			e.AddFault(tc.fault)
-			got, _, err := c.DevicesBySerial(context.Background(), "SN42")
+			got, _, err := devicesOf(c, context.Background(), "SN42")
 			var ge *graph.Error
 			switch {
 			case tc.wantGraph != 0 && (!errors.As(err, &ge) || ge.StatusCode != tc.wantGraph):
@@ -189,7 +195,7 @@ func TestDevicesBySerialFailures(t *testing.T) {
 	t.Run("unsearchable serial", func(t *testing.T) {
 		t.Parallel()
 		e, _, c := setupWith(t, emulator.Options{})
-		if _, _, err := c.DevicesBySerial(context.Background(), "-_. "); !errors.Is(err, graph.ErrUnsearchableSerial) {
+		if _, _, err := devicesOf(c, context.Background(), "-_. "); !errors.Is(err, graph.ErrUnsearchableSerial) {
 			t.Errorf("err = %v, want ErrUnsearchableSerial", err)
 		}
 		if n := e.Counts().Requests[emulator.Graph]; n != 0 {
@@ -220,7 +226,7 @@ func TestDevicePagesAreSeparateRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.DevicesBySerial(context.Background(), "SN42"); err != nil {
+	if _, _, err := devicesOf(c, context.Background(), "SN42"); err != nil {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
@@ -240,5 +246,33 @@ func TestDevicePagesAreSeparateRequests(t *testing.T) {
 	}
 	if got, want := rec.sent[len(rec.sent)-3].URL.RawQuery, "$filter=contains%28serialNumber%2C%27SN42%27%29"; got != want {
 		t.Errorf("first page query %q, want %q", got, want)
+	}
+}
+
+// TestDevicesBySerialsShareOneSearch: serials of one search term (any case) are read in one
+// search, each with its own exact matches; serials of several terms are refused unsent.
+func TestDevicesBySerialsShareOneSearch(t *testing.T) {
+	t.Parallel()
+	e, _, c := setupWith(t, emulator.Options{Devices: seedDevices("VMware-56 4d 1a", "VMware-56 4d 2b", "VMware-99 ff", "5CG1234XYZ")})
+	found, _, err := c.DevicesBySerials(context.Background(), []string{"VMware-56 4d 1a", "vmware-56 4d 2b", "VMWARE-00 00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for serial, ds := range found {
+		got[serial] = serialsOf(ds)
+	}
+	want := map[string][]string{"VMware-56 4d 1a": {"VMware-56 4d 1a"}, "vmware-56 4d 2b": {"VMware-56 4d 2b"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("devices by serial (-want +got):\n%s", diff)
+	}
+	if n := lists(e); n != 1 {
+		t.Errorf("Graph served %d pages, want 1 search of one page", n)
+	}
+	if _, _, err := c.DevicesBySerials(context.Background(), []string{"VMware-56 4d 1a", "5CG1234XYZ"}); !errors.Is(err, graph.ErrUnsearchableSerial) {
+		t.Errorf("serials of two terms: err = %v, want ErrUnsearchableSerial", err)
+	}
+	if n := lists(e); n != 1 {
+		t.Errorf("Graph served %d pages, want none more for serials of two terms", n)
 	}
 }

@@ -213,21 +213,21 @@ func FuzzDecodeDevicePage(f *testing.F) {
 	})
 }
 
-// FuzzSearchTerm checks the term DevicesBySerial filters on: the longest run of ASCII letters and
+// FuzzSearchTerm checks the term DevicesBySerials filters on: the longest run of ASCII letters and
 // digits of the serial, the first of equal runs, and an exact match never missed by it.
 func FuzzSearchTerm(f *testing.F) {
 	for _, s := range []string{"5CG1234XYZ", "ec2a1bbf-7e9f-45f0-f404-bec2e9da6f35", "VMware-12 3e 45 e9", "AB-CD", "-_. ", "", "é5CGé", "a\x00bb"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, serial string) {
-		term := searchTerm(serial)
+		term := SearchTerm(serial)
 		if !strings.Contains(serial, term) {
-			t.Fatalf("searchTerm(%q) = %q, not a part of it", serial, term)
+			t.Fatalf("SearchTerm(%q) = %q, not a part of it", serial, term)
 		}
 		runs := strings.FieldsFunc(serial, func(r rune) bool { return r > 127 || !isASCIIAlnum(byte(r)) })
 		if len(runs) == 0 {
 			if term != "" {
-				t.Fatalf("searchTerm(%q) = %q, want none", serial, term)
+				t.Fatalf("SearchTerm(%q) = %q, want none", serial, term)
 			}
 			return
 		}
@@ -238,7 +238,7 @@ func FuzzSearchTerm(f *testing.F) {
 			}
 		}
 		if term != first {
-			t.Fatalf("searchTerm(%q) = %q, want %q (the first longest run)", serial, term, first)
+			t.Fatalf("SearchTerm(%q) = %q, want %q (the first longest run)", serial, term, first)
 		}
 		// A device whose serial differs only in ASCII case is an exact match, and Graph's
 		// case-insensitive contains() on the term finds it.

@@ -86,7 +86,7 @@ func TestImportToReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(90*time.Second + time.Minute)
-	devices, _, err := c.DevicesBySerial(ctx, "5cg-new")
+	devices, _, err := devicesOf(c, ctx, "5cg-new")
 	if err != nil || len(devices) != 1 || devices[0].ID != registered || devices[0].GroupTag != "Sales" ||
 		devices[0].DeploymentProfileAssignmentStatus != graph.ProfileAssignedUnknownSyncState {
 		t.Errorf("after the sync: %+v, %v", devices, err)
