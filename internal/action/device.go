@@ -84,17 +84,28 @@ func checkSerials(field string, list []string) ([]string, *problem.Problem) {
 	case len(list) > MaxSerials:
 		return bad("names %d serial numbers; at most %d at a time.", len(list), MaxSerials)
 	}
-	seen := map[string]int{}
 	for i, s := range list {
 		if !validSerial(s) {
 			return bad("item %d is not a serial number: 1 to 64 letters, digits, '-', '_', '.' or spaces, with a letter or a digit.", i+1)
 		}
+	}
+	if i, j, dup := repeated(list); dup {
+		return bad("item %d repeats item %d.", i+1, j+1)
+	}
+	return list, nil
+}
+
+// repeated finds the first serial of list that repeats an earlier one, case ignored: its index i
+// and the earlier one's j.
+func repeated(list []string) (i, j int, ok bool) {
+	seen := make(map[string]int, len(list))
+	for i, s := range list {
 		if j, dup := seen[strings.ToLower(s)]; dup {
-			return bad("item %d repeats item %d.", i+1, j+1)
+			return i, j, true
 		}
 		seen[strings.ToLower(s)] = i
 	}
-	return list, nil
+	return 0, 0, false
 }
 
 func validSerial(s string) bool {
@@ -119,19 +130,8 @@ func hasSerials(req *Request) bool { _, ok := serials.Get(req); return ok }
 
 // readDevices serves the device row: the readiness of every serial asked, read concurrently.
 func readDevices(a *Actions, ctx context.Context, req *Request) Result {
-	if words, ok := deviceWords.Get(req); ok {
-		if _, single := a.d.Tenants.(Single); !single {
-			tenantWord(req, words[0])
-			words = words[1:]
-		}
-		if p := badTenant(req); p != nil {
-			return failed(p)
-		}
-		list, p := checkSerials("device", words)
-		if p != nil {
-			return failed(p)
-		}
-		serials.Set(req, list)
+	if p := a.chatSerials(req, deviceWords, "device", false); p != nil {
+		return failed(p)
 	}
 	list, _ := serials.Get(req)
 	in, p := a.selectTenant(ctx, req)

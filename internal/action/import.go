@@ -78,12 +78,8 @@ func readImportDevices(raw json.RawMessage) ([]graph.ImportedDevice, *problem.Pr
 		serials[i] = f.SerialNumber
 		out[i] = graph.ImportedDevice{SerialNumber: f.SerialNumber, HardwareIdentifier: hash, GroupTag: f.GroupTag, AssignedUserPrincipalName: f.AssignedUser}
 	}
-	seen := map[string]int{}
-	for i, s := range serials {
-		if j, dup := seen[strings.ToLower(s)]; dup {
-			return bad("[%d].serialNumber repeats that of devices[%d].", i, j)
-		}
-		seen[strings.ToLower(s)] = i
+	if i, j, dup := repeated(serials); dup {
+		return bad("[%d].serialNumber repeats that of devices[%d].", i, j)
 	}
 	return out, nil
 }

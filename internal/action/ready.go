@@ -76,10 +76,16 @@ func syncArgsWords(req *Request, args []string) bool {
 	return true
 }
 
-// chatSyncWords splits the words of a chat `sync`: with a registry the first names the tenant
-// and the rest are serials; without one every word is a serial (SPEC §15).
+// chatSyncWords splits the words of a chat `sync` (chatSerials): serials are optional.
 func (a *Actions) chatSyncWords(req *Request) *problem.Problem {
-	words, ok := syncWords.Get(req)
+	return a.chatSerials(req, syncWords, "sync", true)
+}
+
+// chatSerials splits the chat words v holds: with a registry the first names the tenant
+// and the rest are serials; without one every word is a serial (SPEC §15), checked under field's
+// name. With optional, a command without serials asks for none; else it is refused.
+func (a *Actions) chatSerials(req *Request, v Value[[]string], field string, optional bool) *problem.Problem {
+	words, ok := v.Get(req)
 	if !ok {
 		return nil
 	}
@@ -87,10 +93,10 @@ func (a *Actions) chatSyncWords(req *Request) *problem.Problem {
 		tenantWord(req, words[0])
 		words = words[1:]
 	}
-	if p := badTenant(req); p != nil || len(words) == 0 {
+	if p := badTenant(req); p != nil || optional && len(words) == 0 {
 		return p
 	}
-	list, p := checkSerials("sync", words)
+	list, p := checkSerials(field, words)
 	if p == nil {
 		serials.Set(req, list)
 	}
