@@ -158,36 +158,45 @@ func readSerials(ctx context.Context, in Intune, req *Request, list []string) ([
 	}
 	read := make(map[string]autopilot.Readiness, len(list))
 	errs := make([]*problem.Problem, len(terms))
-	calls := make([]Request, len(terms))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i, t := range terms {
-		wg.Go(func() {
-			rs, p := readiness(ctx, in, &calls[i], groups[t])
-			mu.Lock()
-			defer mu.Unlock()
-			for _, r := range rs {
-				read[r.SerialNumber] = r
-			}
-			errs[i] = p
-		})
-	}
-	wg.Wait()
+	atOnce(req, len(terms), func(i int, call *Request) {
+		rs, p := readiness(ctx, in, call, groups[terms[i]])
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			read[r.SerialNumber] = r
+		}
+		errs[i] = p
+	})
 	out := make([]autopilot.Readiness, len(list))
 	for i, serial := range list {
 		out[i] = read[serial]
 	}
 	var problems []*problem.Problem
-	for i := range calls {
-		if i == 0 {
-			req.Calls.Graph = calls[0].Calls.Graph
-		}
-		req.Calls.merge(calls[i].Calls)
-		if errs[i] != nil {
-			problems = append(problems, errs[i])
+	for _, p := range errs {
+		if p != nil {
+			problems = append(problems, p)
 		}
 	}
 	return out, problems
+}
+
+// atOnce runs n calls at once, each recording its Graph and Key Vault calls in a Request of its
+// own, then adds them to req's: the first call's Graph answer identifies the action when no
+// Graph call did before.
+func atOnce(req *Request, n int, run func(i int, call *Request)) {
+	calls := make([]Request, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { run(i, &calls[i]) })
+	}
+	wg.Wait()
+	for i := range calls {
+		if i == 0 && req.Calls.Graph == (graph.Response{}) {
+			req.Calls.Graph = calls[0].Calls.Graph
+		}
+		req.Calls.merge(calls[i].Calls)
+	}
 }
 
 // readiness reads the device identities of serials, which share a search term, in one search,

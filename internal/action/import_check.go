@@ -159,20 +159,9 @@ func (a *Actions) reimport(ctx context.Context, in Intune, req *Request, recs []
 
 // each runs fn for every id at once, each call's times added to req's.
 func each(ctx context.Context, in Intune, req *Request, ids []string, fn func(*graph.Client, string) (*graph.Response, error)) {
-	calls := make([]Request, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Go(func() {
-			_ = call(ctx, in, &calls[i], false, func(c *graph.Client) (*graph.Response, error) { return fn(c, id) })
-		})
-	}
-	wg.Wait()
-	for i := range calls {
-		if i == 0 && req.Calls.Graph == (graph.Response{}) {
-			req.Calls.Graph = calls[0].Calls.Graph
-		}
-		req.Calls.merge(calls[i].Calls)
-	}
+	atOnce(req, len(ids), func(i int, r *Request) {
+		_ = call(ctx, in, r, false, func(c *graph.Client) (*graph.Response, error) { return fn(c, ids[i]) })
+	})
 }
 
 // isNotFound reports whether err is Graph's 404.
